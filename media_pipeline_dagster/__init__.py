@@ -1,0 +1,1 @@
+"""Call audio, transcripts, bucket inventory and media archive as Dagster assets."""

@@ -1,0 +1,20 @@
+"""Run configuration of ``audio_files``: the seed downloader's flags, as Launchpad fields."""
+
+
+import dagster as dg
+from pydantic import Field
+
+
+class AudioIngestConfig(dg.Config):
+    dry_run: bool = Field(default=False, description="Plan and report only: no downloads, no uploads, no catalog writes.")
+    limit: int | None = Field(default=None, ge=0, description="Ingest at most this many new files in this run.")
+    b2_prefix: str | None = Field(
+        default=None,
+        description="Key prefix in the bucket, e.g. 'dexter-audio'. Defaults to MEDIA_PIPELINE_B2_PREFIX (else none).",
+    )
+    concurrency: int = Field(default=32, ge=1, le=256, description="Files transferred at once.")
+    keep_local: bool = Field(default=False, description="Also keep a local copy under local_dir and record local_path.")
+    local_dir: str = Field(default="audio_tmp", description="Where keep_local copies go (relative to the working directory).")
+    retry_permanent_failures: bool = Field(
+        default=False, description="Try again URLs that failed permanently before (404, not audio)."
+    )

@@ -1,0 +1,233 @@
+"""Ingest call rows: skip what the catalog holds, stream the rest into the bucket, catalog them.
+
+Order of effects per file: upload, then insert. Keys are derived from the row, so a run
+killed between the two re-uploads the same key and inserts on the next run: the end
+state equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ..catalog import queries
+from .keys import audio_object_key, content_type_for
+from .rows import CallRow, RejectedRow
+from .transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
+
+INSERT_BATCH = 200
+INSERT_INTERVAL_SECONDS = 2.0
+PROGRESS_INTERVAL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    prefix: str = ""
+    dry_run: bool = False
+    limit: int | None = None
+    keep_local_dir: Path | None = None
+    retry_permanent_failures: bool = False
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+
+
+@dataclass(frozen=True)
+class Failure:
+    origin: str
+    url: str | None
+    reason: str
+    permanent: bool
+
+
+@dataclass
+class IngestReport:
+    rows_seen: int = 0
+    already_cataloged: int = 0
+    objects_missing: int = 0  # cataloged rows without an object (legacy SQL backfill)
+    objects_attached: int = 0
+    known_permanent_failures: int = 0
+    not_attempted_limit: int = 0
+    inserted: list[dict] = field(default_factory=list)
+    planned: list[dict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    bytes_uploaded: int = 0
+    transfer_seconds: float = 0.0
+    downloads: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def object_key_for(row: CallRow, prefix: str) -> str:
+    return audio_object_key(
+        prefix=prefix,
+        campaign_slug=row.campaign_slug,
+        phone=row.phone,
+        started=row.started,
+        recording_id=row.recording_id,
+        url_sha1=row.url_sha1,
+        ext=row.extension,
+    )
+
+
+def _unique(rows: Iterable[CallRow], report: IngestReport) -> list[CallRow]:
+    """One row per URL and per recording_id (the catalog's two unique keys)."""
+    by_sha1: dict[str, CallRow] = {}
+    by_recording: dict[str, CallRow] = {}
+    for row in rows:
+        first = by_sha1.get(row.url_sha1) or (by_recording.get(row.recording_id) if row.recording_id else None)
+        if first is not None:
+            if first.url != row.url:
+                report.failures.append(Failure(row.origin, row.url, f"recording_id {row.recording_id} also listed at {first.origin} with another URL", True))
+            continue
+        by_sha1[row.url_sha1] = row
+        if row.recording_id:
+            by_recording[row.recording_id] = row
+    return list(by_sha1.values())
+
+
+def plan(engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, report: IngestReport) -> list[CallRow]:
+    """Which rows need a transfer: one batched catalog look-up per 1,000 rows, not one per row."""
+    candidates = _unique(rows, report)
+    with engine.connect() as conn:
+        have = queries.existing_audio_keys(conn, (r.url_sha1 for r in candidates))
+        todo = [r for r in candidates if r.url_sha1 not in have or have[r.url_sha1] is None]
+        report.objects_missing = sum(1 for r in todo if r.url_sha1 in have)
+        have_recordings = queries.existing_recording_ids(conn, (r.recording_id for r in todo))
+        failures = queries.failures_for(conn, (r.url_sha1 for r in todo))
+    report.already_cataloged = len(candidates) - len(todo)
+    result = []
+    for row in todo:
+        if row.recording_id in have_recordings and row.url_sha1 not in have:
+            report.already_cataloged += 1  # cataloged under another URL of the same recording
+            continue
+        failure = failures.get(row.url_sha1)
+        if failure is not None and failure.status == "permanent" and not options.retry_permanent_failures:
+            report.known_permanent_failures += 1
+            continue
+        result.append(row)
+    if options.limit is not None and len(result) > options.limit:
+        report.not_attempted_limit = len(result) - options.limit
+        result = result[: options.limit]
+    return result
+
+
+class _CatalogWriter:
+    """Batches catalog writes off the event loop: inserts, failure bookkeeping, index_in_phone."""
+
+    def __init__(self, engine: sa.Engine, report: IngestReport, by_key: dict[str, CallRow], keep_local: bool):
+        self.engine = engine
+        self.report = report
+        self.by_key = by_key
+        self.keep_local = keep_local
+        self.pending: list[TransferOutcome] = []
+        self.last_flush = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def add(self, outcome: TransferOutcome) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= INSERT_BATCH or time.monotonic() - self.last_flush > INSERT_INTERVAL_SECONDS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            batch, self.pending = self.pending, []
+            self.last_flush = time.monotonic()
+            if batch:
+                await asyncio.to_thread(self._write, batch)
+
+    def _write(self, batch: list[TransferOutcome]) -> None:
+        now = datetime.now(timezone.utc)
+        values, failures, done = [], [], []
+        for outcome in batch:
+            row = self.by_key[outcome.job.key]
+            if outcome.ok:
+                values.append({
+                    **row.catalog_values(),
+                    "content_sha256": outcome.sha256,
+                    "file_size_bytes": outcome.size,
+                    "b2_object_key": outcome.job.key,
+                    "local_path": str(outcome.job.keep_local_path) if self.keep_local else None,
+                })
+                done.append(row.url_sha1)
+            else:
+                failures.append({
+                    "url_sha1": row.url_sha1, "url": row.url, "campaign_name": row.campaign_name,
+                    "status": "permanent" if outcome.permanent else "transient",
+                    "error_code": outcome.error_code, "error": outcome.error,
+                    "attempts": 1, "first_failed_at": now, "last_attempt_at": now,
+                })
+                self.report.failures.append(Failure(row.origin, row.url, outcome.error or "unknown error", outcome.permanent))
+        with self.engine.begin() as conn:
+            inserted = queries.insert_audio_files(conn, values)
+            attached = queries.attach_objects(conn, [v for v in values if v["url_sha1"] not in inserted])
+            queries.clear_ingest_failures(conn, done)
+            queries.record_ingest_failures(conn, failures)
+            queries.refresh_index_in_phone(conn, (v["phone"] for v in values if v["url_sha1"] in inserted))
+        self.report.objects_attached += len(attached)
+        for value in values:
+            if value["url_sha1"] in inserted:
+                self.report.inserted.append({**value, "id": inserted[value["url_sha1"]]})
+            elif value["url_sha1"] not in attached:
+                self.report.already_cataloged += 1  # another writer got there first
+
+
+def ingest(
+    engine: sa.Engine,
+    store,
+    rows: Sequence[CallRow],
+    options: IngestOptions,
+    log: logging.Logger | None = None,
+) -> IngestReport:
+    """Plan and (unless dry-run) execute the ingestion of these rows."""
+    log = log or logging.getLogger(__name__)
+    report = IngestReport(rows_seen=len(rows))
+    todo = plan(engine, rows, options, report)
+    jobs: list[TransferJob] = []
+    by_key: dict[str, CallRow] = {}
+    for row in todo:
+        key = object_key_for(row, options.prefix)
+        local = options.keep_local_dir / key if options.keep_local_dir else None
+        jobs.append(TransferJob(url=row.url, key=key, content_type=content_type_for(row.extension), keep_local_path=local))
+        by_key[key] = row
+    if options.dry_run:
+        report.planned = [{"origin": r.origin, "url": r.url, "b2_object_key": j.key} for r, j in zip(todo, jobs)]
+        log.info("dry run: %d of %d rows would be ingested", len(jobs), len(rows))
+        return report
+    if not jobs:
+        return report
+    log.info("ingesting %d files (%d rows seen, %d already cataloged)", len(jobs), len(rows), report.already_cataloged)
+    asyncio.run(_execute(engine, store, jobs, by_key, options, report, log))
+    return report
+
+
+async def _execute(engine, store, jobs, by_key, options: IngestOptions, report: IngestReport, log) -> None:
+    writer = _CatalogWriter(engine, report, by_key, keep_local=options.keep_local_dir is not None)
+    started = time.perf_counter()
+    last_log = started
+
+    async def on_outcome(outcome: TransferOutcome) -> None:
+        nonlocal last_log
+        report.downloads += 1
+        if outcome.ok:
+            report.bytes_uploaded += outcome.size
+        await writer.add(outcome)
+        now = time.perf_counter()
+        if now - last_log > PROGRESS_INTERVAL_SECONDS:
+            last_log = now
+            elapsed = now - started
+            log.info("%d/%d files, %.1f MiB, %.0f files/s", report.downloads, len(jobs),
+                     report.bytes_uploaded / 2**20, report.downloads / elapsed)
+
+    try:
+        await run_transfers(jobs, store, options.transfer, on_outcome)
+    finally:
+        await writer.flush()
+        report.transfer_seconds = time.perf_counter() - started

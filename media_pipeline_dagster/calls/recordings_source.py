@@ -1,0 +1,123 @@
+"""Call rows from the dialer's tables (seed 001 §1, §4): recordings ⋈ contacts, names from campaign_map."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from .keys import slugify
+from .rows import CallRow, RejectedRow, build_call_row
+
+SOURCE_TABLE = "public.recordings"
+
+_CAMPAIGNS_SQL = """
+SELECT DISTINCT c."$campaign_id" AS campaign_id, {name} AS campaign_name
+FROM public.contacts c {join}
+WHERE c."$campaign_id" IS NOT NULL
+"""
+
+# The date filter compares the ISO text prefix (with a day of slack for offsets) so a
+# malformed ``started`` text cannot abort the query; exact dates are decided in Python.
+_ROWS_SQL = sa.text(
+    """
+    SELECT r.id, r.location, r.started::text AS started, r.stopped::text AS stopped,
+           c."$phone" AS phone, c."$campaign_id" AS campaign_id
+    FROM public.recordings r
+    JOIN public.contacts c ON r.contact_id = c."$id"
+    WHERE c."$campaign_id" IN :campaign_ids
+      AND left(r.started::text, 10) BETWEEN :first_day AND :last_day
+    ORDER BY r.id
+    """
+).bindparams(sa.bindparam("campaign_ids", expanding=True))
+
+_UNDATED_SQL = sa.text(
+    """
+    SELECT r.id, r.location, r.started::text AS started
+    FROM public.recordings r
+    JOIN public.contacts c ON r.contact_id = c."$id"
+    WHERE c."$campaign_id" IN :campaign_ids
+      AND (r.started IS NULL OR r.started::text !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}')
+    ORDER BY r.id
+    LIMIT 1000
+    """
+).bindparams(sa.bindparam("campaign_ids", expanding=True))
+
+
+def campaigns(engine: sa.Engine) -> dict[str, dict[str, str]]:
+    """slug -> {campaign_id: campaign name}; the id stands in when campaign_map has no name."""
+    with engine.connect() as conn:
+        has_map = conn.scalar(sa.text("SELECT to_regclass('public.campaign_map') IS NOT NULL"))
+        if has_map:
+            sql = _CAMPAIGNS_SQL.format(
+                name='COALESCE(cm.campaign, c."$campaign_id")',
+                join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"',
+            )
+        else:
+            sql = _CAMPAIGNS_SQL.format(name='c."$campaign_id"', join="")
+        result: dict[str, dict[str, str]] = defaultdict(dict)
+        for campaign_id, name in conn.execute(sa.text(sql)):
+            result[slugify(name)][campaign_id] = name
+    return dict(result)
+
+
+def read_rows(
+    engine: sa.Engine, wanted: dict[str, set[date]], known: dict[str, dict[str, str]] | None = None
+) -> tuple[list[CallRow], list[RejectedRow]]:
+    """Rows of the wanted campaign slugs whose call date (UTC) is one of the wanted days."""
+    known = known if known is not None else campaigns(engine)
+    rows: list[CallRow] = []
+    rejected: list[RejectedRow] = []
+    with engine.connect() as conn:
+        for slug, days in wanted.items():
+            names = known.get(slug, {})
+            if not names or not days:
+                continue
+            params = {
+                "campaign_ids": list(names),
+                "first_day": (min(days) - timedelta(days=1)).isoformat(),
+                "last_day": (max(days) + timedelta(days=1)).isoformat(),
+            }
+            for rec in conn.execute(_ROWS_SQL, params).mappings():
+                row = build_call_row(
+                    {"url": rec["location"], "campaign_name": names[rec["campaign_id"]], "phone": rec["phone"],
+                     "started": rec["started"], "stopped": rec["stopped"], "source_row_id": str(rec["id"])},
+                    origin=f"{SOURCE_TABLE}#{rec['id']}",
+                    source_table=SOURCE_TABLE,
+                )
+                if isinstance(row, RejectedRow):
+                    rejected.append(row)
+                elif row.call_date in days:
+                    rows.append(row)
+            for rec in conn.execute(_UNDATED_SQL, {"campaign_ids": list(names)}).mappings():
+                rejected.append(RejectedRow(
+                    f"{SOURCE_TABLE}#{rec['id']}",
+                    f"unparseable started {rec['started']!r}: the call date decides the partition",
+                    slug, rec["location"],
+                ))
+    return rows, rejected
+
+
+def call_dates(engine: sa.Engine, slugs: Iterable[str], known: dict[str, dict[str, str]]) -> dict[str, set[date]]:
+    """Distinct call dates per campaign slug (by the text prefix of ``started``)."""
+    result: dict[str, set[date]] = defaultdict(set)
+    sql = sa.text(
+        """
+        SELECT DISTINCT c."$campaign_id" AS campaign_id, left(r.started::text, 10) AS day
+        FROM public.recordings r JOIN public.contacts c ON r.contact_id = c."$id"
+        WHERE c."$campaign_id" IN :campaign_ids AND r.started::text ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
+        """
+    ).bindparams(sa.bindparam("campaign_ids", expanding=True))
+    with engine.connect() as conn:
+        for slug in slugs:
+            ids = list(known.get(slug, {}))
+            if not ids:
+                continue
+            for _cid, day in conn.execute(sql, {"campaign_ids": ids}):
+                try:
+                    result[slug].add(date.fromisoformat(day))
+                except ValueError:
+                    continue
+    return dict(result)

@@ -1,0 +1,128 @@
+"""One call recording as the sources describe it, validated and with its derived fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from ..catalog.derive import (
+    duration_seconds as derive_duration,
+    normalize_phone,
+    parse_timestamp,
+    recording_id_from_url,
+    url_sha1 as derive_url_sha1,
+)
+from .keys import extension_from_url, looks_like_path_traversal, slugify
+
+ACCEPTED_SCHEMES = ("http://", "https://", "file://")
+
+
+@dataclass(frozen=True)
+class CallRow:
+    url: str
+    url_sha1: str
+    campaign_name: str
+    campaign_slug: str
+    phone: str | None
+    recording_id: str | None
+    started: datetime
+    stopped: datetime | None
+    duration_seconds: float | None
+    source_table: str | None
+    source_row_id: int | None
+    origin: str  # where it came from, e.g. "calls.csv:12" or "public.recordings#77"
+
+    @property
+    def call_date(self) -> date:
+        return self.started.date()  # started is UTC
+
+    @property
+    def extension(self) -> str:
+        return extension_from_url(self.url)
+
+    def catalog_values(self) -> dict[str, Any]:
+        return {
+            "phone": self.phone,
+            "campaign_name": self.campaign_name,
+            "recording_id": self.recording_id,
+            "url": self.url,
+            "url_sha1": self.url_sha1,
+            "started": self.started,
+            "stopped": self.stopped,
+            "duration_seconds": self.duration_seconds,
+            "source_table": self.source_table,
+            "source_row_id": self.source_row_id,
+        }
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    origin: str
+    reason: str
+    campaign_slug: str | None = None
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(raw: dict[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int_or_none(value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value)) if "." in value else int(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a whole number") from None
+
+
+def build_call_row(raw: dict[str, Any], *, origin: str, source_table: str | None) -> CallRow | RejectedRow:
+    """Validate one source record. Every problem becomes a RejectedRow with its reason."""
+    campaign = _text(raw, "campaign_name")
+    slug = slugify(campaign) if campaign else None
+    url = _text(raw, "url")
+
+    def reject(reason: str) -> RejectedRow:
+        return RejectedRow(origin=origin, reason=reason, campaign_slug=slug, url=url)
+
+    if not url:
+        return reject("no audio URL (column url/location is empty)")
+    if not url.lower().startswith(ACCEPTED_SCHEMES):
+        return reject(f"URL {url!r} is not http(s) or file")
+    if not campaign:
+        return reject("no campaign_name")
+    if looks_like_path_traversal(campaign):
+        return reject(f"campaign_name {campaign!r} looks like a path ('../' or leading '/')")
+    phone_raw = _text(raw, "phone")
+    if looks_like_path_traversal(phone_raw):
+        return reject(f"phone {phone_raw!r} looks like a path ('../' or leading '/')")
+    try:
+        started = parse_timestamp(_text(raw, "started"))
+        stopped = parse_timestamp(_text(raw, "stopped"))
+        source_row_id = _int_or_none(_text(raw, "source_row_id"), "recordings_row_id")
+        duration_text = _text(raw, "duration_seconds")
+        duration = float(duration_text) if duration_text is not None else derive_duration(started, stopped)
+    except ValueError as exc:
+        return reject(str(exc))
+    if started is None:
+        return reject("no started timestamp: the call date decides the partition")
+    return CallRow(
+        url=url,
+        url_sha1=derive_url_sha1(url),
+        campaign_name=campaign,
+        campaign_slug=slug,
+        phone=normalize_phone(phone_raw),
+        recording_id=_text(raw, "recording_id") or recording_id_from_url(url),
+        started=started,
+        stopped=stopped,
+        duration_seconds=duration,
+        source_table=source_table,
+        source_row_id=source_row_id,
+        origin=origin,
+    )

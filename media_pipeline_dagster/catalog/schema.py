@@ -1,0 +1,119 @@
+"""Engines for the catalog database and idempotent application of the DDL in ``sql/``."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from .tables import SCHEMA
+
+DDL_FILES = ("0001_media_pipeline.sql", "0002_ingest_failures.sql")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the seeds' URLs: async drivers are swapped for their sync twins."""
+    parsed = make_url(url)
+    driver_swaps = {
+        "postgresql+asyncpg": "postgresql+psycopg2",
+        "postgres": "postgresql+psycopg2",
+        "postgresql": "postgresql+psycopg2",
+        "sqlite+aiosqlite": "sqlite",
+    }
+    if parsed.drivername in driver_swaps:
+        parsed = parsed.set(drivername=driver_swaps[parsed.drivername])
+    return parsed.render_as_string(hide_password=False)
+
+
+def mask_database_url(url: str) -> str:
+    """The URL as it may appear in logs and metadata: password replaced by ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_catalog_engine(url: str) -> sa.Engine:
+    """An engine whose connections see the catalog as schema ``media_pipeline``.
+
+    On SQLite the catalog lives in ``<stem>.media_pipeline.sqlite`` beside the main
+    database file and is attached as ``media_pipeline`` on every connection, so the
+    same schema-qualified SQL runs on both backends.
+    """
+    url = normalize_database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, future=True)
+
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        raise ValueError(
+            f"SQLite catalog URL {url!r} needs a file path (e.g. sqlite:///data/catalog.sqlite): "
+            "the catalog is attached as a second file beside it"
+        )
+    main_path = Path(database)
+    main_path.parent.mkdir(parents=True, exist_ok=True)
+    catalog_path = main_path.with_name(f"{main_path.stem}.{SCHEMA}.sqlite")
+    engine = sa.create_engine(url, future=True, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _attach(dbapi_conn, _record):
+        # Autocommit off in the driver, our own BEGIN: lets SQLAlchemy manage transactions.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("ATTACH DATABASE ? AS " + SCHEMA, (str(catalog_path),))
+        cursor.execute(f"PRAGMA {SCHEMA}.journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a DDL file on ';' line ends; the files hold no procedural bodies."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+
+
+def ddl_statements(dialect: str) -> list[str]:
+    folder = "postgres" if dialect == "postgresql" else "sqlite"
+    root = resources.files("media_pipeline_dagster") / "sql" / folder
+    statements: list[str] = []
+    for name in DDL_FILES:
+        statements.extend(_split_statements((root / name).read_text(encoding="utf-8")))
+    return statements
+
+
+CATALOG_TABLES = (
+    "audio_files",
+    "transcriptions",
+    "transcription_failures",
+    "transcription_claims",
+    "ingest_failures",
+)
+
+
+def missing_tables(conn: sa.Connection) -> list[str]:
+    present = set(sa.inspect(conn).get_table_names(schema=SCHEMA))
+    return [name for name in CATALOG_TABLES if name not in present]
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create whatever of the catalog is missing; never alters what exists.
+
+    A database the legacy scripts set up, where our role may lack CREATE rights, is
+    left untouched when every table is already there.
+    """
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        if not missing_tables(conn):
+            return
+    with engine.begin() as conn:
+        if dialect == "postgresql":
+            # One migrator at a time when several runs start together.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('media_pipeline.ddl'))")
+        for statement in ddl_statements(dialect):
+            conn.exec_driver_sql(statement)

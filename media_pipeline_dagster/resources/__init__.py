@@ -1,0 +1,1 @@
+"""One module per external system; the active profile picks the implementations."""

@@ -1,0 +1,59 @@
+"""The catalog database (media_pipeline schema) and the optional recordings source database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+
+from ..catalog.schema import create_catalog_engine, ensure_schema, mask_database_url, normalize_database_url
+
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def _engine_for(url: str, factory) -> sa.Engine:
+    # One engine (and pool) per URL per process, shared by resources and sensors.
+    if url not in _ENGINES:
+        _ENGINES[url] = factory(url)
+    return _ENGINES[url]
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The media_pipeline catalog: PostgreSQL in production, SQLite in the local profile."""
+
+    database_url: str
+    _ready: bool = PrivateAttr(default=False)
+
+    @property
+    def engine(self) -> sa.Engine:
+        engine = _engine_for(normalize_database_url(self.database_url), create_catalog_engine)
+        if not self._ready:
+            ensure_schema(engine)
+            self._ready = True
+        return engine
+
+    @property
+    def display_url(self) -> str:
+        return mask_database_url(self.database_url)
+
+
+class RecordingsDatabaseResource(dg.ConfigurableResource):
+    """``public.recordings`` + ``public.contacts`` (+ ``campaign_map``); off when no URL is set."""
+
+    database_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.database_url)
+
+    @property
+    def engine(self) -> sa.Engine:
+        if not self.database_url:
+            raise RuntimeError("no recordings source database configured (set RECORDINGS_DATABASE_URL)")
+        url = normalize_database_url(self.database_url)
+        return _engine_for(url, lambda u: sa.create_engine(u, pool_pre_ping=True))
+
+    def describe(self) -> dict[str, Any]:
+        return {"recordings_source": mask_database_url(self.database_url) if self.database_url else "off"}

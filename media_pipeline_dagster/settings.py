@@ -1,0 +1,108 @@
+"""The one place that reads the environment and picks the profile (MEDIA_PIPELINE_ENV=local|prod).
+
+local (default): nothing but Python — SQLite catalog and a folder as the bucket under
+MEDIA_PIPELINE_DATA_DIR (default ./.media_pipeline). prod: the seeds' variable names;
+every missing one is named before anything runs, and nothing falls back to local disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+from dotenv import load_dotenv
+
+from .resources.databases import CatalogResource, RecordingsDatabaseResource
+from .resources.http import AudioTransferResource
+from .resources.inbox import CsvInboxResource
+from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
+
+PROFILES = ("local", "prod")
+
+# (what it is, accepted names in order of preference) — names as the seeds use them.
+B2_VARIABLES = {
+    "endpoint_url": ("B2 S3 endpoint", ("BACKBLAZE_B2_S3_ENDPOINT", "AWS_ENDPOINT_URL")),
+    "region": ("B2 region", ("BACKBLAZE_B2_REGION", "AWS_REGION")),
+    "access_key_id": ("B2 key id", ("BACKBLAZE_B2_KEY_ID", "AWS_ACCESS_KEY_ID")),
+    "secret_access_key": ("B2 application key", ("BACKBLAZE_B2_APPLICATION_KEY", "AWS_SECRET_ACCESS_KEY")),
+    "bucket": ("B2 bucket", ("BACKBLAZE_B2_BUCKET", "B2_BUCKET_NAME")),
+}
+SECRET_FIELDS = {"access_key_id", "secret_access_key"}
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable deployment; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    resources: dict[str, object]
+
+
+def get_environment(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    name = (env.get("MEDIA_PIPELINE_ENV") or "local").strip().lower()
+    if name not in PROFILES:
+        raise ConfigurationError(f"MEDIA_PIPELINE_ENV={name!r} is not one of {', '.join(PROFILES)}")
+    return name
+
+
+def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if env.get(n, "").strip()), None)
+
+
+def local_resources(env: Mapping[str, str]) -> dict[str, object]:
+    data_dir = Path(env.get("MEDIA_PIPELINE_DATA_DIR") or ".media_pipeline").expanduser().resolve()
+    return {
+        "catalog": CatalogResource(database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"),
+        "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
+        "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
+        "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
+        "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+    }
+
+
+def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
+    missing: list[str] = []
+    b2_fields: dict[str, object] = {}
+    for field, (what, names) in B2_VARIABLES.items():
+        name = _first_set(env, names)
+        if name is None:
+            missing.append(f"{' or '.join(names)} ({what})")
+        else:
+            b2_fields[field] = dg.EnvVar(name) if field in SECRET_FIELDS else env[name].strip()
+    for name, what in (("DATABASE_URL", "catalog PostgreSQL URL"), ("MEDIA_PIPELINE_CSV_INBOX", "folder of CSV exports")):
+        if not env.get(name, "").strip():
+            missing.append(f"{name} ({what})")
+    if missing:
+        raise ConfigurationError(
+            "MEDIA_PIPELINE_ENV=prod but these variables are not set: " + "; ".join(missing)
+            + ". Put them in .env or the environment (see .env.example)."
+        )
+    if not env["DATABASE_URL"].lower().startswith("postgres"):
+        raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
+    return {
+        "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
+        "object_store": S3ObjectStoreResource(**b2_fields),
+        "csv_inbox": CsvInboxResource(path=env["MEDIA_PIPELINE_CSV_INBOX"]),
+        "recordings_db": RecordingsDatabaseResource(
+            database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None
+        ),
+        "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+    }
+
+
+def load_profile(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Profile:
+    """Resources of the active profile; ``.env`` in the working directory is read first
+    (values already in the environment win, as with the seed scripts)."""
+    if env is None:
+        if dotenv:
+            load_dotenv(Path.cwd() / ".env", override=False)
+        env = os.environ
+    name = get_environment(env)
+    resources = prod_resources(env) if name == "prod" else local_resources(env)
+    return Profile(name=name, resources=resources)
