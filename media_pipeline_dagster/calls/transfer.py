@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import obstore
+from obstore.store import LocalStore
 
 MiB = 1024 * 1024
 _NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -115,11 +116,13 @@ class _Sink:
 
 
 async def _put(store, job: TransferJob, body, settings: TransferSettings, multipart: bool) -> None:
+    # A local folder has no object metadata; every bucket gets an explicit Content-Type.
+    attributes = None if isinstance(store, LocalStore) else {"Content-Type": job.content_type}
     await obstore.put_async(
         store,
         job.key,
         body,
-        attributes={"Content-Type": job.content_type},
+        attributes=attributes,
         use_multipart=multipart,
         chunk_size=settings.part_size,
         max_concurrency=settings.part_concurrency,

@@ -39,7 +39,7 @@ def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, 
     found: dict[str, str | None] = {}
     for chunk in _chunks(wanted, LOOKUP_CHUNK):
         stmt = sa.select(audio_files.c.url_sha1, audio_files.c.b2_object_key).where(audio_files.c.url_sha1.in_(chunk))
-        found.update(dict(conn.execute(stmt).tuples()))
+        found.update({sha1: key for sha1, key in conn.execute(stmt)})
     return found
 
 

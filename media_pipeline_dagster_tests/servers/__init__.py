@@ -1,0 +1,1 @@
+"""Local servers (PostgreSQL, S3, HTTP origins) used by the test suite."""
