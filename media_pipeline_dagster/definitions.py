@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from . import calls
+from .calls.definitions import defs as calls_defs
 from .settings import load_profile
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     profile = load_profile()
-    return dg.Definitions.merge(calls.defs, dg.Definitions(resources=profile.resources))
+    return dg.Definitions.merge(calls_defs, dg.Definitions(resources=profile.resources))

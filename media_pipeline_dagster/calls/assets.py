@@ -70,7 +70,7 @@ def audio_files(
         prefix=prefix,
         dry_run=config.dry_run,
         limit=config.limit,
-        keep_local_dir=Path(config.local_dir) if config.keep_local else None,
+        keep_local_dir=Path(config.local_dir).resolve() if config.keep_local else None,
         retry_permanent_failures=config.retry_permanent_failures,
         transfer=audio_transfer.transfer_settings(config.concurrency),
     )

@@ -22,6 +22,7 @@ NO_START = "undated"
 
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 _SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9+_.-]+")
+_PHONE_CHARS = re.compile(r"[^0-9+]+")
 
 
 class UnsafeKeyError(ValueError):
@@ -72,7 +73,7 @@ def audio_object_key(
     url_sha1: str,
     ext: str,
 ) -> str:
-    phone_segment = _SAFE_SEGMENT.sub("", phone or "") or UNKNOWN_PHONE
+    phone_segment = _PHONE_CHARS.sub("", phone or "") or UNKNOWN_PHONE
     stamp = started.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ") if started else NO_START
     ident = _SAFE_SEGMENT.sub("_", recording_id) if recording_id else url_sha1[:16]
     parts = [normalize_prefix(prefix), slugify(campaign_slug), "audio", phone_segment, f"{stamp}_{ident}.{ext}"]

@@ -47,7 +47,11 @@ def ensure_server() -> str:
         conn = psycopg2.connect(_libpq_dsn(url, "postgres"), connect_timeout=5)
         conn.close()
     except psycopg2.Error as exc:
-        raise RuntimeError(f"{hint}\nConnecting failed: {exc}".strip()) from exc
+        raise RuntimeError(
+            f"PostgreSQL on {host}:{port} answers but refused {u.username!r}: {str(exc).strip()}\n"
+            "scripts/ensure_postgres.sh sets up trust auth for 127.0.0.1; otherwise "
+            f"put credentials into {ENV_URL}."
+        ) from exc
     return url
 
 

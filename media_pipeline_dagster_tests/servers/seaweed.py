@@ -223,6 +223,8 @@ def _moto() -> Iterator[S3Server]:
         yield server
     finally:
         moto.stop()
+        if moto._server is not None:
+            moto._server.server_close()  # stop() leaves the listening socket open
 
 
 @contextmanager

@@ -1,0 +1,11 @@
+"""The calls domain's Definitions, merged by the top-level definitions module."""
+
+import dagster as dg
+
+from .assets import audio_files, csv_inbox, recordings_tables
+from .sensors import csv_inbox_sensor
+
+defs = dg.Definitions(
+    assets=[csv_inbox, recordings_tables, audio_files],
+    sensors=[csv_inbox_sensor],
+)

@@ -1,0 +1,75 @@
+"""Small helpers shared by the calls tests: write an inbox CSV, materialize a partition, read back."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from media_pipeline_dagster.calls.assets import audio_files
+
+HEADER = "phone,campaign_name,recordings_row_id,url,duration_seconds,started,stopped"
+DAY = "2025-08-27"
+
+
+def token() -> str:
+    return secrets.token_hex(4)
+
+
+def write_csv(inbox: Path, rows: list[dict], name: str = "calls.csv") -> Path:
+    lines = [HEADER]
+    for i, row in enumerate(rows, start=1):
+        lines.append(",".join([
+            row.get("phone", "+49 151 000"),
+            row.get("campaign_name", "Dexter Outbound"),
+            str(row.get("recordings_row_id", i)),
+            row["url"],
+            row.get("duration_seconds", ""),
+            row.get("started", f"{DAY}T10:{i // 60 % 60:02d}:{i % 60:02d}Z"),
+            row.get("stopped", ""),
+        ]))
+    path = inbox / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def materialize(instance: dg.DagsterInstance, resources: dict, partition: str = f"dexter-outbound|{DAY}",
+                raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
+    slug = partition.split("|")[0]
+    if not instance.has_dynamic_partition("campaigns", slug):
+        instance.add_dynamic_partitions("campaigns", [slug])
+    return dg.materialize(
+        [audio_files],
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"audio_files": {"config": config}}},
+        raise_on_error=raise_on_error,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult) -> dict:
+    (mat,) = result.asset_materializations_for_node("audio_files")
+    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def catalog_rows(resources: dict) -> list[sa.Row]:
+    with resources["catalog"].engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT * FROM media_pipeline.audio_files ORDER BY source_row_id, id")))
+
+
+def failures(resources: dict) -> dict[str, sa.Row]:
+    with resources["catalog"].engine.connect() as conn:
+        return {r.url: r for r in conn.execute(sa.text("SELECT * FROM media_pipeline.ingest_failures"))}
+
+
+def bucket_objects(resources: dict) -> dict[str, int]:
+    client = resources["object_store"].boto3_client()
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=resources["object_store"].bucket)
+    return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}

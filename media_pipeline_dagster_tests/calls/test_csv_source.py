@@ -1,0 +1,95 @@
+"""CSV exports as they arrive in practice: BOMs, semicolons, CRLF, gaps and junk rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from media_pipeline_dagster.calls.csv_source import CsvSchemaError, inbox_files, read_csv
+from media_pipeline_dagster.catalog.derive import url_sha1
+
+HEADER = "phone,campaign_name,recordings_row_id,url,duration_seconds,started,stopped"
+GOOD = "+49 151 1063-5004,Dexter Outbound,42,https://vault.example/vr/PR_9f6e.mp3,157.9,2024-10-31T10:57:01.569Z,2024-10-31T10:59:39.488Z"
+
+
+def write(tmp_path, text: str, name="calls.csv", encoding="utf-8", newline="\n"):
+    path = tmp_path / name
+    path.write_bytes(text.replace("\n", newline).encode(encoding))
+    return path
+
+
+def test_a_good_row_gets_its_derived_fields(tmp_path):
+    parsed = read_csv(write(tmp_path, f"{HEADER}\n{GOOD}\n"))
+    (row,) = parsed.rows
+    assert parsed.rejected == []
+    assert row.phone == "+4915110635004"
+    assert row.recording_id == "PR_9f6e"
+    assert row.url_sha1 == url_sha1("https://vault.example/vr/PR_9f6e.mp3")
+    assert row.started == datetime(2024, 10, 31, 10, 57, 1, 569000, tzinfo=timezone.utc)
+    assert row.duration_seconds == 157.9 and row.source_row_id == 42 and row.source_table is None
+    assert row.campaign_slug == "dexter-outbound" and row.origin == "calls.csv:2"
+
+
+@pytest.mark.parametrize(
+    "encoding,newline,delimiter",
+    [("utf-8-sig", "\n", ","), ("utf-8", "\r\n", ","), ("utf-8-sig", "\r\n", ";"), ("utf-8", "\n", "\t")],
+)
+def test_bom_crlf_and_delimiters(tmp_path, encoding, newline, delimiter):
+    text = f"{HEADER}\n{GOOD}\n".replace(",", delimiter)
+    parsed = read_csv(write(tmp_path, text, encoding=encoding, newline=newline))
+    assert [r.phone for r in parsed.rows] == ["+4915110635004"]
+    assert parsed.rows[0].stopped is not None  # the last column survives the line ending
+
+
+def test_legacy_location_column_and_missing_optional_columns(tmp_path):
+    parsed = read_csv(write(tmp_path, "location;campaign_name;started\nhttps://x.example/a.wav;C;2025-01-02 03:04:05\n"))
+    (row,) = parsed.rows
+    assert row.url == "https://x.example/a.wav"
+    assert (row.phone, row.stopped, row.duration_seconds, row.source_row_id, row.recording_id) == (None, None, None, None, None)
+    assert row.started == datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_missing_required_columns_are_named(tmp_path):
+    with pytest.raises(CsvSchemaError, match=r"missing required column\(s\): url \(or location\), started; found: phone, campaign_name"):
+        read_csv(write(tmp_path, "phone,campaign_name\n+49,C\n"))
+
+
+def test_bad_rows_are_rejected_with_reasons_and_the_rest_goes_on(tmp_path):
+    lines = [
+        HEADER,
+        "+49,C,1,,,2025-01-01T00:00:00Z,",  # no url
+        "+49,C,2,https://x.example/b.mp3,,31/12/2024 noon,",  # bad timestamp
+        "+49,C,3,https://x.example/c.mp3,,2025-01-01T00:00:00Z,",
+        "+49,C,4,https://x.example/c.mp3,,2025-01-01T00:00:00Z,",  # duplicate URL
+        "../../etc,C,5,https://x.example/d.mp3,,2025-01-01T00:00:00Z,",  # phone climbing out
+        "+49,../../secrets,6,https://x.example/e.mp3,,2025-01-01T00:00:00Z,",  # campaign climbing out
+        "+49,C,7,ftp://x.example/f.mp3,,2025-01-01T00:00:00Z,",  # not http
+        "+49,C,x8,https://x.example/g.mp3,,2025-01-01T00:00:00Z,",  # bad row id
+        "+49,,9,https://x.example/h.mp3,,2025-01-01T00:00:00Z,",  # no campaign
+        "+49,C,10,https://x.example/i.mp3,,2025-01-01T00:00:00Z,",
+    ]
+    parsed = read_csv(write(tmp_path, "\n".join(lines) + "\n"))
+    assert [r.url for r in parsed.rows] == ["https://x.example/c.mp3", "https://x.example/i.mp3"]
+    reasons = {r.origin: r.reason for r in parsed.rejected}
+    assert "no audio URL" in reasons["calls.csv:2"]
+    assert "unparseable timestamp '31/12/2024 noon'" in reasons["calls.csv:3"]
+    assert reasons["calls.csv:5"] == "duplicate URL in this file (first at line 4)"
+    assert "phone '../../etc' looks like a path" in reasons["calls.csv:6"]
+    assert "campaign_name '../../secrets' looks like a path" in reasons["calls.csv:7"]
+    assert "is not http(s) or file" in reasons["calls.csv:8"]
+    assert "recordings_row_id 'x8' is not a whole number" in reasons["calls.csv:9"]
+    assert reasons["calls.csv:10"] == "no campaign_name"
+    assert len(parsed.rejected) == 8
+
+
+def test_empty_file_is_a_schema_error(tmp_path):
+    with pytest.raises(CsvSchemaError, match="empty"):
+        read_csv(write(tmp_path, ""))
+
+
+def test_inbox_lists_only_visible_csv_files(tmp_path):
+    for name in ("b.csv", "a.CSV", ".hidden.csv", "~lock.csv", "notes.txt"):
+        (tmp_path / name).write_text(HEADER + "\n")
+    assert [p.name for p in inbox_files(tmp_path)] == ["a.CSV", "b.csv"]
+    assert inbox_files(tmp_path / "missing") == []
