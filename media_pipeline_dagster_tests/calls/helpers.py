@@ -73,3 +73,8 @@ def bucket_objects(resources: dict) -> dict[str, int]:
     client = resources["object_store"].boto3_client()
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=resources["object_store"].bucket)
     return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+
+def with_changes(resource, **changes):
+    """A copy of a resource with some fields changed (Dagster resources need a fresh construction)."""
+    return type(resource)(**{**resource.model_dump(), **changes})

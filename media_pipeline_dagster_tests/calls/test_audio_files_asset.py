@@ -9,7 +9,7 @@ import pytest
 
 from media_pipeline_dagster.catalog.derive import url_sha1
 
-from .helpers import DAY, bucket_objects, catalog_rows, checks, failures, materialize, metadata, token, write_csv
+from .helpers import DAY, bucket_objects, catalog_rows, checks, failures, materialize, metadata, token, with_changes, write_csv
 
 
 def test_ingests_new_rows_into_bucket_and_catalog(instance, pipeline_resources, inbox, origin):
@@ -157,8 +157,8 @@ def test_large_file_is_streamed_in_parts(instance, pipeline_resources, inbox, or
     size = 40 * 1024 * 1024 + 123
     url = origin.url(f"/gen/{size}/{t}/big.mp3")
     write_csv(inbox, [{"url": url}])
-    resources = {**pipeline_resources, "audio_transfer": pipeline_resources["audio_transfer"].model_copy(
-        update={"multipart_threshold_mib": 8, "part_size_mib": 5})}
+    resources = {**pipeline_resources, "audio_transfer": with_changes(
+        pipeline_resources["audio_transfer"], multipart_threshold_mib=8, part_size_mib=5)}
     meta = metadata(materialize(instance, resources))
     (row,) = catalog_rows(resources)
     assert meta["new"] == 1 and row.file_size_bytes == size

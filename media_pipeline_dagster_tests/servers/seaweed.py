@@ -12,12 +12,13 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,35 @@ def free_ports(count: int) -> list[int]:
             s.bind(("127.0.0.1", 0))
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
+
+
+def _weed_ports() -> list[int]:
+    """s3, s3 gRPC, master, master gRPC, volume, volume gRPC, filer, filer gRPC, admin, admin gRPC."""
+    for _ in range(100):
+        ports = free_ports(9)
+        admin = ports[-1]
+        # The bundled maintenance worker dials admin.port + 10000 and ignores
+        # -admin.port.grpc, so the admin gRPC port must sit exactly there.
+        admin_grpc = admin + 10000
+        if admin_grpc > 65535 or admin_grpc in ports:
+            continue
+        try:
+            with closing(socket.socket()) as probe:
+                probe.bind(("127.0.0.1", admin_grpc))
+        except OSError:
+            continue
+        return ports + [admin_grpc]
+    raise RuntimeError("found no free port pair (p, p + 10000) for the SeaweedFS admin server")
+
+
+def _remove_grpc_sockets(ports: list[int]) -> None:
+    # weed puts a unix socket per gRPC port at a hardcoded /tmp path (TMPDIR is
+    # ignored) and leaves some behind on exit; the ports were ours, so are they.
+    for name, port in zip(("s3", "master", "volume", "filer", "admin"), ports[1::2]):
+        path = Path("/tmp") / f"seaweedfs-{name}-grpc-{port}.sock"
+        with suppress(OSError):
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()
 
 
 def _log_tail(*paths: Path, limit: int = 4000) -> str:
@@ -183,7 +213,7 @@ def _seaweedfs(scratch_dir: Path) -> Iterator[S3Server]:
             # weed mini persists its flags to <dir>/mini.options and reloads them: start clean.
             shutil.rmtree(data, ignore_errors=True)
             data.mkdir()
-            ports = free_ports(10)
+            ports = _weed_ports()
             server = S3Server(f"http://127.0.0.1:{ports[0]}", access_key, secret_key)
             with open(log_path, "ab") as log:
                 proc = subprocess.Popen(
@@ -199,6 +229,10 @@ def _seaweedfs(scratch_dir: Path) -> Iterator[S3Server]:
                 if proc.returncode and any(m in str(exc).lower() for m in port_clash):
                     continue
                 raise
+            except BaseException:  # e.g. Ctrl-C while waiting: never leak the process
+                _stop(proc)
+                raise
+            cleanup.callback(_remove_grpc_sockets, ports)  # only once we know they are ours
             try:
                 yield server
             finally:
