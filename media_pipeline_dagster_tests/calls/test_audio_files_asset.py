@@ -73,18 +73,29 @@ def test_bad_urls_are_recorded_with_reasons_and_the_batch_goes_on(instance, pipe
     }
     flaky = origin.url(f"/fault/flaky/2/{t}.mp3")
     good = origin.url(f"/gen/5000/{t}/good.mp3")
-    write_csv(inbox, [{"url": u} for u in [*bad.values(), flaky, good]])
+    rows = [{"url": u} for u in [*bad.values(), flaky, good]]
+    rows += [
+        {"url": ""},  # line 10: no URL
+        {"url": origin.url(f"/gen/10/{t}/x.mp3"), "started": "31.12.2024"},  # line 11: bad timestamp
+        {"url": good},  # line 12: duplicate
+        {"url": origin.url(f"/gen/10/{t}/y.mp3"), "phone": "../../etc"},  # line 13: climbing phone
+    ]
+    write_csv(inbox, rows)
 
     result = materialize(instance, pipeline_resources)
     meta = metadata(result)
-    assert meta["new"] == 2 and meta["failed"] == 6
+    assert meta["new"] == 2 and meta["failed"] == 10
     assert {r.url for r in catalog_rows(pipeline_resources)} == {flaky, good}
     assert origin.hits(flaky) == 3  # two 500s retried with backoff, then success
     table = meta["failures"]
     for url in bad.values():
         assert url in table
     assert "HTTP 404" in table and "HTTP 500" in table and "not audio" in table
-    assert "timed out" in table and "short body" in table or "ended early" in table
+    assert "timed out" in table and ("short body" in table or "ended early" in table)
+    assert "| calls.csv:10 |  | no audio URL" in table
+    assert "| calls.csv:11 |" in table and "unparseable timestamp '31.12.2024'" in table
+    assert "| calls.csv:12 |" in table and "duplicate URL in this file (first at line 9)" in table
+    assert "| calls.csv:13 |" in table and "phone '../../etc' looks like a path" in table
 
     recorded = failures(pipeline_resources)
     assert {u: recorded[u].status for u in bad.values()} == {

@@ -1,0 +1,93 @@
+"""The code location loads in both profiles; production fails fast, naming what is missing."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+from media_pipeline_dagster.settings import ConfigurationError, get_environment, load_profile
+
+PROD_ENV = {
+    "MEDIA_PIPELINE_ENV": "prod",
+    "DATABASE_URL": "postgresql+asyncpg://u:pw@db.invalid:5433/manuav",
+    "BACKBLAZE_B2_S3_ENDPOINT": "https://s3.us-west-004.backblazeb2.com",
+    "AWS_REGION": "us-west-004",
+    "BACKBLAZE_B2_KEY_ID": "key-id",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+    "B2_BUCKET_NAME": "campaign-analysis",
+    "MEDIA_PIPELINE_CSV_INBOX": "/srv/inbox",
+}
+
+
+def test_whole_definitions_load_in_the_local_profile(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("MEDIA_PIPELINE_ENV", "DATABASE_URL", "MEDIA_PIPELINE_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    from media_pipeline_dagster.definitions import defs
+
+    loaded = defs()
+    loaded.validate_loadable(loaded)
+    keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
+    assert {"audio_files", "csv_inbox", "public/recordings"} <= keys
+    assert loaded.resolve_sensor_def("csv_inbox_sensor") is not None
+    assert set(loaded.resources) >= {"catalog", "object_store", "csv_inbox", "recordings_db", "audio_transfer"}
+
+
+def test_local_profile_needs_nothing_but_python(tmp_path):
+    profile = load_profile({"MEDIA_PIPELINE_DATA_DIR": str(tmp_path)})
+    assert profile.name == "local"
+    assert profile.resources["catalog"].database_url.startswith("sqlite:///")
+    assert profile.resources["object_store"].root_dir == str(tmp_path / "bucket")
+
+
+def test_prod_names_every_missing_variable():
+    with pytest.raises(ConfigurationError) as err:
+        load_profile({"MEDIA_PIPELINE_ENV": "prod", "AWS_REGION": "x"})
+    message = str(err.value)
+    for name in ("BACKBLAZE_B2_S3_ENDPOINT or AWS_ENDPOINT_URL", "BACKBLAZE_B2_KEY_ID or AWS_ACCESS_KEY_ID",
+                 "BACKBLAZE_B2_APPLICATION_KEY or AWS_SECRET_ACCESS_KEY", "BACKBLAZE_B2_BUCKET or B2_BUCKET_NAME",
+                 "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX"):
+        assert name in message
+    assert "AWS_REGION" not in message.split("not set:")[1]
+
+
+def test_prod_uses_the_seeds_names_and_keeps_secrets_in_env_vars(monkeypatch):
+    for name, value in PROD_ENV.items():
+        monkeypatch.setenv(name, value)
+    profile = load_profile(dict(PROD_ENV))
+    store = profile.resources["object_store"]
+    assert isinstance(store, S3ObjectStoreResource)
+    assert store.bucket == "campaign-analysis" and store.region == "us-west-004"
+    # Secrets stay references to environment variables, resolved when a run starts.
+    assert isinstance(store.secret_access_key, dg.EnvVar) and store.secret_access_key == "AWS_SECRET_ACCESS_KEY"
+    assert isinstance(store.access_key_id, dg.EnvVar) and store.access_key_id == "BACKBLAZE_B2_KEY_ID"
+    catalog = profile.resources["catalog"]
+    assert isinstance(catalog.database_url, dg.EnvVar) and catalog.database_url == "DATABASE_URL"
+
+
+def test_unknown_profile_is_rejected():
+    with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_ENV='staging'"):
+        get_environment({"MEDIA_PIPELINE_ENV": "staging"})
+
+
+def test_b2_client_sends_checksums_only_when_required(object_store):
+    client = object_store.boto3_client()
+    assert client.meta.config.request_checksum_calculation == "when_required"
+    assert client.meta.config.response_checksum_validation == "when_required"
+    client.put_object(Bucket=object_store.bucket, Key="probe.txt", Body=b"x", ContentType="text/plain")
+    assert client.get_object(Bucket=object_store.bucket, Key="probe.txt")["Body"].read() == b"x"
+
+
+def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "MEDIA_PIPELINE_DATA_DIR=from-dotenv\nMEDIA_PIPELINE_CSV_INBOX=inbox-from-dotenv\n", encoding="utf-8"
+    )
+    for name in ("MEDIA_PIPELINE_DATA_DIR", "MEDIA_PIPELINE_ENV"):
+        monkeypatch.setenv(name, "")  # so monkeypatch restores what load_dotenv sets
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MEDIA_PIPELINE_CSV_INBOX", "inbox-from-environment")
+    profile = load_profile()
+    assert profile.resources["object_store"].root_dir == str(tmp_path / "from-dotenv" / "bucket")
+    assert profile.resources["csv_inbox"].path == "inbox-from-environment"

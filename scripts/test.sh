@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: dependencies, a running PostgreSQL, then pytest (extra args go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh dev
+bash scripts/ensure_postgres.sh
+exec .venv/bin/python -m pytest "$@"
