@@ -3,9 +3,9 @@
 import dagster as dg
 
 from .assets import audio_files, csv_inbox, recordings_tables
-from .sensors import csv_inbox_sensor
+from .sensors import csv_inbox_sensor, recordings_sensor
 
 defs = dg.Definitions(
     assets=[csv_inbox, recordings_tables, audio_files],
-    sensors=[csv_inbox_sensor],
+    sensors=[csv_inbox_sensor, recordings_sensor],
 )

@@ -121,3 +121,32 @@ def call_dates(engine: sa.Engine, slugs: Iterable[str], known: dict[str, dict[st
                 except ValueError:
                     continue
     return dict(result)
+
+
+_NEW_ROWS_SQL = sa.text(
+    """
+    SELECT r.id, c."$campaign_id" AS campaign_id, left(r.started::text, 10) AS day
+    FROM public.recordings r JOIN public.contacts c ON r.contact_id = c."$id"
+    WHERE r.id > :after
+    ORDER BY r.id
+    LIMIT :batch
+    """
+)
+
+
+def new_call_days(engine: sa.Engine, after_id: int, batch: int, known: dict[str, dict[str, str]]):
+    """Days per campaign slug of recordings with id > after_id (at most ``batch`` rows), and the last id seen."""
+    slug_of = {cid: slug for slug, ids in known.items() for cid in ids}
+    days: dict[str, set[date]] = defaultdict(set)
+    last_id = after_id
+    with engine.connect() as conn:
+        for rec_id, campaign_id, day in conn.execute(_NEW_ROWS_SQL, {"after": after_id, "batch": batch}):
+            last_id = rec_id
+            slug = slug_of.get(campaign_id)
+            try:
+                parsed = date.fromisoformat(day) if day else None
+            except ValueError:
+                parsed = None  # reported by the run that reads the campaign
+            if slug and parsed:
+                days[slug].add(parsed)
+    return dict(days), last_id

@@ -7,7 +7,9 @@ from datetime import date
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ..resources.databases import RecordingsDatabaseResource
 from ..resources.inbox import CsvInboxResource
+from . import recordings_source
 from .assets import audio_files
 from .csv_source import CsvSchemaError, file_sha256, inbox_files, read_csv
 from .partitions import campaigns_partitions, in_partition_range, partition_key
@@ -79,4 +81,41 @@ def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxRes
         run_requests=run_requests,
         dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
         cursor=json.dumps(current, sort_keys=True),
+    )
+
+
+RECORDINGS_BATCH = 50_000
+
+
+@dg.sensor(
+    target=[audio_files],
+    minimum_interval_seconds=300,
+    description="Watches public.recordings by id; new rows add their campaigns and request one run per campaign.",
+)
+def recordings_sensor(context: dg.SensorEvaluationContext, recordings_db: RecordingsDatabaseResource):
+    if not recordings_db.enabled:
+        return dg.SkipReason("no recordings source configured (RECORDINGS_DATABASE_URL)")
+    after = int(context.cursor or 0)
+    known = recordings_source.campaigns(recordings_db.engine)
+    days, last_id = recordings_source.new_call_days(recordings_db.engine, after, RECORDINGS_BATCH, known)
+    days = {slug: {d for d in ds if in_partition_range(d)} for slug, ds in days.items()}
+    days = {slug: ds for slug, ds in days.items() if ds}
+    if not days:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no new recordings after id {after}"), cursor=str(last_id))
+    known_partitions = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
+    new_campaigns = sorted(set(days) - known_partitions)
+    run_requests = [
+        dg.RunRequest(
+            run_key=f"recordings:{slug}:{after}-{last_id}",
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(slug, min(ds))),
+                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, max(ds))),
+            },
+        )
+        for slug, ds in sorted(days.items())
+    ]
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
+        cursor=str(last_id),
     )

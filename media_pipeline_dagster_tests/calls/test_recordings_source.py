@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import sqlalchemy as sa
 
 from media_pipeline_dagster.calls import recordings_source
+from media_pipeline_dagster.calls.sensors import recordings_sensor
 from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
 
 from .helpers import DAY, catalog_rows, materialize, metadata, token
@@ -71,3 +73,31 @@ def test_audio_files_ingests_recordings_rows(instance, pipeline_resources, pg_ur
     meta = metadata(materialize(instance, resources, partition=f"6cv8xlpgjyesmkuq|{DAY}"))
     assert meta["new"] == 1
     assert {r.campaign_name for r in catalog_rows(resources)} == {"Dexter Outbound", "6CV8XLPGJYESMKUQ"}
+
+
+def test_recordings_sensor_requests_runs_for_new_rows_only(instance, pg_url, origin):
+    seed_source(pg_url, origin, token())
+
+    def evaluate(cursor=None):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                          resources={"recordings_db": RecordingsDatabaseResource(database_url=pg_url)})
+        return recordings_sensor(context)
+
+    first = evaluate()
+    assert first.cursor == "15"
+    assert sorted(first.dynamic_partitions_requests[0].partition_keys) == ["6cv8xlpgjyesmkuq", "dexter-outbound"]
+    ranges = {(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]) for r in first.run_requests}
+    assert ranges == {(f"dexter-outbound|{DAY}", "dexter-outbound|2025-08-28"), (f"6cv8xlpgjyesmkuq|{DAY}", f"6cv8xlpgjyesmkuq|{DAY}")}
+
+    again = evaluate(first.cursor)
+    assert again.run_requests == [] and again.cursor == "15"
+
+    with sa.create_engine(pg_url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO public.recordings VALUES (16, 'c2', 'https://v.example/n.mp3', '2025-09-01T10:00:00Z', NULL)"))
+    (request,) = evaluate(first.cursor).run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "6cv8xlpgjyesmkuq|2025-09-01"
+
+
+def test_recordings_sensor_skips_without_a_source(instance):
+    context = dg.build_sensor_context(instance=instance, resources={"recordings_db": RecordingsDatabaseResource()})
+    assert "no recordings source" in recordings_sensor(context).skip_message
