@@ -85,23 +85,24 @@ def insert_audio_files(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> d
     Rows whose URL is already cataloged are silently kept as they are. A row whose
     ``recording_id`` is already taken by another URL (the partial unique index) is
     skipped too: the batch is retried row by row inside savepoints so the rest lands.
+    One cached statement runs over the whole batch (SQLAlchemy's insertmanyvalues).
     """
+    stmt = (
+        _dialect_insert(conn, audio_files)
+        .on_conflict_do_nothing(index_elements=["url_sha1"])
+        .returning(audio_files.c.url_sha1, audio_files.c.id)
+    )
     inserted: dict[str, int] = {}
     for chunk in _chunks(list(rows), INSERT_CHUNK):
         values = [{col: row.get(col) for col in AUDIO_COLUMNS} for row in chunk]
-        stmt = (
-            _dialect_insert(conn, audio_files)
-            .on_conflict_do_nothing(index_elements=["url_sha1"])
-            .returning(audio_files.c.url_sha1, audio_files.c.id)
-        )
         try:
             with conn.begin_nested():
-                inserted.update({sha1: id_ for sha1, id_ in conn.execute(stmt.values(values))})
+                inserted.update({sha1: id_ for sha1, id_ in conn.execute(stmt, values)})
         except IntegrityError:
             for value in values:
                 try:
                     with conn.begin_nested():
-                        inserted.update({sha1: id_ for sha1, id_ in conn.execute(stmt.values([value]))})
+                        inserted.update({sha1: id_ for sha1, id_ in conn.execute(stmt, [value])})
                 except IntegrityError:
                     continue
     return inserted
