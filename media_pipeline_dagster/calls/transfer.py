@@ -36,7 +36,7 @@ class TransferSettings:
     backoff_max: float = 30.0
     multipart_threshold: int = 16 * MiB
     part_size: int = 8 * MiB
-    part_concurrency: int = 4
+    part_concurrency: int = 2
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class AudioTransferResource(dg.ConfigurableResource):
     backoff_max_seconds: float = 30.0
     multipart_threshold_mib: int = 16
     part_size_mib: int = 8
-    part_concurrency: int = 4
+    part_concurrency: int = 2
 
     def transfer_settings(self, concurrency: int) -> TransferSettings:
         return TransferSettings(
