@@ -39,7 +39,7 @@ def check_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -> Obj
     """Every cataloged row of these partitions has its object, of the recorded size."""
     rows = partition_audio_rows(engine, wanted)
     keyed = [r for r in rows if r.b2_object_key]
-    sizes = asyncio.run(store.head_sizes([r.b2_object_key for r in keyed])) if keyed else {}
+    sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
     missing = [(r.id, r.b2_object_key) for r in rows if not r.b2_object_key or sizes.get(r.b2_object_key) is None]
     mismatch = [
         (r.id, r.b2_object_key, r.file_size_bytes, sizes[r.b2_object_key])

@@ -17,8 +17,9 @@ class AudioTransferResource(dg.ConfigurableResource):
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     multipart_threshold_mib: int = 16
-    part_size_mib: int = 8
+    part_size_mib: int = 5
     part_concurrency: int = 2
+    memory_budget_mib: int = 256
 
     def transfer_settings(self, concurrency: int) -> TransferSettings:
         return TransferSettings(
@@ -31,4 +32,5 @@ class AudioTransferResource(dg.ConfigurableResource):
             multipart_threshold=self.multipart_threshold_mib * MiB,
             part_size=max(5, self.part_size_mib) * MiB,
             part_concurrency=self.part_concurrency,
+            memory_budget=self.memory_budget_mib * MiB,
         )

@@ -1,0 +1,178 @@
+"""Pieces every transfer path shares: settings, errors, the audio sniff, hashing sink, memory budget, upload."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import obstore
+from obstore.store import LocalStore
+
+MiB = 1024 * 1024
+HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive
+_NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    concurrency: int = 32
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    multipart_threshold: int = 16 * MiB
+    part_size: int = 5 * MiB
+    part_concurrency: int = 2
+    memory_budget: int = 256 * MiB
+
+    @property
+    def stream_hold(self) -> int:
+        """Bytes a streaming transfer may hold: the part being filled plus the parts in flight."""
+        return self.part_size * (self.part_concurrency + 1)
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    url: str
+    key: str
+    content_type: str
+    keep_local_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    job: TransferJob
+    ok: bool
+    size: int = 0
+    sha256: str | None = None
+    error: str | None = None
+    error_code: int | None = None
+    permanent: bool = False
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+class TransferError(Exception):
+    def __init__(self, message: str, *, permanent: bool, code: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+        self.retry_after = retry_after
+
+
+def http_status_error(status: int, url: str, reason: str = "", retry_after: float | None = None) -> TransferError:
+    """429, 408, 425 and 5xx are worth another try; other 4xx are not."""
+    transient = status in (408, 425, 429) or status >= 500
+    return TransferError(f"HTTP {status} {reason} from {url}".replace("  ", " "), permanent=not transient,
+                         code=status, retry_after=retry_after)
+
+
+def short_body(url: str, got: int, declared: int) -> TransferError:
+    return TransferError(f"short body from {url}: {got} of {declared} bytes", permanent=False)
+
+
+def check_audio(content_type: str | None, first_bytes, url: str) -> None:
+    """Refuse web pages and other documents served where audio was expected."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype.startswith(_NOT_AUDIO_TYPES):
+        raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
+    head = bytes(memoryview(first_bytes)[:64]).lstrip().lower()
+    if head.startswith(_HTML_STARTS):
+        raise TransferError(f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})", permanent=True)
+
+
+class Sink:
+    """Hashes, counts and optionally keeps a local copy of the bytes passing through."""
+
+    def __init__(self, keep_local_path: Path | None):
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self._path = keep_local_path
+        self._partial = keep_local_path.with_name(keep_local_path.name + ".part") if keep_local_path else None
+        self._fh = None
+        if self._partial is not None:
+            self._partial.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self._partial, "wb")  # noqa: SIM115 - closed in finish/abort
+
+    def feed(self, chunk) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        if self._fh is not None:
+            self._fh.write(chunk)
+
+    async def feed_async(self, chunk) -> None:
+        if len(chunk) >= HASH_OFF_LOOP_BYTES:
+            await asyncio.to_thread(self.feed, chunk)
+        else:
+            self.feed(chunk)
+
+    def finish(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._partial.replace(self._path)
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._partial.unlink(missing_ok=True)
+
+
+class MemoryBudget:
+    """Bounds the bytes all concurrent transfers hold in memory together."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def hold(self, nbytes: int):
+        nbytes = min(nbytes, self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used + nbytes <= self.limit)
+            self.used += nbytes
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= nbytes
+                self._changed.notify_all()
+
+
+async def put(store, job: TransferJob, body, settings: TransferSettings, multipart: bool) -> None:
+    # A local folder has no object metadata; every bucket gets an explicit Content-Type.
+    attributes = None if isinstance(store, LocalStore) else {"Content-Type": job.content_type}
+    await obstore.put_async(
+        store,
+        job.key,
+        body,
+        attributes=attributes,
+        use_multipart=multipart,
+        chunk_size=settings.part_size,
+        max_concurrency=settings.part_concurrency,
+    )
+
+
+async def put_stream(store, job: TransferJob, chunks, settings: TransferSettings) -> None:
+    """Multipart upload of an async iterator of chunks; a failure of the source wins over obstore's wrapper."""
+    errors: list[BaseException] = []
+
+    async def guarded():
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+
+    try:
+        await put(store, job, guarded(), settings, multipart=True)
+    except Exception:
+        if errors:
+            raise errors[0] from None
+        raise

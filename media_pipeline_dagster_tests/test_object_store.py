@@ -1,0 +1,52 @@
+"""Object store helpers against SeaweedFS and a local folder: sizes by HEAD and by listing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import obstore
+import pytest
+
+from media_pipeline_dagster.resources.object_store import LIST_MIN_KEYS, LocalObjectStoreResource
+
+from .calls.helpers import with_changes
+from .servers.slowdown_proxy import slowdown_proxy
+
+
+def put_many(resource, keys: list[str], size: int = 3) -> list[str]:
+    for key in keys:
+        obstore.put(resource.store, key, b"x" * size)
+    return keys
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalObjectStoreResource(root_dir=str(tmp_path / "bucket"))
+    return request.getfixturevalue("object_store")
+
+
+def test_sizes_by_listing_and_by_head_agree(store):
+    many = put_many(store, [f"c/audio/+49/{i:04d}.mp3" for i in range(LIST_MIN_KEYS + 30)], size=5)
+    few = put_many(store, [f"other/audio/+43/{i}.mp3" for i in range(3)], size=7)
+    put_many(store, [f"c/audio/+50/{i}.mp3" for i in range(40)], size=1)  # neighbours the listing must skip
+    wanted = many[10:] + few + ["c/audio/+49/missing.mp3", "other/audio/+43/missing.mp3"]
+    sizes = asyncio.run(store.sizes(wanted))
+    assert {k: sizes[k] for k in many[10:]} == dict.fromkeys(many[10:], 5)
+    assert {k: sizes[k] for k in few} == dict.fromkeys(few, 7)
+    assert sizes["c/audio/+49/missing.mp3"] is None and sizes["other/audio/+43/missing.mp3"] is None
+
+
+def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folders(object_store, s3_server):
+    keys = put_many(object_store, [f"big/audio/+1/{i:04d}.mp3" for i in range(1200)])
+    wanted = keys[::24]  # 50 keys spread over 1,200 entries: two pages of listing
+    with slowdown_proxy(s3_server.endpoint_url) as proxy:
+        counted = with_changes(object_store, endpoint_url=proxy.endpoint_url)
+        assert asyncio.run(counted.sizes(wanted, list_ratio=100)) == dict.fromkeys(wanted, 3)
+        listed_requests = proxy.forwarded
+        # Allowed one page only: what the first 1,000 entries did not hold is asked by HEAD.
+        assert asyncio.run(counted.sizes(wanted, list_ratio=1)) == dict.fromkeys(wanted, 3)
+        gave_up_requests = proxy.forwarded - listed_requests
+    beyond_first_page = sum(1 for k in wanted if keys.index(k) >= 1000)
+    assert listed_requests == 2
+    assert gave_up_requests == 1 + beyond_first_page
