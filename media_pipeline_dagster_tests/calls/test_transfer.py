@@ -1,0 +1,83 @@
+"""The transfer engine on its own: routes, the memory budget, odd URLs, keep_local copies."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
+from media_pipeline_dagster.calls.transfer_core import MemoryBudget
+from media_pipeline_dagster.calls.transfer_paths import native_route
+
+
+@pytest.mark.parametrize(
+    "url,route",
+    [
+        ("https://vault.example/vr/PR_9f6e-1.mp3", ("https://vault.example", "vr/PR_9f6e-1.mp3")),
+        ("http://127.0.0.1:8080/a/b.wav", ("http://127.0.0.1:8080", "a/b.wav")),
+        ("https://vault.example/vr/x.mp3?sig=abc", None),  # query strings need the exact URL
+        ("https://vault.example/vr/a%20b.mp3", None),  # would be re-encoded
+        ("https://user:pw@vault.example/x.mp3", None),
+        ("https://vault.example/dir/", None),
+        ("file:///tmp/x.mp3", None),
+    ],
+)
+def test_native_route_only_for_urls_it_reproduces_exactly(url, route):
+    assert native_route(url) == route
+
+
+def test_memory_budget_bounds_what_is_held_at_once():
+    async def scenario():
+        budget = MemoryBudget(limit=10)
+        held, peak = 0, 0
+
+        async def take(n):
+            nonlocal held, peak
+            counted = min(n, budget.limit)  # a request above the limit waits to hold it alone
+            async with budget.hold(n):
+                held += counted
+                peak = max(peak, held)
+                await asyncio.sleep(0.01)
+                held -= counted
+
+        await asyncio.gather(*(take(n) for n in [4, 4, 4, 6, 3, 25]))  # 25 is capped at the limit
+        return peak, budget.used
+
+    peak, used = asyncio.run(scenario())
+    assert peak <= 10 and used == 0
+
+
+def _run(jobs, store, **settings):
+    outcomes = []
+
+    async def collect(outcome):
+        outcomes.append(outcome)
+
+    asyncio.run(run_transfers(jobs, store, TransferSettings(**settings), collect))
+    return {o.job.url: o for o in outcomes}
+
+
+def test_odd_urls_take_the_aiohttp_route_and_land(object_store, origin):
+    body = b"ID3" + bytes(range(256)) * 40
+    plain = origin.add_file("/odd/plain.mp3", body)
+    with_query = origin.url("/odd/plain.mp3") + "?token=a%20b"
+    outcomes = _run(
+        [TransferJob(plain, "t/plain.mp3", "audio/mpeg"), TransferJob(with_query, "t/query.mp3", "audio/mpeg")],
+        object_store.store,
+    )
+    assert all(o.ok for o in outcomes.values())
+    assert {o.sha256 for o in outcomes.values()} == {hashlib.sha256(body).hexdigest()}
+    assert object_store.read_bytes("t/query.mp3") == body
+
+
+def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_path):
+    urls = [origin.url(f"/gen/{300_000 + i}/budget/{i}.mp3") for i in range(12)]
+    jobs = [TransferJob(u, f"b/{i}.mp3", "audio/mpeg", keep_local_path=tmp_path / f"{i}.mp3") for i, u in enumerate(urls)]
+    outcomes = _run(jobs, object_store.store, concurrency=8, memory_budget=700_000, multipart_threshold=1_000_000)
+    assert all(o.ok for o in outcomes.values())
+    for i, url in enumerate(urls):
+        assert outcomes[url].sha256 == origin.expected_sha256(url)
+        assert (tmp_path / f"{i}.mp3").stat().st_size == 300_000 + i
+    assert not list(tmp_path.glob("*.part"))
