@@ -50,3 +50,9 @@ def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folder
     beyond_first_page = sum(1 for k in wanted if keys.index(k) >= 1000)
     assert listed_requests == 2
     assert gave_up_requests == 1 + beyond_first_page
+
+
+def test_unsigned_payload_uploads_are_accepted_by_a_sigv4_server(object_store):
+    unsigned = with_changes(object_store, unsigned_payload=True)
+    obstore.put(unsigned.store, "u/x.mp3", b"ID3 unsigned")
+    assert object_store.read_bytes("u/x.mp3") == b"ID3 unsigned"

@@ -14,8 +14,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import aiohttp
-
 from . import transfer_paths as paths
 from .transfer_core import MiB, MemoryBudget, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
@@ -25,8 +23,8 @@ __all__ = ["MiB", "TransferJob", "TransferOutcome", "TransferSettings", "run_tra
 class _Clients:
     """What the transfers of one run share: HTTP clients and the memory budget."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: TransferSettings):
-        self.session = session
+    def __init__(self, settings: TransferSettings):
+        self.http = paths.AiohttpClient(settings)
         self.native = paths.NativeOrigins(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
@@ -38,7 +36,7 @@ async def _attempt(clients: _Clients, store, job: TransferJob, settings: Transfe
     if route is not None and attempt == 1:
         return await paths.native(clients.native, route, store, job, settings, sink, clients.budget)
     # Retries take the path that reads Retry-After and reports exact statuses.
-    return await paths.via_aiohttp(clients.session, store, job, settings, sink, clients.budget)
+    return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
 
 
 async def transfer_one(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
@@ -73,14 +71,14 @@ async def run_transfers(
     on_outcome: Callable[[TransferOutcome], Awaitable[None]],
 ) -> None:
     """Run every job with at most ``settings.concurrency`` in flight."""
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout)
-    connector = aiohttp.TCPConnector(limit=settings.concurrency, ttl_dns_cache=300)
     pending = iter(jobs)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False) as session:
-        clients = _Clients(session, settings)
+    clients = _Clients(settings)
 
-        async def worker() -> None:
-            for job in pending:  # a shared iterator: each job is taken by exactly one worker
-                await on_outcome(await transfer_one(clients, store, job, settings))
+    async def worker() -> None:
+        for job in pending:  # a shared iterator: each job is taken by exactly one worker
+            await on_outcome(await transfer_one(clients, store, job, settings))
 
+    try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(jobs))))))
+    finally:
+        await clients.http.close()

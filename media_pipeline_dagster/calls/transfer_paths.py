@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
 import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import HTTPStore
@@ -130,8 +129,34 @@ def _retry_after(headers) -> float | None:
         return None
 
 
-async def via_aiohttp(session: aiohttp.ClientSession, store, job: TransferJob, settings: TransferSettings,
+class AiohttpClient:
+    """The full-featured HTTP client, created on first use: most runs never need it
+    (and not importing aiohttp keeps ~11 MiB out of the process)."""
+
+    def __init__(self, settings: TransferSettings):
+        self._settings = settings
+        self._session = None
+
+    async def session(self):
+        if self._session is None:
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._settings.connect_timeout,
+                                            sock_read=self._settings.read_timeout)
+            connector = aiohttp.TCPConnector(limit=self._settings.concurrency, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def via_aiohttp(client: AiohttpClient, store, job: TransferJob, settings: TransferSettings,
                       sink: Sink, budget: MemoryBudget) -> None:
+    import aiohttp
+
+    session = await client.session()
     try:
         async with session.get(job.url, allow_redirects=True) as resp:
             if resp.status >= 400:

@@ -138,6 +138,9 @@ class S3ObjectStoreResource(ObjectStoreResource):
     connect_timeout_seconds: float = 10.0
     request_timeout_seconds: float = 300.0
     max_retries: int = 8
+    # UNSIGNED-PAYLOAD spares hashing every upload a second time for SigV4 (TLS protects
+    # the body over HTTPS); off until a given S3 service is known to accept it.
+    unsigned_payload: bool = False
 
     def build_store(self) -> S3Store:
         return S3Store(
@@ -147,6 +150,7 @@ class S3ObjectStoreResource(ObjectStoreResource):
             access_key_id=self.access_key_id,
             secret_access_key=self.secret_access_key,
             virtual_hosted_style_request=False,
+            unsigned_payload=self.unsigned_payload,
             client_options={
                 "allow_http": self.endpoint_url.startswith("http://"),
                 "connect_timeout": timedelta(seconds=self.connect_timeout_seconds),
