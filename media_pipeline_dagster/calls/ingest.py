@@ -179,6 +179,18 @@ class _CatalogWriter:
                 self.report.already_cataloged += 1  # another writer got there first
 
 
+def _run_loop(coro):
+    """Run the transfers on uvloop where it is installed: every native future completes
+    by waking the loop from a Rust thread, and uvloop's wake-ups cost far less CPU
+    (benchmarks/: about a quarter less client CPU per small file)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 def ingest(
     engine: sa.Engine,
     store,
@@ -204,7 +216,7 @@ def ingest(
     if not jobs:
         return report
     log.info("ingesting %d files (%d rows seen, %d already cataloged)", len(jobs), len(rows), report.already_cataloged)
-    asyncio.run(_execute(engine, store, jobs, by_key, options, report, log))
+    _run_loop(_execute(engine, store, jobs, by_key, options, report, log))
     return report
 
 
