@@ -87,7 +87,9 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
     return {
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
-        "object_store": S3ObjectStoreResource(**b2_fields),
+        "object_store": S3ObjectStoreResource(
+            **b2_fields, unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower() in ("1", "true", "yes")
+        ),
         "csv_inbox": CsvInboxResource(path=env["MEDIA_PIPELINE_CSV_INBOX"]),
         "recordings_db": RecordingsDatabaseResource(
             database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None

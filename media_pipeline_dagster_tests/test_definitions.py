@@ -59,6 +59,8 @@ def test_prod_uses_the_seeds_names_and_keeps_secrets_in_env_vars(monkeypatch):
     store = profile.resources["object_store"]
     assert isinstance(store, S3ObjectStoreResource)
     assert store.bucket == "campaign-analysis" and store.region == "us-west-004"
+    assert store.unsigned_payload is False  # until B2 is known to accept it
+    assert load_profile({**PROD_ENV, "MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD": "1"}).resources["object_store"].unsigned_payload
     # Secrets stay references to environment variables, resolved when a run starts.
     assert isinstance(store.secret_access_key, dg.EnvVar) and store.secret_access_key == "AWS_SECRET_ACCESS_KEY"
     assert isinstance(store.access_key_id, dg.EnvVar) and store.access_key_id == "BACKBLAZE_B2_KEY_ID"

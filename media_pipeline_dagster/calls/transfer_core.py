@@ -27,7 +27,7 @@ class TransferSettings:
     backoff_max: float = 30.0
     multipart_threshold: int = 16 * MiB
     part_size: int = 5 * MiB
-    part_concurrency: int = 2
+    part_concurrency: int = 1
     memory_budget: int = 256 * MiB
 
     @property

@@ -18,7 +18,7 @@ class AudioTransferResource(dg.ConfigurableResource):
     backoff_max_seconds: float = 30.0
     multipart_threshold_mib: int = 16
     part_size_mib: int = 5
-    part_concurrency: int = 2
+    part_concurrency: int = 1
     memory_budget_mib: int = 256
 
     def transfer_settings(self, concurrency: int) -> TransferSettings:
