@@ -5,5 +5,7 @@ test:  ## the whole test suite against real PostgreSQL, SeaweedFS and local HTTP
 	bash scripts/test.sh
 bench:  ## ingestion benchmark (prints figures, compares with rclone, s5cmd and the seed's loop)
 	bash scripts/bootstrap.sh dev,bench && .venv/bin/python benchmarks/ingest.py
-dev:  ## the Dagster UI on the local profile
-	bash scripts/bootstrap.sh && .venv/bin/dagster dev
+dev:  ## the Dagster UI on the local profile, with the demo's runs and partitions
+	bash scripts/bootstrap.sh && mkdir -p .media_pipeline/dagster_home \
+	  && { [ -f .media_pipeline/dagster_home/dagster.yaml ] || cp dagster.yaml .media_pipeline/dagster_home/; } \
+	  && DAGSTER_HOME=$(CURDIR)/.media_pipeline/dagster_home .venv/bin/dagster dev

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -49,13 +50,15 @@ def _print_run(result: dg.ExecuteInProcessResult, partition_range: str) -> None:
 def main() -> int:
     os.environ.setdefault("MEDIA_PIPELINE_ENV", "local")
     data_dir = Path(os.environ.setdefault("MEDIA_PIPELINE_DATA_DIR", str(Path(".media_pipeline").resolve())))
-    dagster_home = data_dir / "dagster_home"
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    os.environ.setdefault("DAGSTER_HOME", str(dagster_home))
+        # The repository's instance settings (pools, run limits) when run from a checkout.
+        repo_yaml = Path("dagster.yaml")
+        instance_yaml.write_text(repo_yaml.read_text() if repo_yaml.is_file() else "telemetry:\n  enabled: false\n")
 
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy, a documented choice
     from .calls.sensors import csv_inbox_sensor
     from .definitions import defs as build_defs
 
@@ -82,7 +85,10 @@ def main() -> int:
             tags = dict(request.tags)
             span = f"{tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}"
             print(f"run for {span}")
-            run = job.execute_in_process(instance=instance, tags=tags, asset_selection=[dg.AssetKey("audio_files")], raise_on_error=False)
+            run = job.execute_in_process(
+                instance=instance, tags=tags, asset_selection=[dg.AssetKey("audio_files")], raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
             _print_run(run, span)
             failed |= not run.success
         instance.run_storage.set_cursor_values({cursor_key: result.cursor or ""})
@@ -92,7 +98,7 @@ def main() -> int:
     with catalog.engine.connect() as conn:
         total = conn.scalar(sa.text("SELECT COUNT(*) FROM media_pipeline.audio_files"))
     print(f"catalog {catalog.display_url}: {total} audio_files rows")
-    print("Open the UI with: dagster dev   (then Assets -> audio_files)")
+    print(f"Open the UI on these runs: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (or: make dev)")
     return 1 if failed else 0
 
 

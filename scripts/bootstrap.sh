@@ -26,5 +26,13 @@ if sys.version_info < (3, 11):
 PY
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+log="$(mktemp)"
+# Quiet unless something fails: the build backend is chatty on stderr.
+if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip \
+       && .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "error: installing the project into .venv failed (output above)" >&2
+  exit 1
+fi
+rm -f "$log"
