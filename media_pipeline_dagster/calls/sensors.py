@@ -2,6 +2,7 @@
 
 
 import json
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
@@ -28,6 +29,34 @@ def campaign_date_ranges(path) -> tuple[dict[str, tuple[date, date]], int]:
         lo, hi = ranges.get(row.campaign_slug, (row.call_date, row.call_date))
         ranges[row.campaign_slug] = (min(lo, row.call_date), max(hi, row.call_date))
     return ranges, too_old
+
+
+def campaign_runs(
+    context: dg.SensorEvaluationContext,
+    ranges: dict[str, tuple[date, date]],
+    run_key: Callable[[str], str],
+    cursor: str,
+    tags: Callable[[str], dict[str, str]] = lambda slug: {},
+) -> dg.SensorResult:
+    """One run per campaign over its date range, adding campaigns the instance does not know."""
+    known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
+    new_campaigns = sorted(set(ranges) - known)
+    run_requests = [
+        dg.RunRequest(
+            run_key=run_key(slug),
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(slug, lo)),
+                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, hi)),
+                **tags(slug),
+            },
+        )
+        for slug, (lo, hi) in sorted(ranges.items())
+    ]
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
+        cursor=cursor,
+    )
 
 
 @dg.sensor(
@@ -64,23 +93,12 @@ def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxRes
             skip_reason=dg.SkipReason("; ".join(problems) if problems else "no new or changed CSV files"),
             cursor=json.dumps(current, sort_keys=True),
         )
-    known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
-    new_campaigns = sorted(set(ranges) - known)
-    run_requests = [
-        dg.RunRequest(
-            run_key=f"{slug}:{'+'.join(sorted(sources[slug]))}",
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(slug, lo)),
-                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, hi)),
-                "media_pipeline/csv_files": ",".join(sorted(sources[slug]))[:200],
-            },
-        )
-        for slug, (lo, hi) in sorted(ranges.items())
-    ]
-    return dg.SensorResult(
-        run_requests=run_requests,
-        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
+    return campaign_runs(
+        context,
+        ranges,
+        run_key=lambda slug: f"{slug}:{'+'.join(sorted(sources[slug]))}",
         cursor=json.dumps(current, sort_keys=True),
+        tags=lambda slug: {"media_pipeline/csv_files": ",".join(sorted(sources[slug]))[:200]},
     )
 
 
@@ -102,20 +120,9 @@ def recordings_sensor(context: dg.SensorEvaluationContext, recordings_db: Record
     days = {slug: ds for slug, ds in days.items() if ds}
     if not days:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new recordings after id {after}"), cursor=str(last_id))
-    known_partitions = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
-    new_campaigns = sorted(set(days) - known_partitions)
-    run_requests = [
-        dg.RunRequest(
-            run_key=f"recordings:{slug}:{after}-{last_id}",
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(slug, min(ds))),
-                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, max(ds))),
-            },
-        )
-        for slug, ds in sorted(days.items())
-    ]
-    return dg.SensorResult(
-        run_requests=run_requests,
-        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
+    return campaign_runs(
+        context,
+        {slug: (min(ds), max(ds)) for slug, ds in days.items()},
+        run_key=lambda slug: f"recordings:{slug}:{after}-{last_id}",
         cursor=str(last_id),
     )
