@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ..catalog import queries
 from .keys import audio_object_key, content_type_for
-from .rows import CallRow, RejectedRow
+from .rows import CallRow
 from .transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 
 INSERT_BATCH = 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -98,29 +97,6 @@ def read_rows(
                     slug, rec["location"],
                 ))
     return rows, rejected
-
-
-def call_dates(engine: sa.Engine, slugs: Iterable[str], known: dict[str, dict[str, str]]) -> dict[str, set[date]]:
-    """Distinct call dates per campaign slug (by the text prefix of ``started``)."""
-    result: dict[str, set[date]] = defaultdict(set)
-    sql = sa.text(
-        """
-        SELECT DISTINCT c."$campaign_id" AS campaign_id, left(r.started::text, 10) AS day
-        FROM public.recordings r JOIN public.contacts c ON r.contact_id = c."$id"
-        WHERE c."$campaign_id" IN :campaign_ids AND r.started::text ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
-        """
-    ).bindparams(sa.bindparam("campaign_ids", expanding=True))
-    with engine.connect() as conn:
-        for slug in slugs:
-            ids = list(known.get(slug, {}))
-            if not ids:
-                continue
-            for _cid, day in conn.execute(sql, {"campaign_ids": ids}):
-                try:
-                    result[slug].add(date.fromisoformat(day))
-                except ValueError:
-                    continue
-    return dict(result)
 
 
 _NEW_ROWS_SQL = sa.text(

@@ -43,10 +43,6 @@ def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, 
     return found
 
 
-def existing_url_sha1s(conn: sa.Connection, sha1s: Iterable[str]) -> set[str]:
-    return set(existing_audio_keys(conn, sha1s))
-
-
 def attach_objects(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Give rows cataloged without an object their uploaded object; never overwrites a key."""
     stmt = (

@@ -120,12 +120,6 @@ class ObjectStoreResource(dg.ConfigurableResource):
     def read_bytes(self, key: str) -> bytes:
         return bytes(obstore.get(self.store, key).bytes())
 
-    def list_keys(self, prefix: str | None = None) -> list[str]:
-        keys: list[str] = []
-        for batch in obstore.list(self.store, prefix=prefix):
-            keys.extend(meta["path"] for meta in batch)
-        return keys
-
 
 class S3ObjectStoreResource(ObjectStoreResource):
     """A bucket behind the S3 API: Backblaze B2 in production, SeaweedFS in tests."""
