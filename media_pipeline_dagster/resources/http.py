@@ -6,20 +6,23 @@ import dagster as dg
 
 from ..calls.transfer import MiB, TransferSettings
 
+# The engine's defaults are the one source of truth; the resource only exposes them.
+_DEFAULTS = TransferSettings()
+
 
 class AudioTransferResource(dg.ConfigurableResource):
     """Defaults for audio transfers; per-run choices (concurrency, prefix override) come from run config."""
 
     key_prefix: str = ""
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
-    max_attempts: int = 4
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-    multipart_threshold_mib: int = 16
-    part_size_mib: int = 5
-    part_concurrency: int = 1
-    memory_budget_mib: int = 256
+    connect_timeout_seconds: float = _DEFAULTS.connect_timeout
+    read_timeout_seconds: float = _DEFAULTS.read_timeout
+    max_attempts: int = _DEFAULTS.max_attempts
+    backoff_base_seconds: float = _DEFAULTS.backoff_base
+    backoff_max_seconds: float = _DEFAULTS.backoff_max
+    multipart_threshold_mib: int = _DEFAULTS.multipart_threshold // MiB
+    part_size_mib: int = _DEFAULTS.part_size // MiB
+    part_concurrency: int = _DEFAULTS.part_concurrency
+    memory_budget_mib: int = _DEFAULTS.memory_budget // MiB
 
     def transfer_settings(self, concurrency: int) -> TransferSettings:
         return TransferSettings(
