@@ -4,9 +4,10 @@ import dagster as dg
 
 from .calls.definitions import defs as calls_defs
 from .settings import load_profile
+from .transcription.definitions import defs as transcription_defs
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     profile = load_profile()
-    return dg.Definitions.merge(calls_defs, dg.Definitions(resources=profile.resources))
+    return dg.Definitions.merge(calls_defs, transcription_defs, dg.Definitions(resources=profile.resources))

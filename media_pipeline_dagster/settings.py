@@ -19,6 +19,7 @@ from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
+from .resources.transcriber import TranscriberResource
 
 PROFILES = ("local", "prod")
 
@@ -55,9 +56,35 @@ def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if env.get(n, "").strip()), None)
 
 
+def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple[TranscriberResource, list[str]]:
+    """The transcription provider (MEDIA_PIPELINE_TRANSCRIBER=openai|local) and what is missing for it."""
+    from dagster_openai import OpenAIResource
+
+    provider = (env.get("MEDIA_PIPELINE_TRANSCRIBER") or default_provider).strip().lower()
+    if provider not in ("openai", "local"):
+        raise ConfigurationError(f"MEDIA_PIPELINE_TRANSCRIBER={provider!r} is not one of openai, local")
+    openai = None
+    if env.get("OPENAI_API_KEY", "").strip():
+        openai = OpenAIResource(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None)
+    missing = ["OPENAI_API_KEY (OpenAI API key; or MEDIA_PIPELINE_TRANSCRIBER=local)"] if provider == "openai" and openai is None else []
+    resource = TranscriberResource(
+        provider=provider,
+        model=env.get("MEDIA_PIPELINE_TRANSCRIBE_MODEL") or None,
+        openai=openai,
+        local_model_dir=env.get("MEDIA_PIPELINE_WHISPER_MODEL_DIR") or None,
+        claim_ttl_minutes=int(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
+        cooldown_minutes=int(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
+    )
+    return resource, missing
+
+
 def local_resources(env: Mapping[str, str]) -> dict[str, object]:
     data_dir = Path(env.get("MEDIA_PIPELINE_DATA_DIR") or ".media_pipeline").expanduser().resolve()
+    transcriber, missing = transcriber_resource(env, default_provider="local")
+    if missing:
+        raise ConfigurationError("MEDIA_PIPELINE_TRANSCRIBER=openai but these variables are not set: " + "; ".join(missing))
     return {
+        "transcriber": transcriber,
         "catalog": CatalogResource(database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"),
         "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
         "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
@@ -67,7 +94,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
 
 
 def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
-    missing: list[str] = []
+    transcriber, missing = transcriber_resource(env, default_provider="openai")
     b2_fields: dict[str, object] = {}
     for field, (what, names) in B2_VARIABLES.items():
         name = _first_set(env, names)
@@ -86,6 +113,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
     if not env["DATABASE_URL"].lower().startswith("postgres"):
         raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
     return {
+        "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
         "object_store": S3ObjectStoreResource(
             **b2_fields, unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower() in ("1", "true", "yes")

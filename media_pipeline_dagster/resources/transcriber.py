@@ -1,0 +1,68 @@
+"""The transcription provider: OpenAI (through dagster-openai's OpenAIResource) or a local Whisper model.
+
+The profile picks the default provider (MEDIA_PIPELINE_TRANSCRIBER); a run may choose the
+other one in its config when both are configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+import dagster as dg
+from dagster_openai import OpenAIResource
+from pydantic import Field
+
+from ..transcription.models import DEFAULT_LOCAL_MODEL, DEFAULT_OPENAI_MODEL, openai_model
+from ..transcription.providers import Provider, TranscriptionError
+
+
+class TranscriberResource(dg.ConfigurableResource):
+    provider: str = Field(default="local", description="'openai' or 'local' (faster-whisper).")
+    model: str | None = Field(default=None, description="Default model: whisper-1 (openai) or tiny.en (local).")
+    openai: OpenAIResource | None = None
+    request_timeout_seconds: float = 600.0
+    local_model_dir: str | None = Field(default=None, description="faster-whisper model directory; default: the shipped tiny.en.")
+    local_compute_type: str = "int8"
+    local_cpu_threads: int = 0
+    claim_ttl_minutes: int = 60
+    cooldown_minutes: int = 60
+
+    def model_for(self, provider: str, model: str | None) -> str:
+        chosen = model or (self.model if provider == self.provider else None)
+        return chosen or (DEFAULT_OPENAI_MODEL if provider == "openai" else DEFAULT_LOCAL_MODEL)
+
+    @contextmanager
+    def open(self, context=None, *, provider: str | None = None, model: str | None = None) -> Iterator[tuple[Provider, str]]:
+        """(provider, model name) for one run; OpenAI clients come from the OpenAIResource."""
+        provider = provider or self.provider
+        model_name = self.model_for(provider, model)
+        if provider == "openai":
+            if self.openai is None:
+                raise TranscriptionError("fatal", "provider 'openai' needs OPENAI_API_KEY (and optionally OPENAI_BASE_URL)")
+            try:
+                openai_model(model_name)
+            except ValueError as exc:
+                raise TranscriptionError("fatal", str(exc)) from None
+            from ..transcription.openai_provider import OpenAIProvider
+
+            with _openai_client(self.openai, context) as client:
+                yield OpenAIProvider(client, timeout_seconds=self.request_timeout_seconds), model_name
+        elif provider == "local":
+            from ..transcription.local_provider import LocalWhisperProvider
+
+            yield LocalWhisperProvider(model_dir=self.local_model_dir, model_name=model_name,
+                                       compute_type=self.local_compute_type, cpu_threads=self.local_cpu_threads), model_name
+        else:
+            raise TranscriptionError("fatal", f"unknown transcription provider {provider!r}: use 'openai' or 'local'")
+
+
+@contextmanager
+def _openai_client(resource: OpenAIResource, context):
+    if context is not None:
+        with resource.get_client(context) as client:
+            yield client
+    else:  # plain Python use (scripts, benchmarks): the same settings, no Dagster context
+        import openai
+
+        yield openai.OpenAI(api_key=resource.api_key, organization=resource.organization,
+                            project=resource.project, base_url=resource.base_url)

@@ -1,0 +1,33 @@
+"""Run configuration of ``transcriptions``: the legacy worker's flags, as Launchpad fields."""
+
+from enum import Enum
+
+import dagster as dg
+from pydantic import Field
+
+
+class ProviderChoice(str, Enum):
+    openai = "openai"
+    local = "local"
+
+
+class TimestampGranularity(str, Enum):
+    none = "none"
+    segment = "segment"
+    word = "word"
+
+
+class TranscriptionConfig(dg.Config):
+    provider: ProviderChoice | None = Field(
+        default=None, description="'openai' or 'local' (faster-whisper); default: the profile's (MEDIA_PIPELINE_TRANSCRIBER)."
+    )
+    model: str | None = Field(default=None, description="whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-4o-transcribe-diarize; or the local model's name.")
+    timestamps: TimestampGranularity = Field(default=TimestampGranularity.segment, description="Timestamp granularity (whisper-1 and local).")
+    language: str | None = Field(default=None, description="ISO-639-1 code, e.g. 'de'; default: detected.")
+    max_files: int | None = Field(default=None, ge=0, description="Transcribe at most this many files in this run.")
+    concurrency: int = Field(default=8, ge=1, le=64, description="Files in flight at once.")
+    retranscribe: bool = Field(default=False, description="Transcribe again files that already have a completed transcription.")
+    retry_failed: bool = Field(default=False, description="Ignore recorded failures (permanent ones and cooldowns) for this run.")
+    dry_run: bool = Field(default=False, description="List what would be transcribed; no claims, no API calls, no writes.")
+    claim_ttl_minutes: int | None = Field(default=None, ge=1, description="Claim lifetime; default: the resource's (60).")
+    cooldown_minutes: int | None = Field(default=None, ge=0, description="Wait after a transient failure; default: the resource's (60).")

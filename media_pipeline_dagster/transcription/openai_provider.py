@@ -1,0 +1,108 @@
+"""OpenAI's /v1/audio/transcriptions through the official SDK (client from dagster-openai's resource)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
+from .providers import Transcript, TranscribeRequest, TranscriptionError
+
+# Phrases of the API's answers that mean "this audio will never work", not "you asked wrongly".
+_BAD_AUDIO_HINTS = ("invalid file format", "could not be decoded", "corrupt", "unsupported", "audio file",
+                    "file is too short", "format is not supported")
+_MAX_RETRY_AFTER = 120.0
+
+
+def retry_after_seconds(headers: Any, default: float = 1.0) -> float:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
+    try:
+        if headers.get("retry-after-ms"):
+            return min(float(headers["retry-after-ms"]) / 1000.0, _MAX_RETRY_AFTER)
+        value = headers.get("retry-after")
+        if value:
+            try:
+                return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    return default
+
+
+def classify(exc: Exception) -> TranscriptionError:
+    """Map an SDK exception to what the engine should do about it."""
+    if isinstance(exc, openai.RateLimitError):
+        return TranscriptionError("rate_limited", f"429 rate limited: {exc.message}", code=429,
+                                  retry_after=retry_after_seconds(exc.response.headers))
+    if isinstance(exc, openai.APITimeoutError):
+        return TranscriptionError("transient", "timed out waiting for OpenAI")
+    if isinstance(exc, openai.APIConnectionError):
+        return TranscriptionError("transient", f"cannot reach OpenAI: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        status, message = exc.status_code, exc.message
+        if status >= 500 or status in (408, 409):
+            return TranscriptionError("transient", f"{status} from OpenAI: {message}", code=status)
+        if status == 413:
+            return TranscriptionError("permanent", f"413 audio too large for OpenAI: {message}", code=status)
+        if status in (400, 422) and (_param(exc) == "file" or any(h in message.lower() for h in _BAD_AUDIO_HINTS)):
+            return TranscriptionError("permanent", f"{status} invalid audio: {message}", code=status)
+        return TranscriptionError("fatal", f"{status} from OpenAI: {message}", code=status)
+    return TranscriptionError("transient", f"{type(exc).__name__}: {exc}")
+
+
+def _param(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    return error.get("param") if isinstance(error, dict) else None
+
+
+class OpenAIProvider:
+    """Transcribes with whisper-1 (verbose_json, segment/word timestamps), gpt-4o(-mini)-transcribe
+    (json) or gpt-4o-transcribe-diarize (diarized_json, chunking_strategy 'auto')."""
+
+    name = OPENAI
+    max_request_bytes = OPENAI_MAX_REQUEST_BYTES
+
+    def __init__(self, client: openai.OpenAI, *, timeout_seconds: float = 600.0):
+        # Retries are the engine's: it frees the slot while a file waits out a 429.
+        self.client = client.with_options(max_retries=0, timeout=timeout_seconds)
+
+    def transcribe(self, path: Path, request: TranscribeRequest) -> Transcript:
+        spec = openai_model(request.model)
+        kwargs: dict[str, Any] = {"model": spec.name, "response_format": spec.response_format}
+        if spec.name == "whisper-1" and request.timestamps != "none":
+            kwargs["timestamp_granularities"] = ["segment", "word"] if request.timestamps == "word" else ["segment"]
+        if spec.diarization:
+            kwargs["chunking_strategy"] = "auto"
+        if request.language:
+            kwargs["language"] = request.language
+        if request.prompt and not spec.diarization:
+            kwargs["prompt"] = request.prompt
+        try:
+            with path.open("rb") as fh:
+                response = self.client.audio.transcriptions.create(file=(path.name, fh), **kwargs)
+        except openai.OpenAIError as exc:
+            raise classify(exc) from exc
+        raw = response.model_dump(mode="json", exclude_none=True) if hasattr(response, "model_dump") else {"text": str(response)}
+        return _transcript(spec.name, raw, diarized=spec.diarization, chunking=kwargs.get("chunking_strategy"))
+
+
+def _transcript(model: str, raw: dict[str, Any], *, diarized: bool, chunking: Any) -> Transcript:
+    segments = raw.get("segments")
+    diarization = None
+    if diarized:
+        segments = [dict(s) for s in segments or []]
+        speakers = sorted({s.get("speaker") for s in segments if s.get("speaker") is not None})
+        diarization = {"chunking_strategy": chunking, "speakers": speakers,
+                       "segments": [{k: s.get(k) for k in ("id", "start", "end", "speaker")} for s in segments]}
+    return Transcript(
+        provider=OPENAI, model=model, text=(raw.get("text") or "").strip(), language=raw.get("language"),
+        duration=raw.get("duration"), segments=segments, words=raw.get("words"), diarization=diarization,
+        usage=raw.get("usage"), raw=raw,
+    )

@@ -1,0 +1,81 @@
+"""One file's work, in a worker thread: fetch the audio, transcribe (split if too large), store the transcript objects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import obstore
+
+from .audio_source import fetch_audio
+from .keys import transcript_keys
+from .providers import Provider, Transcript, TranscribeRequest, TranscriptionError
+from .splitting import split_audio, stitch
+
+PIECE_RETRIES = 6
+
+
+@dataclass
+class Done:
+    transcript: Transcript
+    json_key: str
+    txt_key: str
+    audio_source: str
+    audio_bytes: int
+    seconds: float
+
+
+def put_object(store, key: str, body: bytes, content_type: str) -> None:
+    try:
+        obstore.put(store, key, body, attributes={"Content-Type": content_type})
+    except NotImplementedError:  # a local folder keeps no content types
+        obstore.put(store, key, body)
+
+
+def transcript_bodies(row, transcript: Transcript) -> tuple[bytes, bytes]:
+    document = {"audio_file_id": row.id, "audio_key": row.b2_object_key, "url": row.url, **transcript.as_json()}
+    text = transcript.text.strip() + "\n"
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"), text.encode("utf-8")
+
+
+def _piece_with_retries(provider: Provider, path: Path, request: TranscribeRequest) -> Transcript:
+    # A split file retries its pieces in place, so a 429 on piece 3 does not resend pieces 1-2.
+    for attempt in range(PIECE_RETRIES):
+        try:
+            return provider.transcribe(path, request)
+        except TranscriptionError as exc:
+            if exc.kind not in ("rate_limited", "transient") or attempt == PIECE_RETRIES - 1:
+                raise
+            time.sleep(exc.retry_after if exc.retry_after is not None else min(2 ** attempt, 30))
+    raise AssertionError("unreachable")
+
+
+def transcribe_file(provider: Provider, path: Path, request: TranscribeRequest, work_dir: Path) -> Transcript:
+    limit = provider.max_request_bytes
+    if limit is None or path.stat().st_size <= limit:
+        return provider.transcribe(path, request)
+    pieces = split_audio(path, work_dir, limit)
+    return stitch([(piece, _piece_with_retries(provider, piece.path, request)) for piece in pieces])
+
+
+def process(row, *, store, provider: Provider, request: TranscribeRequest, work_root: Path, fetch_timeout: float) -> Done:
+    started = time.monotonic()
+    work_dir = work_root / str(row.id)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        path, source = fetch_audio(row, store, work_dir, timeout=fetch_timeout)
+        size = path.stat().st_size
+        transcript = transcribe_file(provider, path, request, work_dir)
+        json_key, txt_key = transcript_keys(row)
+        json_body, txt_body = transcript_bodies(row, transcript)
+        try:
+            put_object(store, json_key, json_body, "application/json")
+            put_object(store, txt_key, txt_body, "text/plain; charset=utf-8")
+        except Exception as exc:
+            raise TranscriptionError("transient", f"storing the transcript objects failed: {exc}") from exc
+        return Done(transcript, json_key, txt_key, source, size, time.monotonic() - started)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
