@@ -1,8 +1,9 @@
-"""The demo: ingest the shipped sample calls in the local profile and say what happened.
+"""The demo: the whole graph on the shipped samples in the local profile, saying what happened.
 
 ``python -m media_pipeline_dagster.demo`` writes the sample CSV into the local inbox,
-evaluates ``csv_inbox_sensor`` like the daemon would, runs what it requests, and prints
-each run's figures. Run it twice: the second time there is nothing to do.
+evaluates each sensor like the daemon would (CSV inbox, then pending transcriptions),
+runs what it requests, and prints each run's figures. Run it twice: the second time
+there is nothing to do.
 """
 
 from __future__ import annotations
@@ -30,21 +31,79 @@ def write_sample_inbox(inbox: Path) -> Path:
     return target
 
 
-def _print_run(result: dg.ExecuteInProcessResult, partition_range: str) -> None:
+def _value(meta, name):
+    return getattr(meta.get(name), "value", meta.get(name))
+
+
+def _print_ingest(result: dg.ExecuteInProcessResult) -> None:
     # A range run records one materialization per partition, all with the run's figures.
     for materialization in result.asset_materializations_for_node("audio_files")[:1]:
         meta = materialization.metadata
-        value = lambda name: getattr(meta.get(name), "value", meta.get(name))  # noqa: E731
         print(
-            f"  {partition_range}: {value('new')} new, {value('already_cataloged')} already cataloged, "
-            f"{value('failed')} failed, {value('bytes_uploaded')} bytes -> {value('target')}"
+            f"    {_value(meta, 'new')} new, {_value(meta, 'already_cataloged')} already cataloged, "
+            f"{_value(meta, 'failed')} failed, {_value(meta, 'bytes_uploaded')} bytes -> {_value(meta, 'target')}"
         )
         failures = meta.get("failures")
         if failures is not None:
             for line in str(failures.value).splitlines()[2:]:
                 print("     " + line)
-    for check in result.get_asset_check_evaluations():
-        print(f"  check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+
+
+def _print_transcriptions(result: dg.ExecuteInProcessResult) -> None:
+    for materialization in result.asset_materializations_for_node("transcriptions")[:1]:
+        meta = materialization.metadata
+        print(
+            f"    {_value(meta, 'transcribed')} transcribed with {_value(meta, 'provider')} {_value(meta, 'model')}, "
+            f"{_value(meta, 'failed')} failed, {_value(meta, 'audio_minutes')} audio minutes, "
+            f"~${_value(meta, 'estimated_cost_usd')}"
+        )
+
+
+def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, cursor_key: str) -> bool:
+    """Evaluate a sensor as the daemon would, run what it requests; False when a run failed."""
+    cursor = instance.run_storage.get_cursor_values({cursor_key}).get(cursor_key)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={name: defs.resources[name] for name in resource_names}
+    ) as context:
+        result = sensor(context)
+    if isinstance(result, dg.SkipReason):
+        result = dg.SensorResult(skip_reason=result)
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    if not result.run_requests:
+        reason = result.skip_reason.skip_message if result.skip_reason else "nothing to do"
+        print(f"  {sensor.name}: {reason}")
+    job = defs.resolve_implicit_global_asset_job_def()
+    ok = True
+    for request in result.run_requests:
+        tags = dict(request.tags)
+        print(f"  {asset} {tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}")
+        run = job.execute_in_process(
+            instance=instance, tags=tags, asset_selection=[dg.AssetKey(asset)], raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        printer(run)
+        for check in run.get_asset_check_evaluations():
+            print(f"    check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+        ok &= run.success
+    if result.cursor is not None:
+        instance.run_storage.set_cursor_values({cursor_key: result.cursor})
+    return ok
+
+
+def _print_a_transcript(catalog) -> None:
+    import sqlalchemy as sa
+
+    with catalog.engine.connect() as conn:
+        total = conn.scalar(sa.text("SELECT COUNT(*) FROM media_pipeline.audio_files"))
+        done = conn.execute(sa.text(
+            "SELECT a.phone, a.started, t.transcript_text, t.b2_transcript_key FROM media_pipeline.transcriptions t "
+            "JOIN media_pipeline.audio_files a ON a.id = t.audio_file_id WHERE t.status = 'completed' ORDER BY a.started"
+        )).all()
+    print(f"catalog {catalog.display_url}: {total} audio_files rows, {len(done)} transcriptions")
+    if done:
+        phone, started, text, key = done[-1]
+        print(f"latest transcript ({phone}, {started}): \"{text}\"\n  stored as {key}")
 
 
 def main() -> int:
@@ -61,45 +120,24 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy, a documented choice
     from .calls.sensors import csv_inbox_sensor
     from .definitions import defs as build_defs
+    from .transcription.sensors import pending_transcriptions_sensor
 
     defs = build_defs()
-    resources_ = defs.resources
-    inbox = Path(resources_["csv_inbox"].path)
+    inbox = Path(defs.resources["csv_inbox"].path)
     sample = write_sample_inbox(inbox)
     print(f"profile: local   data: {data_dir}   inbox: {inbox}")
-    print(f"sample CSV: {sample.name}")
-
+    ok = True
     with dg.DagsterInstance.get() as instance:
-        cursor_key = "demo:csv_inbox_sensor"
-        cursor = instance.run_storage.get_cursor_values({cursor_key}).get(cursor_key)
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"csv_inbox": resources_["csv_inbox"]})
-        result = csv_inbox_sensor(context)
-        for request in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        if not result.run_requests:
-            reason = result.skip_reason.skip_message if result.skip_reason else "nothing to do"
-            print(f"sensor: {reason} (delete {data_dir} to start over)")
-        job = defs.resolve_implicit_global_asset_job_def()
-        failed = False
-        for request in result.run_requests:
-            tags = dict(request.tags)
-            span = f"{tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}"
-            print(f"run for {span}")
-            run = job.execute_in_process(
-                instance=instance, tags=tags, asset_selection=[dg.AssetKey("audio_files")], raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-            _print_run(run, span)
-            failed |= not run.success
-        instance.run_storage.set_cursor_values({cursor_key: result.cursor or ""})
-    catalog = resources_["catalog"]
-    import sqlalchemy as sa
-
-    with catalog.engine.connect() as conn:
-        total = conn.scalar(sa.text("SELECT COUNT(*) FROM media_pipeline.audio_files"))
-    print(f"catalog {catalog.display_url}: {total} audio_files rows")
+        print(f"1. call audio (sample CSV {sample.name})")
+        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox"], "audio_files", _print_ingest,
+                            "demo:csv_inbox_sensor")
+        print("2. transcriptions (offline, local Whisper model)")
+        ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
+                            _print_transcriptions, "demo:pending_transcriptions_sensor")
+    _print_a_transcript(defs.resources["catalog"])
+    print(f"Run it again: nothing new to do. Start over: delete {data_dir}")
     print(f"Open the UI on these runs: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (or: make dev)")
-    return 1 if failed else 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

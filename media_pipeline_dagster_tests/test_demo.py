@@ -1,4 +1,4 @@
-"""The README's first command: the demo ingests the shipped samples, and a second run does nothing."""
+"""The README's first command: the demo ingests and transcribes the shipped samples; a second run does nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     first = capsys.readouterr().out
     assert "3 new, 0 already cataloged, 3 failed" in first and "2 new" in first
     assert "no audio URL" in first and "unparseable timestamp 'yesterday at noon'" in first
+    assert "3 transcribed with faster-whisper tiny.en" in first and "5 transcriptions" in first
+    assert "latest transcript" in first and "colleague" in first  # the spoken sample, heard offline
 
     assert demo.main() == 0
-    assert "no new or changed CSV files" in capsys.readouterr().out
+    second = capsys.readouterr().out
+    assert "no new or changed CSV files" in second and "pending_transcriptions_sensor: no pending audio" in second
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'catalog.media_pipeline.sqlite'}")
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT COUNT(*) FROM audio_files")) == 5
