@@ -72,8 +72,8 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
         model=env.get("MEDIA_PIPELINE_TRANSCRIBE_MODEL") or None,
         openai=openai,
         local_model_dir=env.get("MEDIA_PIPELINE_WHISPER_MODEL_DIR") or None,
-        claim_ttl_minutes=int(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
-        cooldown_minutes=int(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
+        claim_ttl_minutes=float(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
+        cooldown_minutes=float(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
     )
     return resource, missing
 

@@ -24,8 +24,8 @@ class TranscriberResource(dg.ConfigurableResource):
     local_model_dir: str | None = Field(default=None, description="faster-whisper model directory; default: the shipped tiny.en.")
     local_compute_type: str = "int8"
     local_cpu_threads: int = 0
-    claim_ttl_minutes: int = 60
-    cooldown_minutes: int = 60
+    claim_ttl_minutes: float = 60.0
+    cooldown_minutes: float = 60.0
 
     def model_for(self, provider: str, model: str | None) -> str:
         chosen = model or (self.model if provider == self.provider else None)

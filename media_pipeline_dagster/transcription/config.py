@@ -29,5 +29,5 @@ class TranscriptionConfig(dg.Config):
     retranscribe: bool = Field(default=False, description="Transcribe again files that already have a completed transcription.")
     retry_failed: bool = Field(default=False, description="Ignore recorded failures (permanent ones and cooldowns) for this run.")
     dry_run: bool = Field(default=False, description="List what would be transcribed; no claims, no API calls, no writes.")
-    claim_ttl_minutes: int | None = Field(default=None, ge=1, description="Claim lifetime; default: the resource's (60).")
-    cooldown_minutes: int | None = Field(default=None, ge=0, description="Wait after a transient failure; default: the resource's (60).")
+    claim_ttl_minutes: float | None = Field(default=None, gt=0, description="Claim lifetime; default: the resource's (60).")
+    cooldown_minutes: float | None = Field(default=None, ge=0, description="Wait after a transient failure; default: the resource's (60).")
