@@ -27,6 +27,10 @@ from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
 
 PROGRESS_SECONDS = 10.0
+# Results are written in small batches: one transaction per file would serialise the run on
+# the catalog's commits. A crash loses at most this much finished work (redone after the TTL).
+WRITE_BATCH = 16
+WRITE_INTERVAL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class _Run:
         self.delayed: list[tuple[float, int, _Job]] = []
         self.seq = itertools.count()
         self.claim_batch = max(2 * options.concurrency, 4)
+        self.unwritten: list[tuple[dict, dict]] = []  # (transcriptions row, report entry)
+        self.first_unwritten = 0.0
 
     def run(self, rows: list[sa.Row]) -> None:
         self.unclaimed.extend(rows)
@@ -122,7 +128,7 @@ class _Run:
                         self._claim_more()
                     now = time.monotonic()
                     while self.delayed and self.delayed[0][0] <= now:
-                        self.ready.append(heapq.heappop(self.delayed)[2])
+                        self.ready.appendleft(heapq.heappop(self.delayed)[2])  # retries first: no tail
                     while self.ready and len(in_flight) < self.o.concurrency and self.report.fatal is None:
                         job = self.ready.popleft()
                         in_flight[pool.submit(process, job.row, store=self.store, provider=self.provider,
@@ -139,12 +145,16 @@ class _Run:
                                    return_when=FIRST_COMPLETED)
                     for future in done:
                         self._settle(in_flight.pop(future), future)
+                    if self.unwritten and (len(self.unwritten) >= WRITE_BATCH or not in_flight
+                                           or time.monotonic() - self.first_unwritten >= WRITE_INTERVAL_SECONDS):
+                        self._write()
                     if time.monotonic() - last_progress >= PROGRESS_SECONDS:
                         last_progress = time.monotonic()
                         self.log.info("transcriptions: %d done, %d failed, %d in flight, %d waiting",
                                       len(self.report.transcribed), len(self.report.failed), len(in_flight),
                                       len(self.unclaimed) + len(self.ready) + len(self.delayed))
             finally:
+                self._write()
                 held = [j.row.id for j in self.ready] + [j.row.id for _, _, j in self.delayed]
                 held += [j.row.id for j in in_flight.values()]
                 if held:  # a fatal error or an interrupted run hands its claims back
@@ -215,9 +225,19 @@ class _Run:
             },
             "raw_response": t.raw, "b2_transcript_key": done.json_key,
         }
+        if not self.unwritten:
+            self.first_unwritten = time.monotonic()
+        self.unwritten.append((row, {"id": job.row.id, "json_key": done.json_key, "text": t.text, "seconds": seconds,
+                                     "pieces": t.pieces, "model": t.model, "cost": cost}))
+
+    def _write(self) -> None:
+        if not self.unwritten:
+            return
+        batch, self.unwritten = self.unwritten, []
         with self.engine.begin() as conn:
-            results.complete(conn, row, worker=self.o.worker)
-        self.report.audio_seconds += seconds
-        self.report.cost_usd[t.model] = self.report.cost_usd.get(t.model, 0.0) + cost
-        self.report.transcribed.append({"id": job.row.id, "json_key": done.json_key, "text": t.text,
-                                        "seconds": seconds, "pieces": t.pieces})
+            for row, _ in batch:
+                results.complete(conn, row, worker=self.o.worker)
+        for _, entry in batch:
+            self.report.audio_seconds += entry["seconds"]
+            self.report.cost_usd[entry["model"]] = self.report.cost_usd.get(entry["model"], 0.0) + entry["cost"]
+            self.report.transcribed.append(entry)
