@@ -17,6 +17,7 @@ PROD_ENV = {
     "AWS_SECRET_ACCESS_KEY": "secret",
     "B2_BUCKET_NAME": "campaign-analysis",
     "MEDIA_PIPELINE_CSV_INBOX": "/srv/inbox",
+    "OPENAI_API_KEY": "sk-test",
 }
 
 
@@ -29,8 +30,9 @@ def test_whole_definitions_load_in_the_local_profile(monkeypatch, tmp_path):
     loaded = defs()
     loaded.validate_loadable(loaded)
     keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
-    assert {"audio_files", "csv_inbox", "public/recordings"} <= keys
+    assert {"audio_files", "csv_inbox", "public/recordings", "transcriptions"} <= keys
     assert loaded.resolve_sensor_def("csv_inbox_sensor") is not None
+    assert loaded.resolve_sensor_def("pending_transcriptions_sensor") is not None
     assert set(loaded.resources) >= {"catalog", "object_store", "csv_inbox", "recordings_db", "audio_transfer"}
 
 
@@ -47,7 +49,7 @@ def test_prod_names_every_missing_variable():
     message = str(err.value)
     for name in ("BACKBLAZE_B2_S3_ENDPOINT or AWS_ENDPOINT_URL", "BACKBLAZE_B2_KEY_ID or AWS_ACCESS_KEY_ID",
                  "BACKBLAZE_B2_APPLICATION_KEY or AWS_SECRET_ACCESS_KEY", "BACKBLAZE_B2_BUCKET or B2_BUCKET_NAME",
-                 "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX"):
+                 "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX", "OPENAI_API_KEY"):
         assert name in message
     assert "AWS_REGION" not in message.split("not set:")[1]
 
@@ -93,3 +95,18 @@ def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(monkey
     profile = load_profile()
     assert profile.resources["object_store"].root_dir == str(tmp_path / "from-dotenv" / "bucket")
     assert profile.resources["csv_inbox"].path == "inbox-from-environment"
+
+
+def test_transcriber_follows_the_profile_and_its_variables():
+    local = load_profile({}).resources["transcriber"]
+    assert local.provider == "local" and local.openai is None and local.claim_ttl_minutes == 60
+    prod = load_profile(dict(PROD_ENV)).resources["transcriber"]
+    assert prod.provider == "openai" and isinstance(prod.openai.api_key, dg.EnvVar) and prod.openai.api_key == "OPENAI_API_KEY"
+    tuned = load_profile({**PROD_ENV, "MEDIA_PIPELINE_TRANSCRIBER": "local", "OPENAI_API_KEY": "",
+                          "MEDIA_PIPELINE_TRANSCRIBE_MODEL": "tiny.en", "MEDIA_PIPELINE_COOLDOWN_MINUTES": "5",
+                          "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}).resources["transcriber"]
+    assert tuned.provider == "local" and tuned.model == "tiny.en" and tuned.cooldown_minutes == 5 and tuned.openai is None
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "openai"})
+    with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_TRANSCRIBER='whisperx'"):
+        load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "whisperx"})
