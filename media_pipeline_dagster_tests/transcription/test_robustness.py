@@ -39,14 +39,16 @@ def successful_requests(openai_fake) -> Counter:
 
 def test_two_concurrent_runs_transcribe_every_file_exactly_once(openai_resources, openai_fake):
     engine = openai_resources["catalog"].engine
-    ids = seed_audio(engine, openai_resources["object_store"].store, [wav_bytes(1.0, freq=200 + 10 * i) for i in range(16)])
-    openai_fake.set_faults(latency=0.2)
-    runs = [child(openai_resources, openai_fake, concurrency=3) for _ in range(2)]
+    files = 20
+    ids = seed_audio(engine, openai_resources["object_store"].store, [wav_bytes(1.0, freq=200 + 10 * i) for i in range(files)])
+    # alone, one run needs ~6 s: far longer than the gap between the two processes' start-ups
+    openai_fake.set_faults(latency=0.6)
+    runs = [child(openai_resources, openai_fake, concurrency=2) for _ in range(2)]
     outputs = [json.loads(p.communicate(timeout=120)[0].decode().strip().splitlines()[-1]) for p in runs]
     assert all(p.returncode == 0 for p in runs)
     counts = successful_requests(openai_fake)
-    assert len(counts) == 16 and set(counts.values()) == {1}  # each file sent once, by one run
-    assert sum(o["transcribed"] for o in outputs) == 16
+    assert len(counts) == files and set(counts.values()) == {1}  # each file sent once, by one run
+    assert sum(o["transcribed"] for o in outputs) == files
     assert all(o["transcribed"] > 0 for o in outputs)  # both runs did a share of the work
     assert sorted(r.audio_file_id for r in table(engine, "transcriptions")) == ids
     assert table(engine, "transcription_claims") == []
