@@ -154,3 +154,16 @@ def test_audio_without_object_is_read_from_its_url(instance, openai_resources, o
     assert row.metadata["audio_source"] == "url"
     (failure,) = rows(openai_resources, "transcription_failures")
     assert failure.audio_file_id == gone_id and failure.status == "permanent" and failure.error_code == 404
+
+
+def test_max_files_then_retranscribe_updates_in_place(instance, openai_resources, openai_fake):
+    ids = seed(openai_resources)
+    assert metadata(materialize(instance, openai_resources, max_files=2))["transcribed"] == 2
+    assert metadata(materialize(instance, openai_resources))["transcribed"] == 1
+    first = {r.audio_file_id: r.completed_at for r in rows(openai_resources)}
+    openai_fake.reset()
+    again = metadata(materialize(instance, openai_resources, retranscribe=True, model="gpt-4o-mini-transcribe"))
+    assert again["transcribed"] == 3 and len(openai_fake.requests) == 3
+    done = rows(openai_resources)
+    assert [r.audio_file_id for r in done] == ids  # still one row per file
+    assert all(r.model == "gpt-4o-mini-transcribe" and r.completed_at > first[r.audio_file_id] for r in done)
