@@ -100,10 +100,10 @@ def _print_a_transcript(catalog) -> None:
             "SELECT a.phone, a.started, t.transcript_text, t.b2_transcript_key FROM media_pipeline.transcriptions t "
             "JOIN media_pipeline.audio_files a ON a.id = t.audio_file_id WHERE t.status = 'completed' ORDER BY a.started"
         )).all()
-    print(f"catalog {catalog.display_url}: {total} audio_files rows, {len(done)} transcriptions")
+    print(f"  catalog {catalog.display_url}: {total} audio_files rows, {len(done)} transcriptions")
     if done:
         phone, started, text, key = done[-1]
-        print(f"latest transcript ({phone}, {started}): \"{text}\"\n  stored as {key}")
+        print(f"  latest transcript ({phone}, {started}): \"{text}\"\n    stored as {key}")
 
 
 def main() -> int:
@@ -134,7 +134,11 @@ def main() -> int:
         print("2. transcriptions (offline, local Whisper model)")
         ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
                             _print_transcriptions, "demo:pending_transcriptions_sensor")
-    _print_a_transcript(defs.resources["catalog"])
+        _print_a_transcript(defs.resources["catalog"])
+        print("3. media archive (sample social cache -> local archive folder)")
+        from .archive.demo import run_archive_demo
+
+        ok &= run_archive_demo(defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  ")))
     print(f"Run it again: nothing new to do. Start over: delete {data_dir}")
     print(f"Open the UI on these runs: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (or: make dev)")
     return 0 if ok else 1

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dotenv import load_dotenv
 
+from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
@@ -90,6 +91,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
         "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+        **local_archive_resources(env, data_dir),
     }
 
 
@@ -105,6 +107,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
     for name, what in (("DATABASE_URL", "catalog PostgreSQL URL"), ("MEDIA_PIPELINE_CSV_INBOX", "folder of CSV exports")):
         if not env.get(name, "").strip():
             missing.append(f"{name} ({what})")
+    missing.extend(prod_archive_missing(env))
     if missing:
         raise ConfigurationError(
             "MEDIA_PIPELINE_ENV=prod but these variables are not set: " + "; ".join(missing)
@@ -112,7 +115,12 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         )
     if not env["DATABASE_URL"].lower().startswith("postgres"):
         raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
+    try:
+        archive = prod_archive_resources(env)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
     return {
+        **archive,
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
         "object_store": S3ObjectStoreResource(

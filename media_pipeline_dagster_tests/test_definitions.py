@@ -18,6 +18,8 @@ PROD_ENV = {
     "B2_BUCKET_NAME": "campaign-analysis",
     "MEDIA_PIPELINE_CSV_INBOX": "/srv/inbox",
     "OPENAI_API_KEY": "sk-test",
+    "ARCHIVE_DATABASE_URL": "postgresql://u@db.invalid/social",
+    "MEDIA_CACHE_DIR": "/srv/cache/media",
 }
 
 
@@ -33,6 +35,7 @@ def test_whole_definitions_load_in_the_local_profile(monkeypatch, tmp_path):
     assert {"audio_files", "csv_inbox", "public/recordings", "transcriptions"} <= keys
     assert loaded.resolve_sensor_def("csv_inbox_sensor") is not None
     assert loaded.resolve_sensor_def("pending_transcriptions_sensor") is not None
+    assert "post_media_archive" in keys and loaded.resolve_job_def("setup_archive_bucket") is not None
     assert set(loaded.resources) >= {"catalog", "object_store", "csv_inbox", "recordings_db", "audio_transfer"}
 
 
@@ -49,7 +52,8 @@ def test_prod_names_every_missing_variable():
     message = str(err.value)
     for name in ("BACKBLAZE_B2_S3_ENDPOINT or AWS_ENDPOINT_URL", "BACKBLAZE_B2_KEY_ID or AWS_ACCESS_KEY_ID",
                  "BACKBLAZE_B2_APPLICATION_KEY or AWS_SECRET_ACCESS_KEY", "BACKBLAZE_B2_BUCKET or B2_BUCKET_NAME",
-                 "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX", "OPENAI_API_KEY"):
+                 "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX", "OPENAI_API_KEY",
+                 "ARCHIVE_DATABASE_URL", "MEDIA_CACHE_DIR"):
         assert name in message
     assert "AWS_REGION" not in message.split("not set:")[1]
 

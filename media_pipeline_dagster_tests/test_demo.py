@@ -21,6 +21,7 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     assert "no audio URL" in first and "unparseable timestamp 'yesterday at noon'" in first
     assert "3 transcribed with faster-whisper tiny.en" in first and "5 transcriptions" in first
     assert "latest transcript" in first and "colleague" in first  # the spoken sample, heard offline
+    assert "S3 Archive Statistics" in first and "Archived:          5 (83.3%)" in first
 
     assert demo.main() == 0
     second = capsys.readouterr().out

@@ -1,0 +1,185 @@
+"""``setup_archive_bucket`` (the seed's setup_s3_bucket.py): bucket, Glacier lifecycle, versioning, write test.
+
+Idempotent: every step reads the current state first and changes only what differs,
+so a second run reports "unchanged" everywhere. ``check_only`` reads and reports.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+LIFECYCLE_RULE_ID = "archive-cache-to-glacier"
+LIFECYCLE_PREFIX = "cache/"
+WRITE_TEST_PREFIX = "_archive_setup/"
+US_EAST_1 = "us-east-1"
+
+
+class BucketSetupError(RuntimeError):
+    """The bucket cannot be used (taken by someone else, no permission); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    region: str = US_EAST_1
+    check_only: bool = False
+    enable_versioning: bool = False
+    glacier_after_days: int = 90
+    write_test: bool = True
+
+
+@dataclass
+class SetupReport:
+    bucket: str
+    existed: bool = False
+    created: bool = False
+    region: str | None = None
+    lifecycle: str = ""
+    versioning: str = ""
+    write_test: str = "skipped"
+    changes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what check_only found missing or different
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def bucket_exists(client, bucket: str) -> bool:
+    try:
+        client.head_bucket(Bucket=bucket)
+        return True
+    except ClientError as exc:
+        if _status(exc) == 404 or _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        if _status(exc) == 403:
+            raise BucketSetupError(
+                f"bucket {bucket!r} exists but these credentials may not use it (403): it belongs to another "
+                "account, or the profile lacks s3:ListBucket; choose another ARCHIVE_S3_BUCKET or fix the policy"
+            ) from None
+        raise
+
+
+def glacier_rule(days: int) -> dict:
+    return {
+        "ID": LIFECYCLE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": LIFECYCLE_PREFIX},
+        "Transitions": [{"Days": days, "StorageClass": "GLACIER"}],
+        # With versioning on, overwritten copies should not stay in Standard for ever either.
+        "NoncurrentVersionTransitions": [{"NoncurrentDays": days, "StorageClass": "GLACIER"}],
+    }
+
+
+def _rule_shape(rule: dict) -> tuple:
+    prefix = (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", ""))
+    transitions = sorted((t.get("Days"), t.get("StorageClass")) for t in rule.get("Transitions") or [])
+    noncurrent = sorted((t.get("NoncurrentDays"), t.get("StorageClass")) for t in rule.get("NoncurrentVersionTransitions") or [])
+    return rule.get("Status"), prefix, transitions, noncurrent
+
+
+def _lifecycle_rules(client, bucket: str) -> list[dict]:
+    try:
+        return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
+    except ClientError as exc:
+        if _code(exc) == "NoSuchLifecycleConfiguration":
+            return []
+        raise
+
+
+def _setup_lifecycle(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
+    rules = _lifecycle_rules(client, bucket)
+    wanted = glacier_rule(options.glacier_after_days)
+    ours = [r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID]
+    if ours and _rule_shape(ours[0]) == _rule_shape(wanted):
+        report.lifecycle = f"unchanged (Glacier after {options.glacier_after_days} days)"
+        return
+    state = "different" if ours else "missing"
+    if options.check_only:
+        report.lifecycle = state
+        report.problems.append(f"lifecycle rule {LIFECYCLE_RULE_ID} is {state}")
+        return
+    # Rules someone else added stay; only ours is replaced.
+    others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others + [wanted]})
+    report.lifecycle = f"{'updated' if ours else 'added'} (Glacier after {options.glacier_after_days} days)"
+    report.changes.append(f"lifecycle rule {report.lifecycle}")
+
+
+def _setup_versioning(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
+    status = client.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+    report.versioning = status
+    if not options.enable_versioning or status == "Enabled":
+        return  # never switched off by us: Suspended or Enabled stays as the owner left it
+    if options.check_only:
+        report.problems.append(f"versioning is {status}, wanted Enabled")
+        return
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    report.versioning = "Enabled"
+    report.changes.append("versioning enabled")
+
+
+def _write_test(client, bucket: str) -> str:
+    key = f"{WRITE_TEST_PREFIX}write-test-{secrets.token_hex(4)}"
+    body = b"media archive write test\n"
+    put = client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/plain")
+    size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    # Delete the exact version so a versioned bucket keeps no trace of the test.
+    extra = {"VersionId": put["VersionId"]} if put.get("VersionId") else {}
+    client.delete_object(Bucket=bucket, Key=key, **extra)
+    if size != len(body):
+        raise BucketSetupError(f"write test: wrote {len(body)} bytes to s3://{bucket}/{key}, HEAD says {size}")
+    return "ok (put, head, delete)"
+
+
+def setup_s3_bucket(client, bucket: str, options: SetupOptions) -> SetupReport:
+    report = SetupReport(bucket=bucket, existed=bucket_exists(client, bucket))
+    if not report.existed:
+        if options.check_only:
+            report.problems.append(f"bucket {bucket} does not exist")
+            return report
+        extra = {} if options.region == US_EAST_1 else {"CreateBucketConfiguration": {"LocationConstraint": options.region}}
+        try:
+            client.create_bucket(Bucket=bucket, **extra)
+        except ClientError as exc:
+            if _code(exc) != "BucketAlreadyOwnedByYou":  # created meanwhile by another run: fine
+                if _code(exc) == "BucketAlreadyExists":
+                    raise BucketSetupError(f"bucket name {bucket!r} is taken by another AWS account; choose another ARCHIVE_S3_BUCKET") from None
+                raise
+        report.created = True
+        report.changes.append(f"bucket created in {options.region}")
+    report.region = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or US_EAST_1
+    if report.existed and report.region != options.region:
+        report.changes.append(f"note: the bucket is in {report.region}, not {options.region} (buckets cannot move)")
+    _setup_lifecycle(client, bucket, options, report)
+    _setup_versioning(client, bucket, options, report)
+    if options.write_test and not options.check_only:
+        report.write_test = _write_test(client, bucket)
+    return report
+
+
+def setup_local_folder(root: Path, bucket: str, options: SetupOptions) -> SetupReport:
+    """The local profile's folder 'bucket': created if missing, written to; no lifecycle or versioning."""
+    report = SetupReport(bucket=bucket, existed=root.is_dir(), region="local folder",
+                         lifecycle="not applicable (local folder)", versioning="not applicable (local folder)")
+    if not report.existed:
+        if options.check_only:
+            report.problems.append(f"folder {root} does not exist")
+            return report
+        root.mkdir(parents=True, exist_ok=True)
+        report.created = True
+        report.changes.append(f"folder {root} created")
+    if options.write_test and not options.check_only:
+        probe = root / f"{WRITE_TEST_PREFIX}write-test-{secrets.token_hex(4)}"
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"media archive write test\n")
+        probe.unlink()
+        report.write_test = "ok (write, delete)"
+    return report

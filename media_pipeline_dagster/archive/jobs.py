@@ -1,0 +1,47 @@
+"""``setup_archive_bucket``: create and configure the archive bucket once (idempotent; check_only reports)."""
+
+from dataclasses import asdict
+
+import dagster as dg
+
+from ..resources.archive import ArchiveBucketResource
+from .bucket_setup import US_EAST_1, SetupOptions
+from .config import SetupArchiveBucketConfig
+
+
+@dg.op(description="Create the archive bucket in its region if missing, add the Glacier lifecycle rule, "
+       "optionally enable versioning, and prove we can write; or, with check_only, only report.")
+def configure_archive_bucket(
+    context: dg.OpExecutionContext, config: SetupArchiveBucketConfig, archive_bucket: ArchiveBucketResource,
+) -> dg.Output[dict]:
+    region = config.region or getattr(archive_bucket, "region", None) or US_EAST_1
+    options = SetupOptions(
+        region=region, check_only=config.check_only, enable_versioning=config.enable_versioning,
+        glacier_after_days=config.glacier_after_days, write_test=config.write_test,
+    )
+    report = archive_bucket.setup(options)
+    metadata = {
+        "target": archive_bucket.describe(),
+        "existed": report.existed,
+        "created": report.created,
+        "region": report.region or "",
+        "lifecycle": report.lifecycle,
+        "versioning": report.versioning,
+        "write_test": report.write_test,
+        "changes": dg.MetadataValue.json(report.changes),
+        "problems": dg.MetadataValue.json(report.problems),
+    }
+    for line in report.changes or ["no changes"]:
+        context.log.info(f"{archive_bucket.describe()}: {line}")
+    if report.problems:
+        raise dg.Failure(
+            description=f"{archive_bucket.describe()} is not ready: {'; '.join(report.problems)}. "
+            "Run setup_archive_bucket without check_only to set it up.",
+            metadata=metadata,
+        )
+    return dg.Output(asdict(report), metadata=metadata)
+
+
+@dg.job(description="One-time (and repeatable) setup of the S3 archive bucket: the seed's setup_s3_bucket.py.")
+def setup_archive_bucket():
+    configure_archive_bucket()

@@ -1,0 +1,114 @@
+"""setup_archive_bucket on moto (regions, Glacier lifecycle, versioning) and on the local folder."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from botocore.exceptions import ClientError
+
+from media_pipeline_dagster.archive.bucket_setup import LIFECYCLE_RULE_ID
+from media_pipeline_dagster.archive.jobs import setup_archive_bucket
+from media_pipeline_dagster.resources.archive import LocalArchiveBucketResource
+from .helpers import s3_bucket_resource
+
+
+
+def run(bucket, raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
+    return setup_archive_bucket.execute_in_process(
+        run_config={"ops": {"configure_archive_bucket": {"config": config}}},
+        resources={"archive_bucket": bucket}, raise_on_error=raise_on_error,
+    )
+
+
+def report(result: dg.ExecuteInProcessResult) -> dict:
+    return result.output_for_node("configure_archive_bucket")
+
+
+def leftovers(client, bucket: str) -> list:
+    listing = client.list_object_versions(Bucket=bucket)
+    return listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+
+
+@pytest.fixture
+def resource(moto_server, moto_bucket_name):
+    return s3_bucket_resource(moto_server, moto_bucket_name, region="eu-west-1")
+
+
+def test_creates_the_bucket_in_its_region_with_the_glacier_rule(resource):
+    client = resource.client()
+    first = report(run(resource))
+
+    assert first["created"] and not first["existed"]
+    assert client.get_bucket_location(Bucket=resource.bucket)["LocationConstraint"] == "eu-west-1"
+    (rule,) = client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]
+    assert rule["ID"] == LIFECYCLE_RULE_ID and rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": "cache/"}
+    assert rule["Transitions"] == [{"Days": 90, "StorageClass": "GLACIER"}]
+    assert first["write_test"].startswith("ok") and leftovers(client, resource.bucket) == []
+    assert first["versioning"] == "never enabled"  # optional, off unless asked
+
+    second = report(run(resource))  # idempotent
+    assert not second["created"] and second["existed"] and second["changes"] == []
+    assert second["lifecycle"].startswith("unchanged")
+
+
+def test_versioning_on_request_and_the_write_test_leaves_no_versions(resource):
+    run(resource)
+    out = report(run(resource, enable_versioning=True))
+    client = resource.client()
+    assert client.get_bucket_versioning(Bucket=resource.bucket)["Status"] == "Enabled"
+    assert out["changes"] == ["versioning enabled"]
+    assert leftovers(client, resource.bucket) == []
+    assert report(run(resource, enable_versioning=True))["changes"] == []
+
+
+def test_rules_of_others_are_kept_and_a_changed_rule_is_updated(resource):
+    client = resource.client()
+    run(resource)
+    other = {"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 7}}
+    rules = client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]
+    client.put_bucket_lifecycle_configuration(Bucket=resource.bucket, LifecycleConfiguration={"Rules": rules + [other]})
+
+    out = report(run(resource, glacier_after_days=30))
+
+    assert out["lifecycle"].startswith("updated")
+    rules = {r["ID"]: r for r in client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]}
+    assert set(rules) == {LIFECYCLE_RULE_ID, "expire-tmp"}
+    assert rules[LIFECYCLE_RULE_ID]["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER"}]
+
+
+def test_check_only_reports_without_creating_anything(resource):
+    client = resource.client()
+    result = run(resource, raise_on_error=False, check_only=True)
+    assert not result.success
+    failure = result.failure_data_for_node("configure_archive_bucket").error.message
+    assert f"bucket {resource.bucket} does not exist" in failure and "without check_only" in failure
+    assert resource.bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}
+
+    client.create_bucket(Bucket=resource.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    result = run(resource, raise_on_error=False, check_only=True, enable_versioning=True)
+    assert not result.success  # no lifecycle rule, versioning off
+    assert "lifecycle rule" in result.failure_data_for_node("configure_archive_bucket").error.message
+    with pytest.raises(ClientError, match="NoSuchLifecycleConfiguration"):
+        client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)
+
+    run(resource)
+    out = report(run(resource, check_only=True))
+    assert out["problems"] == [] and out["write_test"] == "skipped" and out["changes"] == []
+
+
+def test_an_existing_bucket_in_another_region_is_used_as_it_is(moto_server, moto_bucket_name):
+    elsewhere = s3_bucket_resource(moto_server, moto_bucket_name, region="us-west-2")
+    elsewhere.client().create_bucket(Bucket=moto_bucket_name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    out = report(run(s3_bucket_resource(moto_server, moto_bucket_name, region="us-east-1")))
+    assert out["region"] == "us-west-2" and not out["created"]
+    assert any("not us-east-1" in c for c in out["changes"])
+
+
+def test_the_local_folder_flavour(tmp_path):
+    folder = LocalArchiveBucketResource(root_dir=str(tmp_path / "archive"))
+    assert not run(folder, raise_on_error=False, check_only=True).success
+    out = report(run(folder))
+    assert out["created"] and out["write_test"].startswith("ok") and "not applicable" in out["lifecycle"]
+    assert list((tmp_path / "archive").rglob("*.*")) == []
+    assert report(run(folder))["changes"] == []
