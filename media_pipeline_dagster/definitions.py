@@ -4,6 +4,7 @@ import dagster as dg
 
 from .archive.definitions import defs as archive_defs
 from .calls.definitions import defs as calls_defs
+from .inventory.definitions import defs as inventory_defs
 from .settings import load_profile
 from .transcription.definitions import defs as transcription_defs
 
@@ -11,4 +12,4 @@ from .transcription.definitions import defs as transcription_defs
 @dg.definitions
 def defs() -> dg.Definitions:
     profile = load_profile()
-    return dg.Definitions.merge(calls_defs, transcription_defs, archive_defs, dg.Definitions(resources=profile.resources))
+    return dg.Definitions.merge(calls_defs, transcription_defs, inventory_defs, archive_defs, dg.Definitions(resources=profile.resources))

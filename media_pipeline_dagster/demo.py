@@ -135,7 +135,11 @@ def main() -> int:
         ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
                             _print_transcriptions, "demo:pending_transcriptions_sensor")
         _print_a_transcript(defs.resources["catalog"])
-        print("3. media archive (sample social cache -> local archive folder)")
+        print("3. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
+        from .inventory.mirror import mirror_bucket_to_d1
+
+        ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
+        print("4. media archive (sample social cache -> local archive folder)")
         from .archive.demo import run_archive_demo
 
         ok &= run_archive_demo(defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  ")))

@@ -16,6 +16,7 @@ import dagster as dg
 from dotenv import load_dotenv
 
 from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
+from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
@@ -33,6 +34,10 @@ B2_VARIABLES = {
     "bucket": ("B2 bucket", ("BACKBLAZE_B2_BUCKET", "B2_BUCKET_NAME")),
 }
 SECRET_FIELDS = {"access_key_id", "secret_access_key"}
+D1_VARIABLES = (
+    ("CLOUDFLARE_API_TOKEN", "Cloudflare API token with D1 Edit permission"),
+    ("CLOUDFLARE_ACCOUNT_ID", "Cloudflare account id of the D1 database"),
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -79,6 +84,10 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
     return resource, missing
 
 
+def d1_database_name(env: Mapping[str, str]) -> str:
+    return (env.get("D1_DATABASE_NAME") or "").strip() or "lgfc_lite"
+
+
 def local_resources(env: Mapping[str, str]) -> dict[str, object]:
     data_dir = Path(env.get("MEDIA_PIPELINE_DATA_DIR") or ".media_pipeline").expanduser().resolve()
     transcriber, missing = transcriber_resource(env, default_provider="local")
@@ -92,6 +101,8 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
         **local_archive_resources(env, data_dir),
+        # As `wrangler d1 execute --local` keeps one: a plain SQLite file.
+        "d1": LocalD1Resource(path=str(data_dir / "d1" / f"{d1_database_name(env)}.sqlite")),
     }
 
 
@@ -108,6 +119,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         if not env.get(name, "").strip():
             missing.append(f"{name} ({what})")
     missing.extend(prod_archive_missing(env))
+    missing += [f"{name} ({what})" for name, what in D1_VARIABLES if not env.get(name, "").strip()]
     if missing:
         raise ConfigurationError(
             "MEDIA_PIPELINE_ENV=prod but these variables are not set: " + "; ".join(missing)
@@ -121,6 +133,13 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         raise ConfigurationError(str(exc)) from None
     return {
         **archive,
+        "d1": CloudflareD1Resource(
+            api_token=dg.EnvVar("CLOUDFLARE_API_TOKEN"),
+            account_id=env["CLOUDFLARE_ACCOUNT_ID"].strip(),
+            database_name=d1_database_name(env),
+            database_id=(env.get("D1_DATABASE_ID") or "").strip() or None,
+            base_url=(env.get("CLOUDFLARE_BASE_URL") or "").strip() or DEFAULT_BASE_URL,
+        ),
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
         "object_store": S3ObjectStoreResource(

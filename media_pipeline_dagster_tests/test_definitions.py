@@ -20,6 +20,8 @@ PROD_ENV = {
     "OPENAI_API_KEY": "sk-test",
     "ARCHIVE_DATABASE_URL": "postgresql://u@db.invalid/social",
     "MEDIA_CACHE_DIR": "/srv/cache/media",
+    "CLOUDFLARE_API_TOKEN": "cf-token",
+    "CLOUDFLARE_ACCOUNT_ID": "acc123",
 }
 
 
@@ -36,6 +38,7 @@ def test_whole_definitions_load_in_the_local_profile(monkeypatch, tmp_path):
     assert loaded.resolve_sensor_def("csv_inbox_sensor") is not None
     assert loaded.resolve_sensor_def("pending_transcriptions_sensor") is not None
     assert "post_media_archive" in keys and loaded.resolve_job_def("setup_archive_bucket") is not None
+    assert {"b2_inventory", "d1_media_assets"} <= keys and loaded.resolve_schedule_def("b2_to_d1_daily") is not None
     assert set(loaded.resources) >= {"catalog", "object_store", "csv_inbox", "recordings_db", "audio_transfer"}
 
 
@@ -53,7 +56,7 @@ def test_prod_names_every_missing_variable():
     for name in ("BACKBLAZE_B2_S3_ENDPOINT or AWS_ENDPOINT_URL", "BACKBLAZE_B2_KEY_ID or AWS_ACCESS_KEY_ID",
                  "BACKBLAZE_B2_APPLICATION_KEY or AWS_SECRET_ACCESS_KEY", "BACKBLAZE_B2_BUCKET or B2_BUCKET_NAME",
                  "DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX", "OPENAI_API_KEY",
-                 "ARCHIVE_DATABASE_URL", "MEDIA_CACHE_DIR"):
+                 "ARCHIVE_DATABASE_URL", "MEDIA_CACHE_DIR", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"):
         assert name in message
     assert "AWS_REGION" not in message.split("not set:")[1]
 
@@ -114,3 +117,11 @@ def test_transcriber_follows_the_profile_and_its_variables():
         load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "openai"})
     with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_TRANSCRIBER='whisperx'"):
         load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "whisperx"})
+
+
+def test_d1_resource_follows_the_profile():
+    local = load_profile({}).resources["d1"]
+    assert local.path.endswith("lgfc_lite.sqlite")
+    prod = load_profile({**PROD_ENV, "D1_DATABASE_NAME": "other_db"}).resources["d1"]
+    assert prod.database_name == "other_db" and prod.account_id == "acc123"
+    assert isinstance(prod.api_token, dg.EnvVar) and prod.api_token == "CLOUDFLARE_API_TOKEN"

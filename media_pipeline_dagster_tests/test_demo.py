@@ -21,10 +21,12 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     assert "no audio URL" in first and "unparseable timestamp 'yesterday at noon'" in first
     assert "3 transcribed with faster-whisper tiny.en" in first and "5 transcriptions" in first
     assert "latest transcript" in first and "colleague" in first  # the spoken sample, heard offline
+    assert "check every_inventory_object_in_d1: passed" in first
     assert "S3 Archive Statistics" in first and "Archived:          5 (83.3%)" in first
 
     assert demo.main() == 0
     second = capsys.readouterr().out
+    assert "0 rows written" in second
     assert "no new or changed CSV files" in second and "pending_transcriptions_sensor: no pending audio" in second
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'catalog.media_pipeline.sqlite'}")
     with engine.connect() as conn:

@@ -1,0 +1,62 @@
+"""For the demo: mirror the (local) bucket into the (local) D1 file and say what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+
+from .assets import b2_inventory, d1_media_assets
+from .checks import every_inventory_object_in_d1
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class MirrorSummary:
+    success: bool
+    lines: list[str]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _value(meta: Mapping, name: str) -> object:
+    item = meta.get(name)
+    return getattr(item, "value", item)
+
+
+def mirror_bucket_to_d1(
+    resources: Mapping[str, object], *, instance: dg.DagsterInstance | None = None,
+    echo: Callable[[str], None] | None = print,
+) -> MirrorSummary:
+    """Materialize b2_inventory and d1_media_assets (and the coverage check) with ``resources``
+    (``object_store`` and ``d1``); print and return a few lines of figures."""
+    result = dg.materialize(
+        [b2_inventory, d1_media_assets, every_inventory_object_in_d1],
+        resources={"object_store": resources["object_store"], "d1": resources["d1"]},
+        instance=instance, raise_on_error=False, run_config=QUIET,
+    )
+    lines: list[str] = []
+    for event in result.asset_materializations_for_node("b2_inventory"):
+        m = event.metadata
+        lines.append(
+            f"inventory: {_value(m, 'objects')} objects, {_value(m, 'total_bytes')} bytes "
+            f"({_value(m, 'added')} added, {_value(m, 'removed')} removed) -> {_value(m, 'snapshot_key')}"
+        )
+    for event in result.asset_materializations_for_node("d1_media_assets"):
+        m = event.metadata
+        lines.append(
+            f"d1 {_value(m, 'target')}: {_value(m, 'discovered')} discovered, {_value(m, 'new')} new, "
+            f"{_value(m, 'already_known')} already known, {_value(m, 'api_requests')} requests, "
+            f"{_value(m, 'rows_written')} rows written"
+        )
+    for check in result.get_asset_check_evaluations():
+        lines.append(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+    for failure in result.get_step_failure_events():
+        lines.append(f"FAILED {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
+    if echo:
+        for line in lines:
+            echo(line)
+    return MirrorSummary(result.success, lines)
