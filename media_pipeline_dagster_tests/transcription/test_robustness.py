@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .helpers import PARTITION, metadata, materialize, seed_audio, table, wav_bytes
+from .helpers import PARTITION, metadata, materialize, now, seed_audio, table, wav_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,7 @@ def test_killed_run_loses_nothing_and_its_claims_are_reclaimed_after_ttl(instanc
     ids = seed_audio(engine, openai_resources["object_store"].store, bodies)
     sha_of = {i: hashlib.sha256(b).hexdigest() for i, b in zip(ids, bodies)}
     openai_fake.set_faults(latency=0.6)
-    ttl_minutes = 4 / 60
+    ttl_minutes = 10 / 60  # long enough that the first re-run surely sees the dead run's claims alive
     proc = child(openai_resources, openai_fake, concurrency=2, claim_ttl_minutes=ttl_minutes)
     deadline = time.monotonic() + 60
     try:
@@ -83,7 +83,8 @@ def test_killed_run_loses_nothing_and_its_claims_are_reclaimed_after_ttl(instanc
     assert first["skipped_by_reason"]["claimed_by_another_worker"] == len(held)
     assert {r.audio_file_id for r in table(engine, "transcriptions")} == set(ids) - held
     # after the TTL the stale claims are taken over and the rest is transcribed
-    time.sleep(4.5)
+    latest_expiry = max(r.expires_at for r in table(engine, "transcription_claims"))
+    time.sleep(max(0.0, (latest_expiry - now()).total_seconds()) + 0.5)
     second = metadata(materialize(instance, openai_resources, claim_ttl_minutes=ttl_minutes))
     assert second["transcribed"] == len(held)
     final = table(engine, "transcriptions")
