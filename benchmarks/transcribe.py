@@ -6,7 +6,10 @@
 1. 200 short WAV files against the local OpenAI fake answering every request after
    300 ms and every 20th request with 429 (Retry-After 1 s), through the whole asset
    (in-process materialization; SQLite catalog, local folder as bucket), at the asset's
-   default concurrency (8). Ideal = files × latency / concurrency (no 429s, no overhead): vs_ideal = ideal / wall.
+   default concurrency (8). Ideal = files × latency / concurrency (no 429s, no overhead).
+   vs_ideal = ideal / the transcription's wall time (first claim to last catalog write,
+   the run's own `seconds`); vs_ideal_run = ideal / the whole in-process materialization,
+   which adds Dagster's fixed cost of starting a run (~1 s here) and the checks.
 2. The seeds' worker loop, one file at a time (SDK call, sleep on 429, write), on a
    subset; vs_sequential = the asset's files/s / the loop's files/s.
 3. The local provider (faster-whisper tiny.en, CPU) on the shipped speech sample:
@@ -147,7 +150,7 @@ def main() -> None:
         print(f"{'sensor tick seconds at ' + format(args.sensor_rows, ',') + ' rows':<44}{tick:>12.2f}")
     assert meta["transcribed"] == args.files, meta
     figures = {
-        "vs_ideal": round(ideal / wall, 2), "vs_sequential": round(asset_fps / seq_fps, 1), "local_rtf": round(rtf, 3),
+        "vs_ideal": round(ideal / meta["seconds"], 2), "vs_ideal_run": round(ideal / wall, 2), "vs_sequential": round(asset_fps / seq_fps, 1), "local_rtf": round(rtf, 3),
     }
     if tick is not None:
         figures["sensor_tick_s"] = round(tick, 2)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import dagster as dg
 
+from ..markdown import md_table
 from .queries import Unpartitioned
 from .stats import ArchiveStatistics
 from .upload import ARCHIVED, FAILED, INVALID, MISMATCH, MISSING, PLANNED, PRESENT, REFUSED, UPLOADED, ArchiveReport
@@ -13,14 +13,6 @@ from .upload import ARCHIVED, FAILED, INVALID, MISMATCH, MISSING, PLANNED, PRESE
 PREVIEW_ROWS = 10
 LISTED = 100
 
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    def cell(value: object) -> str:
-        return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:200]
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def statistics_table(stats: ArchiveStatistics) -> dg.TableMetadataValue:

@@ -7,19 +7,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from ..markdown import md_table
 from .ingest import Failure, IngestReport
 from .rows import RejectedRow
 
 PREVIEW_ROWS = 10
 
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    def cell(value: object) -> str:
-        return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:160]
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _reason_kind(reason: str) -> str:
@@ -48,19 +41,19 @@ def build_metadata(report: IngestReport, rejected: Sequence[RejectedRow], *, tar
     if failures:
         by_kind = Counter(_reason_kind(f.reason) for f in failures)
         meta["failures_by_reason"] = dg.MetadataValue.json(dict(by_kind.most_common()))
-        meta["failures"] = dg.MetadataValue.md(_md_table(
+        meta["failures"] = dg.MetadataValue.md(md_table(
             ["source", "url", "reason", "retried next run"],
             [(f.origin, f.url, f.reason, "no" if f.permanent else "yes") for f in failures[:50]],
         ))
     if report.inserted:
-        meta["preview"] = dg.MetadataValue.md(_md_table(
+        meta["preview"] = dg.MetadataValue.md(md_table(
             ["id", "phone", "campaign_name", "started", "b2_object_key", "file_size_bytes"],
             [(r["id"], r["phone"], r["campaign_name"], r["started"].isoformat(), r["b2_object_key"], r["file_size_bytes"])
              for r in report.inserted[:PREVIEW_ROWS]],
         ))
     if report.planned:
         meta["planned"] = dg.MetadataValue.int(len(report.planned))
-        meta["plan_preview"] = dg.MetadataValue.md(_md_table(
+        meta["plan_preview"] = dg.MetadataValue.md(md_table(
             ["source", "url", "b2_object_key"],
             [(p["origin"], p["url"], p["b2_object_key"]) for p in report.planned[:PREVIEW_ROWS]],
         ))

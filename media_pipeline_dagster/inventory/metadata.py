@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import dagster as dg
 
 from ..resources.d1 import Statement
+from ..markdown import md_table
 from .collect import InventoryResult
 from .sync import SyncReport
 
 PREVIEW_ROWS = 10
 SQL_PREVIEW_STATEMENTS = 3
 
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    def cell(value: object) -> str:
-        return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:160]
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def inventory_metadata(result: InventoryResult, uri: str) -> dict[str, object]:

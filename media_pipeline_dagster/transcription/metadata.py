@@ -6,7 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ..calls.metadata import _md_table
+from ..markdown import md_table
 from .engine import TranscribeReport
 
 PREVIEW_ROWS = 5
@@ -39,17 +39,17 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
     }
     if report.failed:
         meta["failed_by_reason"] = dg.MetadataValue.json(dict(Counter(f"{f.kind}: {_reason(f.reason)}" for f in report.failed)))
-        meta["failures"] = dg.MetadataValue.md(_md_table(
+        meta["failures"] = dg.MetadataValue.md(md_table(
             ["audio_file_id", "status", "code", "reason"],
             [(f.audio_file_id, f.kind, f.code, f.reason) for f in report.failed[:50]],
         ))
     if report.transcribed:
-        meta["preview"] = dg.MetadataValue.md(_md_table(
+        meta["preview"] = dg.MetadataValue.md(md_table(
             ["audio_file_id", "seconds", "transcript", "json key"],
             [(t["id"], round(t["seconds"], 1), t["text"][:150], t["json_key"]) for t in report.transcribed[:PREVIEW_ROWS]],
         ))
     if report.planned:
-        meta["plan_preview"] = dg.MetadataValue.md(_md_table(
+        meta["plan_preview"] = dg.MetadataValue.md(md_table(
             ["audio_file_id", "audio", "transcript json key"],
             [(p["id"], p["audio"], p["json_key"]) for p in report.planned[:20]],
         ))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import obstore
+from obstore.store import LocalStore
 
 from .audio_source import fetch_audio
 from .keys import transcript_keys
@@ -29,10 +30,10 @@ class Done:
 
 
 def put_object(store, key: str, body: bytes, content_type: str) -> None:
-    try:
-        obstore.put(store, key, body, attributes={"Content-Type": content_type})
-    except NotImplementedError:  # a local folder keeps no content types
+    if isinstance(store, LocalStore):  # a local folder keeps no content types
         obstore.put(store, key, body)
+    else:
+        obstore.put(store, key, body, attributes={"Content-Type": content_type})
 
 
 def transcript_bodies(row, transcript: Transcript) -> tuple[bytes, bytes]:
