@@ -185,6 +185,10 @@ def _weed_command(weed: str, data: Path, run: Path, ports: list[int]) -> list[st
         "-s3.allowDeleteBucketNotEmpty=false",
         "-master.telemetry=false",  # default on: would phone home from test runs
         "-volume.preStopSeconds=0",  # default 1 s; nothing to drain in tests
+        # Every test bucket is a collection that grows volumes of its own; the automatic limit
+        # (free disk / 128 MB) runs out after a few hundred buckets ("no free volumes left").
+        # Volumes cost disk only as they fill.
+        "-volume.max=20000",
     ]
 
 
