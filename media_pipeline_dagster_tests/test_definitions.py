@@ -125,3 +125,17 @@ def test_d1_resource_follows_the_profile():
     prod = load_profile({**PROD_ENV, "D1_DATABASE_NAME": "other_db"}).resources["d1"]
     assert prod.database_name == "other_db" and prod.account_id == "acc123"
     assert isinstance(prod.api_token, dg.EnvVar) and prod.api_token == "CLOUDFLARE_API_TOKEN"
+
+
+def test_gateway_settings_from_the_environment(tmp_path):
+    from media_pipeline_dagster.settings import gateway_api_keys, load_gateway_settings
+
+    assert gateway_api_keys({"GATEWAY_API_KEYS": "ops:k1, crm:k2", "API_KEY": "legacy"}) == {"ops": "k1", "crm": "k2", "default": "legacy"}
+    with pytest.raises(ConfigurationError, match="name:key"):
+        gateway_api_keys({"GATEWAY_API_KEYS": "just-a-key"})
+    with pytest.raises(ConfigurationError, match="GATEWAY_API_KEYS or API_KEY"):
+        load_gateway_settings({"MEDIA_PIPELINE_DATA_DIR": str(tmp_path), "RECORDINGS_DATABASE_URL": "postgresql://u@db.invalid/x"})
+    settings = load_gateway_settings({"MEDIA_PIPELINE_DATA_DIR": str(tmp_path), "API_KEY": "legacy", "GATEWAY_B2_PREFIX": "gateway",
+                                      "RECORDINGS_DATABASE_URL": "postgresql://u@db.invalid/x"})
+    assert settings.api_keys == {"default": "legacy"} and settings.b2_prefix == "gateway"
+    assert settings.catalog_engine.dialect.name == "sqlite"

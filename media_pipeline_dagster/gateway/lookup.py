@@ -1,0 +1,57 @@
+"""Resolving a request in ``public.recordings`` (the source of truth), as the seed's gateway does.
+
+By id: exact ``r.id::text = :id`` first, then a location containing the id, the user's
+text escaped so ``%`` and ``_`` are literals. By URL: ``r.location`` must equal it, so
+the gateway never downloads a URL a client made up. Phone and campaign come from the
+joined ``contacts`` (and ``campaign_map`` when present), never from the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+MAX_ID_CHARS = 512
+
+_SELECT = """
+SELECT r.id::text AS id, r.location, r.started::text AS started, r.stopped::text AS stopped,
+       c."$phone" AS phone, c."$campaign_id" AS campaign_id, {name} AS campaign_name
+FROM public.recordings r
+JOIN public.contacts c ON r.contact_id = c."$id"
+{join}
+WHERE {where}
+ORDER BY r.id
+LIMIT 2
+"""
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _query(conn: sa.Connection, where: str, params: dict[str, Any]) -> list[dict]:
+    has_map = conn.scalar(sa.text("SELECT to_regclass('public.campaign_map') IS NOT NULL"))
+    sql = _SELECT.format(
+        name='COALESCE(cm.campaign, c."$campaign_id")' if has_map else 'c."$campaign_id"',
+        join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"' if has_map else "",
+        where=where,
+    )
+    return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+
+
+def find_recording(engine: sa.Engine, *, recording_id: str | None = None, url: str | None = None) -> dict | None:
+    """The recording a request names, or None. Ids longer than any real one match nothing."""
+    with engine.connect() as conn:
+        if recording_id:
+            if len(recording_id) > MAX_ID_CHARS:
+                return None
+            rows = _query(conn, "r.id::text = :rid", {"rid": recording_id})
+            if not rows:
+                rows = _query(conn, "r.location LIKE ('%' || :pattern || '%') ESCAPE '\\'",
+                              {"pattern": escape_like(recording_id)})
+            return rows[0] if rows else None
+        if url:
+            rows = _query(conn, "r.location = :url", {"url": url})
+            return rows[0] if rows else None
+    return None

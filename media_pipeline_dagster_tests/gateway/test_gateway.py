@@ -1,0 +1,146 @@
+"""The gateway's contract: submit, status, rerun, health, metrics; bad input answered clearly, nothing lost."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import sqlalchemy as sa
+
+from .conftest import KEY, seed_recordings
+
+H = {"X-API-Key": KEY}
+
+
+def audio_rows(settings):
+    with settings.catalog_engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT * FROM media_pipeline.audio_files ORDER BY id")))
+
+
+def test_submit_by_id_stores_catalogs_and_answers_the_same_row_twice(client, gateway_settings, pg_url, origin, object_store):
+    url = origin.url("/gen/4000/vr/PR_9f6e898f-c98b-d1d6-21c6-5a06e1db363b.mp3")
+    seed_recordings(pg_url, [{"id": "77", "url": url}])
+    first = client.post("/api/media/transcribe", data={"recording_id": "77"}, headers=H)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["status"] == "QUEUED" and body["b2_key"].startswith("gateway/gateway-calls/audio/+4915110635004/")
+    assert body["b2_url"] == f"s3://{object_store.bucket}/{body['b2_key']}"
+    (row,) = audio_rows(gateway_settings)
+    assert row.id == body["audio_file_id"] and row.source_table == "public.recordings" and row.source_row_id == 77
+    assert row.phone == "+4915110635004" and row.campaign_name == "Gateway Calls"
+    assert row.recording_id == "PR_9f6e898f-c98b-d1d6-21c6-5a06e1db363b" and row.file_size_bytes == 4000
+    hits = origin.hits(url)
+    again = client.post("/api/media/transcribe", data={"url": url}, headers=H)
+    assert again.json()["audio_file_id"] == body["audio_file_id"] and origin.hits(url) == hits  # no second download
+    status = client.get(f"/api/media/status/{body['audio_file_id']}", headers=H).json()
+    assert status["status"] == "pending" and status["transcript"] is None
+
+
+def test_lookup_by_part_of_the_location_and_non_numeric_ids(client, gateway_settings, pg_url, origin):
+    url = origin.url("/gen/1000/vr/PR_abc_123.mp3")
+    seed_recordings(pg_url, [{"id": "rec-x1", "url": url}])
+    answer = client.post("/api/media/transcribe", data={"recording_id": "PR_abc_123"}, headers=H)
+    assert answer.status_code == 200, answer.text
+    (row,) = audio_rows(gateway_settings)
+    assert row.source_row_id is None  # non-numeric ids are not cast
+    # '%' and '_' are literals, quotes are data, 10 kB of text is no error
+    for tricky in ("%", "P%abc", "PR_a_c", "' OR '1'='1", "x" * 10_000):  # unescaped, the 2nd and 3rd would match
+        assert client.post("/api/media/transcribe", data={"recording_id": tricky}, headers=H).status_code == 404
+
+
+def test_keys_are_required_and_nothing_is_written_without_one(client, gateway_settings, pg_url, origin):
+    url = origin.url("/gen/1000/vr/a.mp3")
+    seed_recordings(pg_url, [{"id": "1", "url": url}])
+    for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY + "x"}):
+        assert client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=headers).status_code == 401
+        assert client.get("/api/media/status/1", headers=headers).status_code == 401
+        assert client.get("/metrics", headers=headers).status_code == 401
+    assert origin.hits(url) == 0 and audio_rows(gateway_settings) == []
+    assert client.post("/api/media/transcribe", data={"recording_id": "1"}, headers={"X-API-Key": "second-" + "y" * 20}).status_code == 200
+
+
+def test_bad_requests(client, gateway_settings, pg_url, origin):
+    seed_recordings(pg_url, [
+        {"id": "1", "url": origin.url("/fault/404/gone.mp3")},
+        {"id": "2", "url": origin.url("/fault/html/page.mp3")},
+        {"id": "3", "url": origin.url("/gen/1000/ok.mp3")},
+    ])
+    assert client.post("/api/media/transcribe", data={}, headers=H).status_code == 422
+    invented = origin.url("/gen/1000/invented.mp3")
+    assert client.post("/api/media/transcribe", data={"url": invented}, headers=H).status_code == 404
+    assert origin.hits(invented) == 0  # never fetch a URL the client made up
+    gone = client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=H)
+    assert gone.status_code == 422 and "404" in gone.json()["detail"]
+    html = client.post("/api/media/transcribe", data={"recording_id": "2"}, headers=H)
+    assert html.status_code == 422
+    assert client.post("/api/media/transcribe", data={"recording_id": "3", "b2_prefix": "../x"}, headers=H).status_code == 422
+    assert audio_rows(gateway_settings) == []
+    assert client.get("/api/media/status/999999", headers=H).status_code == 404
+
+
+def test_bucket_down_answers_503_and_catalogs_nothing(gateway_settings, pg_url, origin):
+    from fastapi.testclient import TestClient
+
+    from media_pipeline_dagster.gateway.api import create_app
+    from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+
+    seed_recordings(pg_url, [{"id": "5", "url": origin.url("/gen/1000/five.mp3")}])
+    store = gateway_settings.object_store
+    down = S3ObjectStoreResource(endpoint_url="http://127.0.0.1:9", region=store.region, access_key_id=store.access_key_id,
+                                 secret_access_key=store.secret_access_key, bucket=store.bucket, max_retries=0,
+                                 connect_timeout_seconds=0.5)
+    gateway_settings.object_store = down
+    with TestClient(create_app(gateway_settings)) as c:
+        answer = c.post("/api/media/transcribe", data={"recording_id": "5"}, headers=H)
+        assert answer.status_code == 503 and "could not store the audio" in answer.json()["detail"]
+        assert c.get("/healthz").status_code == 503
+    assert audio_rows(gateway_settings) == []
+
+
+def test_status_completed_failed_and_rerun(client, gateway_settings, pg_url, origin):
+    seed_recordings(pg_url, [{"id": "1", "url": origin.url("/gen/1000/a.mp3")}, {"id": "2", "url": origin.url("/gen/1000/b.mp3")}])
+    done_id = client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=H).json()["audio_file_id"]
+    failed_id = client.post("/api/media/transcribe", data={"recording_id": "2"}, headers=H).json()["audio_file_id"]
+    with gateway_settings.catalog_engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO media_pipeline.transcriptions (audio_file_id, provider, model, status, completed_at, transcript_text, metadata, b2_transcript_key) "
+            "VALUES (:i, 'OpenAI', 'whisper-1', 'completed', now(), 'hello there', "
+            "'{\"b2_transcript_json_key\": \"j.json\", \"b2_transcript_txt_key\": \"t.txt\"}', 'j.json')"), {"i": done_id})
+        conn.execute(sa.text(
+            "INSERT INTO media_pipeline.transcription_failures (audio_file_id, provider, model, status, error_code, error, ignore_until) "
+            "VALUES (:i, 'OpenAI', 'whisper-1', 'permanent', 400, 'Invalid file format', NULL)"), {"i": failed_id})
+    done = client.get(f"/api/media/status/{done_id}", headers=H).json()
+    assert done["status"] == "completed" and done["transcript"] == "hello there"
+    assert done["metadata"]["b2_transcript_json_key"] == "j.json" and done["metadata"]["b2_transcript_txt_key"] == "t.txt"
+    failed = client.get(f"/api/media/status/{failed_id}", headers=H).json()
+    assert failed["status"] == "failed" and failed["metadata"]["error"] == "Invalid file format"
+    assert client.post(f"/api/media/rerun/{done_id}", headers=H).status_code == 409
+    rerun = client.post(f"/api/media/rerun/{failed_id}", headers=H).json()
+    assert rerun["failure_cleared"] is True
+    assert client.get(f"/api/media/status/{failed_id}", headers=H).json()["status"] == "pending"
+
+
+def test_health_metrics_and_docs(client):
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "bucket": "ok"}
+    client.get("/api/media/status/1", headers={"X-API-Key": "nope"})
+    text = client.get("/metrics", headers=H).text
+    assert 'gateway_requests_total{endpoint="status",status="401"} 1' in text
+    spec = client.get("/openapi.json").json()
+    assert "/api/media/transcribe" in spec["paths"] and client.get("/docs").status_code == 200
+    form = next(v for k, v in spec["components"]["schemas"].items() if k.startswith("Body_transcribe"))
+    assert {"recording_id", "url", "b2_prefix", "phone", "campaign", "campaign_id"} <= set(form["properties"])
+
+
+def test_concurrent_submits_of_one_recording_make_one_row_and_one_upload(client, gateway_settings, pg_url, origin):
+    url = origin.url("/gen/20000/vr/PR_same.mp3")
+    seed_recordings(pg_url, [{"id": "9", "url": url}])
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: client.post("/api/media/transcribe", data={"recording_id": "9"}, headers=H), range(100)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["audio_file_id"] for a in answers}) == 1
+    assert len(audio_rows(gateway_settings)) == 1 and origin.hits(url) == 1
+
+
+def test_recordings_database_without_the_tables_answers_503(client, gateway_settings):
+    answer = client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=H)
+    assert answer.status_code == 503 and "cannot read public.recordings" in answer.json()["detail"]
+    assert audio_rows(gateway_settings) == []
