@@ -206,5 +206,6 @@ def load_gateway_settings(env: Mapping[str, str] | None = None):
         object_store=_resolved(resources["object_store"], env),
         api_keys=keys,
         b2_prefix=(env.get("GATEWAY_B2_PREFIX") or "").strip(),
+        rate_limit_per_minute=int(env.get("GATEWAY_RATE_LIMIT") or 600),
         transfer=resources["audio_transfer"].transfer_settings(concurrency=1),
     )

@@ -23,6 +23,7 @@ from obstore.exceptions import NotFoundError
 from ..calls.keys import UnsafeKeyError, normalize_prefix
 from ..calls.transfer import TransferSettings
 from .lookup import find_recording
+from .ratelimit import RateLimiter
 from .status import audio_status, clear_failure
 from .submit import SubmitError, queue_recording
 
@@ -36,6 +37,7 @@ class GatewaySettings:
     object_store: Any  # an ObjectStoreResource (its .store and .uri)
     api_keys: dict[str, str]  # name -> key
     b2_prefix: str = ""
+    rate_limit_per_minute: int = 600  # per key; 0 turns limiting off
     transfer: TransferSettings = field(default_factory=TransferSettings)
 
 
@@ -64,12 +66,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                   description="On-demand transcription requests: the audio is stored and queued; Dagster transcribes it.")
     metrics = _Metrics()
     keys = [(name, key.encode()) for name, key in settings.api_keys.items() if key]
+    limiter = RateLimiter(settings.rate_limit_per_minute)
 
     def api_key(x_api_key: Annotated[str | None, Header()] = None) -> str:
         given = (x_api_key or "").encode()
         name = next((n for n, k in keys if hmac.compare_digest(given, k)), None)
         if name is None:
             raise HTTPException(401, "missing or invalid X-API-Key")
+        wait = limiter.take(name)
+        if wait > 0:
+            raise HTTPException(429, f"rate limit of {settings.rate_limit_per_minute} requests per minute for key {name!r}",
+                                headers={"Retry-After": str(max(1, round(wait + 0.5)))})
         return name
 
     @app.exception_handler(HTTPException)

@@ -144,3 +144,19 @@ def test_recordings_database_without_the_tables_answers_503(client, gateway_sett
     answer = client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=H)
     assert answer.status_code == 503 and "cannot read public.recordings" in answer.json()["detail"]
     assert audio_rows(gateway_settings) == []
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(gateway_settings):
+    from fastapi.testclient import TestClient
+
+    from media_pipeline_dagster.gateway.api import create_app
+
+    gateway_settings.rate_limit_per_minute = 3
+    with TestClient(create_app(gateway_settings)) as c:
+        codes = [c.get("/api/media/status/1", headers=H).status_code for _ in range(4)]
+        assert codes == [404, 404, 404, 429]
+        limited = c.get("/api/media/status/1", headers=H)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        # another key has its own budget
+        assert c.get("/api/media/status/1", headers={"X-API-Key": "second-" + "y" * 20}).status_code == 404
+        assert c.get("/healthz").status_code == 200  # no key, no limit
