@@ -207,5 +207,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None):
         api_keys=keys,
         b2_prefix=(env.get("GATEWAY_B2_PREFIX") or "").strip(),
         rate_limit_per_minute=int(env.get("GATEWAY_RATE_LIMIT") or 600),
+        callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
+        webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
         transfer=resources["audio_transfer"].transfer_settings(concurrency=1),
     )

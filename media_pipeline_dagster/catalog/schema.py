@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from .tables import SCHEMA
 
-DDL_FILES = ("0001_media_pipeline.sql", "0002_ingest_failures.sql")
+DDL_FILES = ("0001_media_pipeline.sql", "0002_ingest_failures.sql", "0003_gateway_callbacks.sql")
 
 
 def normalize_database_url(url: str) -> str:
@@ -95,6 +95,7 @@ CATALOG_TABLES = (
     "transcription_failures",
     "transcription_claims",
     "ingest_failures",
+    "gateway_callbacks",
 )
 
 

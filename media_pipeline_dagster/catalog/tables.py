@@ -126,3 +126,17 @@ ingest_failures = sa.Table(
     sa.Column("first_failed_at", UTCDateTime),
     sa.Column("last_attempt_at", UTCDateTime),
 )
+
+gateway_callbacks = sa.Table(
+    "gateway_callbacks",
+    metadata,
+    sa.Column("audio_file_id", sa.BigInteger, primary_key=True),
+    sa.Column("callback_url", sa.Text, primary_key=True),
+    sa.Column("key_name", sa.Text),
+    sa.Column("created_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("delivered_status", sa.Text),
+)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from ..calls.keys import UnsafeKeyError, normalize_prefix
 from ..calls.transfer import TransferSettings
 from .lookup import find_recording
 from .ratelimit import RateLimiter
+from .webhooks import Deliverer, callback_allowed, register
 from .status import audio_status, clear_failure
 from .submit import SubmitError, queue_recording
 
@@ -38,6 +40,9 @@ class GatewaySettings:
     api_keys: dict[str, str]  # name -> key
     b2_prefix: str = ""
     rate_limit_per_minute: int = 600  # per key; 0 turns limiting off
+    callback_hosts: frozenset[str] = frozenset()  # empty: callbacks refused
+    webhook_secret: str = ""
+    webhook_interval_seconds: float = 10.0
     transfer: TransferSettings = field(default_factory=TransferSettings)
 
 
@@ -62,7 +67,17 @@ class _Metrics:
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    app = FastAPI(title="media_pipeline_dagster gateway", version="1",
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        deliverer = None
+        if settings.callback_hosts and settings.webhook_secret:
+            deliverer = Deliverer(settings.catalog_engine, settings.webhook_secret, settings.webhook_interval_seconds)
+            deliverer.start()
+        yield
+        if deliverer is not None:
+            deliverer.stop()
+
+    app = FastAPI(title="media_pipeline_dagster gateway", version="1", lifespan=lifespan,
                   description="On-demand transcription requests: the audio is stored and queued; Dagster transcribes it.")
     metrics = _Metrics()
     keys = [(name, key.encode()) for name, key in settings.api_keys.items() if key]
@@ -94,9 +109,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         phone: Annotated[str | None, Form()] = None,  # fallbacks only: the database is the source of truth
         campaign: Annotated[str | None, Form()] = None,
         campaign_id: Annotated[str | None, Form()] = None,
+        callback_url: Annotated[str | None, Form()] = None,
     ):
         if not (recording_id or "").strip() and not (url or "").strip():
             raise HTTPException(422, "send recording_id (preferred) or url (exactly a public.recordings.location)")
+        if callback_url and not (settings.webhook_secret and callback_allowed(callback_url, settings.callback_hosts)):
+            raise HTTPException(422, "callback_url must be http(s) on a host listed in GATEWAY_CALLBACK_HOSTS")
         try:
             prefix = normalize_prefix(b2_prefix if b2_prefix is not None else settings.b2_prefix)
         except UnsafeKeyError as exc:
@@ -114,6 +132,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                      prefix=prefix, transfer=settings.transfer)
         except SubmitError as exc:
             raise HTTPException(exc.status, str(exc)) from None
+        if callback_url:
+            register(settings.catalog_engine, queued.audio_file_id, callback_url, key_name)
         log.info("key %s queued recording %s as audio_file %s", key_name, recording["id"], queued.audio_file_id)
         metrics.count("transcribe", 200)
         if queued.created:

@@ -38,7 +38,7 @@ def test_schema_has_every_table_and_is_idempotent(engine):
         assert missing_tables(conn) == []
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("audio_files", schema="media_pipeline")}
     assert {"uq_audio_files_recording_id", "uq_audio_files_url_sha1", "ix_audio_files_phone", "ix_audio_files_started"} <= indexes
-    assert len(CATALOG_TABLES) == 5
+    assert len(CATALOG_TABLES) == 6
 
 
 def test_insert_is_idempotent_on_url_sha1(engine):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from media_pipeline_dagster.gateway.api import GatewaySettings, create_app
@@ -49,3 +52,34 @@ def gateway_settings(pg_url, object_store) -> GatewaySettings:
 def client(gateway_settings) -> TestClient:
     with TestClient(create_app(gateway_settings)) as c:
         yield c
+
+
+class Receiver:
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append({"body": body, "headers": dict(self.headers)})
+                status = 500 if receiver.fail_next > 0 else 204
+                receiver.fail_next = max(0, receiver.fail_next - 1)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()

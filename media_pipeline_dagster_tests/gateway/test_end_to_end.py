@@ -1,7 +1,8 @@
-"""Submit over HTTP (a real uvicorn) → the pending sensor's run → transcribed → status completed."""
+"""Submit over HTTP (a real uvicorn) → the pending sensor's run → transcribed → status completed → signed webhook."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import requests
 import uvicorn
 
 from media_pipeline_dagster.gateway.api import create_app
+from media_pipeline_dagster.gateway.webhooks import sign
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.transcription.assets import transcriptions
 from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
@@ -19,6 +21,7 @@ from ..servers.openai_fake import openai_server
 from ..transcription.conftest import openai_transcriber
 from ..transcription.helpers import wav_bytes
 from .conftest import KEY, seed_recordings
+from .test_webhooks import SECRET
 
 
 def serve(app):
@@ -35,12 +38,15 @@ def serve(app):
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def test_submit_sensor_run_completed(gateway_settings, pg_url, origin, object_store, instance):
+def test_submit_sensor_run_completed_webhook(gateway_settings, pg_url, origin, object_store, instance, receiver):
     url = origin.add_file("/vr/PR_e2e-0001.wav", wav_bytes(3.0), "audio/wav")
     seed_recordings(pg_url, [{"id": "4242", "url": url}])
+    gateway_settings.callback_hosts = frozenset({"127.0.0.1"})
+    gateway_settings.webhook_secret = SECRET
+    gateway_settings.webhook_interval_seconds = 0.2  # the app's own delivery thread
     server, thread, base = serve(create_app(gateway_settings))
     try:
-        submitted = requests.post(f"{base}/api/media/transcribe", data={"recording_id": "4242"},
+        submitted = requests.post(f"{base}/api/media/transcribe", data={"recording_id": "4242", "callback_url": receiver.url},
                                   headers={"X-API-Key": KEY}, timeout=30).json()
         audio_id = submitted["audio_file_id"]
         status = requests.get(f"{base}/api/media/status/{audio_id}", headers={"X-API-Key": KEY}, timeout=10).json()
@@ -61,6 +67,13 @@ def test_submit_sensor_run_completed(gateway_settings, pg_url, origin, object_st
         done = requests.get(f"{base}/api/media/status/{audio_id}", headers={"X-API-Key": KEY}, timeout=10).json()
         assert done["status"] == "completed" and done["transcript"]
         assert done["metadata"]["b2_transcript_json_key"].startswith("gateway/gateway-calls/transcriptions/json/")
+        deadline = time.monotonic() + 20
+        while not receiver.calls:
+            assert time.monotonic() < deadline, "no webhook arrived"
+            time.sleep(0.1)
+        call = receiver.calls[0]
+        assert call["headers"]["X-Signature-256"] == sign(SECRET, call["headers"]["X-Signature-Timestamp"], call["body"])
+        assert json.loads(call["body"])["status"] == "completed"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,0 +1,117 @@
+"""Webhook callbacks: when a queued file is transcribed or fails for good, POST its status, signed.
+
+The body is the status endpoint's answer; ``X-Signature-256: sha256=<hex>`` is
+HMAC-SHA256 over ``<X-Signature-Timestamp>.<body>`` with GATEWAY_WEBHOOK_SECRET, so a
+receiver can check origin and freshness. Undelivered callbacks are retried with
+exponential backoff (10 s doubling, at most an hour apart) up to ``max_attempts``; the
+state lives in ``media_pipeline.gateway_callbacks``, so a gateway restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import requests
+import sqlalchemy as sa
+
+from ..catalog.queries import _dialect_insert
+from ..catalog.tables import gateway_callbacks
+from .status import audio_status
+
+log = logging.getLogger("media_pipeline_dagster.gateway.webhooks")
+FIRST_BACKOFF_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def callback_allowed(url: str, hosts: frozenset[str]) -> bool:
+    """http(s) to a configured host ('hooks.example.com', or '.example.com' for its subdomains)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return host in hosts or any(h.startswith(".") and host.endswith(h) for h in hosts)
+
+
+def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> None:
+    with engine.begin() as conn:
+        stmt = _dialect_insert(conn, gateway_callbacks).values(
+            audio_file_id=audio_file_id, callback_url=url, key_name=key_name, attempts=0,
+            created_at=datetime.now(timezone.utc),
+        ).on_conflict_do_nothing(index_elements=["audio_file_id", "callback_url"])
+        conn.execute(stmt)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def deliver_due(engine: sa.Engine, secret: str, *, max_attempts: int = 8, timeout: float = 10.0,
+                now: datetime | None = None) -> int:
+    """One pass: POST every open callback whose file is done or failed for good; returns deliveries made."""
+    now = now or datetime.now(timezone.utc)
+    g = gateway_callbacks
+    with engine.connect() as conn:
+        due = list(conn.execute(sa.select(g).where(
+            g.c.delivered_at.is_(None), sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now))))
+    delivered = 0
+    for cb in due:
+        status = audio_status(engine, cb.audio_file_id)
+        final = status is not None and (status["status"] == "completed" or (
+            status["status"] == "failed" and status["metadata"].get("failure") == "permanent"))
+        if not final:
+            continue
+        body = json.dumps(status, sort_keys=True).encode()
+        stamp = str(int(time.time()))
+        error = None
+        try:
+            answer = requests.post(cb.callback_url, data=body, timeout=timeout, headers={
+                "Content-Type": "application/json", "X-Signature-Timestamp": stamp,
+                "X-Signature-256": sign(secret, stamp, body)})
+            if not 200 <= answer.status_code < 300:
+                error = f"HTTP {answer.status_code}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        attempts = cb.attempts + 1
+        values: dict = {"attempts": attempts, "last_error": error}
+        if error is None:
+            values.update(delivered_at=now, delivered_status=status["status"])
+            delivered += 1
+        elif attempts >= max_attempts:
+            values.update(delivered_at=now, delivered_status="gave_up")
+            log.warning("callback %s for audio_file %s given up after %d attempts: %s", cb.callback_url, cb.audio_file_id, attempts, error)
+        else:
+            wait = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1))
+            values["next_attempt_at"] = now + timedelta(seconds=wait)
+        with engine.begin() as conn:
+            conn.execute(sa.update(g).where(g.c.audio_file_id == cb.audio_file_id, g.c.callback_url == cb.callback_url).values(**values))
+    return delivered
+
+
+class Deliverer:
+    """A background thread running ``deliver_due`` every ``interval`` seconds while the app lives."""
+
+    def __init__(self, engine: sa.Engine, secret: str, interval: float):
+        self.engine, self.secret, self.interval = engine, secret, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gateway-webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 15)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                deliver_due(self.engine, self.secret)
+            except Exception:  # keep delivering on the next pass; the state is in the table
+                log.exception("webhook delivery pass failed")
