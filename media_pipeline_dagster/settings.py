@@ -7,6 +7,7 @@ every missing one is named before anything runs, and nothing falls back to local
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -209,5 +210,6 @@ def load_gateway_settings(env: Mapping[str, str] | None = None):
         rate_limit_per_minute=int(env.get("GATEWAY_RATE_LIMIT") or 600),
         callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
         webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
-        transfer=resources["audio_transfer"].transfer_settings(concurrency=1),
+        transfer=dataclasses.replace(resources["audio_transfer"].transfer_settings(concurrency=1),
+                                     max_bytes=int(env.get("GATEWAY_MAX_AUDIO_BYTES") or 200 * 1024 * 1024)),
     )

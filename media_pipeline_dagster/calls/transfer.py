@@ -45,7 +45,7 @@ async def transfer_one(clients: _Clients, store, job: TransferJob, settings: Tra
     attempt = 0
     while True:
         attempt += 1
-        sink = Sink(job.keep_local_path)
+        sink = Sink(job.keep_local_path, settings.max_bytes)
         try:
             await _attempt(clients, store, job, settings, sink, attempt)
             sink.finish()

@@ -29,6 +29,7 @@ class TransferSettings:
     part_size: int = 5 * MiB
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB
+    max_bytes: int | None = None  # larger bodies fail permanently (the gateway's size limit)
 
     @property
     def stream_hold(self) -> int:
@@ -89,9 +90,10 @@ def check_audio(content_type: str | None, first_bytes, url: str) -> None:
 class Sink:
     """Hashes, counts and optionally keeps a local copy of the bytes passing through."""
 
-    def __init__(self, keep_local_path: Path | None):
+    def __init__(self, keep_local_path: Path | None, max_bytes: int | None = None):
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.max_bytes = max_bytes
         self._path = keep_local_path
         self._partial = keep_local_path.with_name(keep_local_path.name + ".part") if keep_local_path else None
         self._fh = None
@@ -100,8 +102,10 @@ class Sink:
             self._fh = open(self._partial, "wb")  # noqa: SIM115 - closed in finish/abort
 
     def feed(self, chunk) -> None:
-        self.sha256.update(chunk)
         self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise TransferError(f"audio larger than the limit of {self.max_bytes} bytes", permanent=True, code=413)
+        self.sha256.update(chunk)
         if self._fh is not None:
             self._fh.write(chunk)
 
