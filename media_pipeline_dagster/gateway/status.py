@@ -13,32 +13,42 @@ def _iso(value) -> str | None:
 
 
 def audio_status(engine: sa.Engine, audio_file_id: int) -> dict | None:
+    """One query (audio ⟕ transcription ⟕ failure ⟕ claim): the endpoint answers under load."""
     a, t, f, c = audio_files, transcriptions, transcription_failures, transcription_claims
+    stmt = (
+        sa.select(
+            a.c.b2_object_key,
+            t.c.status.label("t_status"), t.c.provider, t.c.model, t.c.completed_at, t.c.transcript_text,
+            t.c.metadata.label("t_metadata"), t.c.b2_transcript_key,
+            f.c.status.label("f_status"), f.c.error, f.c.error_code, f.c.attempts, f.c.last_attempt_at, f.c.ignore_until,
+            c.c.claimed_by,
+        )
+        .select_from(a.outerjoin(t, t.c.audio_file_id == a.c.id).outerjoin(f, f.c.audio_file_id == a.c.id)
+                     .outerjoin(c, c.c.audio_file_id == a.c.id))
+        .where(a.c.id == audio_file_id)
+    )
     with engine.connect() as conn:
-        audio = conn.execute(sa.select(a.c.id, a.c.b2_object_key, a.c.campaign_name).where(a.c.id == audio_file_id)).first()
-        if audio is None:
-            return None
-        done = conn.execute(sa.select(t).where(t.c.audio_file_id == audio_file_id)).first()
-        failure = conn.execute(sa.select(f).where(f.c.audio_file_id == audio_file_id)).first()
-        claim = conn.execute(sa.select(c).where(c.c.audio_file_id == audio_file_id)).first()
-    base = {"audio_file_id": audio_file_id, "b2_key": audio.b2_object_key}
-    if done is not None and done.status == COMPLETED:
-        meta = done.metadata or {}
-        return {**base, "status": "completed", "transcript": done.transcript_text, "metadata": {
-            "provider": done.provider, "model": done.model, "completed_at": _iso(done.completed_at),
+        row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    base = {"audio_file_id": audio_file_id, "b2_key": row.b2_object_key}
+    if row.t_status == COMPLETED:
+        meta = row.t_metadata or {}
+        return {**base, "status": "completed", "transcript": row.transcript_text, "metadata": {
+            "provider": row.provider, "model": row.model, "completed_at": _iso(row.completed_at),
             "language": meta.get("language"), "duration": meta.get("duration"),
-            "b2_transcript_json_key": meta.get("b2_transcript_json_key") or done.b2_transcript_key,
+            "b2_transcript_json_key": meta.get("b2_transcript_json_key") or row.b2_transcript_key,
             "b2_transcript_txt_key": meta.get("b2_transcript_txt_key"),
         }}
-    if failure is not None:
+    if row.f_status is not None:
         return {**base, "status": "failed", "transcript": None, "metadata": {
-            "failure": failure.status, "error": failure.error, "error_code": failure.error_code,
-            "attempts": failure.attempts, "last_attempt_at": _iso(failure.last_attempt_at),
+            "failure": row.f_status, "error": row.error, "error_code": row.error_code,
+            "attempts": row.attempts, "last_attempt_at": _iso(row.last_attempt_at),
             # transient failures are retried by the sensor after their cooldown; permanent ones wait for /rerun
-            "next_retry_at": _iso(failure.ignore_until) if failure.status == "transient" else None,
+            "next_retry_at": _iso(row.ignore_until) if row.f_status == "transient" else None,
         }}
     return {**base, "status": "pending", "transcript": None,
-            "metadata": {"in_progress": claim is not None, "claimed_by": claim.claimed_by if claim else None}}
+            "metadata": {"in_progress": row.claimed_by is not None, "claimed_by": row.claimed_by}}
 
 
 def clear_failure(engine: sa.Engine, audio_file_id: int) -> bool:
