@@ -139,7 +139,16 @@ def main() -> int:
         from .inventory.mirror import mirror_bucket_to_d1
 
         ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
-        print("4. media archive (sample social cache -> local archive folder)")
+        print("4. gateway: one on-demand request, transcribed by the pending sensor's run")
+        from .gateway.demo import run_gateway_demo
+
+        ok &= run_gateway_demo(
+            data_dir,
+            lambda: _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"],
+                                  "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
+            out=lambda text: print("  " + text),
+        )
+        print("5. media archive (sample social cache -> local archive folder)")
         from .archive.demo import run_archive_demo
 
         ok &= run_archive_demo(defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  ")))

@@ -1,6 +1,7 @@
 """Resolving a request in ``public.recordings`` (the source of truth), as the seed's gateway does.
 
-By id: exact ``r.id::text = :id`` first, then a location containing the id, the user's
+Portable SQL (PostgreSQL in production; a SQLite file attached as ``public`` in the
+local profile). By id: exact ``r.id::text = :id`` first, then a location containing the id, the user's
 text escaped so ``%`` and ``_`` are literals. By URL: ``r.location`` must equal it, so
 the gateway never downloads a URL a client made up. Phone and campaign come from the
 joined ``contacts`` (and ``campaign_map`` when present), never from the client.
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 MAX_ID_CHARS = 512
 
 _SELECT = """
-SELECT r.id::text AS id, r.location, r.started::text AS started, r.stopped::text AS stopped,
+SELECT CAST(r.id AS TEXT) AS id, r.location, CAST(r.started AS TEXT) AS started, CAST(r.stopped AS TEXT) AS stopped,
        c."$phone" AS phone, c."$campaign_id" AS campaign_id, {name} AS campaign_name
 FROM public.recordings r
 JOIN public.contacts c ON r.contact_id = c."$id"
@@ -31,7 +32,7 @@ def escape_like(text: str) -> str:
 
 
 def _query(conn: sa.Connection, where: str, params: dict[str, Any]) -> list[dict]:
-    has_map = conn.scalar(sa.text("SELECT to_regclass('public.campaign_map') IS NOT NULL"))
+    has_map = sa.inspect(conn).has_table("campaign_map", schema="public")
     sql = _SELECT.format(
         name='COALESCE(cm.campaign, c."$campaign_id")' if has_map else 'c."$campaign_id"',
         join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"' if has_map else "",
@@ -46,7 +47,7 @@ def find_recording(engine: sa.Engine, *, recording_id: str | None = None, url: s
         if recording_id:
             if len(recording_id) > MAX_ID_CHARS:
                 return None
-            rows = _query(conn, "r.id::text = :rid", {"rid": recording_id})
+            rows = _query(conn, "CAST(r.id AS TEXT) = :rid", {"rid": recording_id})
             if not rows:
                 rows = _query(conn, "r.location LIKE ('%' || :pattern || '%') ESCAPE '\\'",
                               {"pattern": escape_like(recording_id)})

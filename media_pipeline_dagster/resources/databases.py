@@ -53,7 +53,23 @@ class RecordingsDatabaseResource(dg.ConfigurableResource):
         if not self.database_url:
             raise RuntimeError("no recordings source database configured (set RECORDINGS_DATABASE_URL)")
         url = normalize_database_url(self.database_url)
-        return _engine_for(url, lambda u: sa.create_engine(u, pool_pre_ping=True))
+        return _engine_for(url, _recordings_engine)
 
     def describe(self) -> dict[str, Any]:
         return {"recordings_source": mask_database_url(self.database_url) if self.database_url else "off"}
+
+
+def _recordings_engine(url: str) -> sa.Engine:
+    """PostgreSQL as it is; a SQLite file (local profile, demo) is attached as schema ``public``
+    so the same schema-qualified SQL reads it."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = parsed.database
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.NullPool)  # a fresh connection (and attach) per use
+
+    @sa.event.listens_for(engine, "connect")
+    def _attach(dbapi_conn, _record):
+        dbapi_conn.execute("ATTACH DATABASE ? AS public", (path,))
+
+    return engine
