@@ -135,11 +135,7 @@ def main() -> int:
         ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
                             _print_transcriptions, "demo:pending_transcriptions_sensor")
         _print_a_transcript(defs.resources["catalog"])
-        print("3. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
-        from .inventory.mirror import mirror_bucket_to_d1
-
-        ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
-        print("4. gateway: one on-demand request, transcribed by the pending sensor's run")
+        print("3. gateway: one on-demand request, transcribed by the pending sensor's run")
         from .gateway.demo import run_gateway_demo
 
         ok &= run_gateway_demo(
@@ -148,6 +144,10 @@ def main() -> int:
                                   "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
             out=lambda text: print("  " + text),
         )
+        print("4. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
+        from .inventory.mirror import mirror_bucket_to_d1
+
+        ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
         print("5. media archive (sample social cache -> local archive folder)")
         from .archive.demo import run_archive_demo
 

@@ -32,5 +32,5 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     assert "no new or changed CSV files" in second and "pending_transcriptions_sensor: no pending audio" in second
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'catalog.media_pipeline.sqlite'}")
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT COUNT(*) FROM audio_files")) == 5
-    assert len([p for p in (tmp_path / "data" / "bucket").rglob("*.wav")]) == 5
+        assert conn.scalar(sa.text("SELECT COUNT(*) FROM audio_files")) == 6  # 5 sample calls + the gateway request
+    assert len([p for p in (tmp_path / "data" / "bucket").rglob("*.wav")]) == 6
