@@ -61,6 +61,7 @@ def test_keys_are_required_and_nothing_is_written_without_one(client, gateway_se
 def test_bad_requests(client, gateway_settings, pg_url, origin):
     seed_recordings(pg_url, [
         {"id": "4", "url": origin.url("/gen/300000/too-big.mp3")},
+        {"id": "6", "url": origin.url("/fault/500/broken.mp3")},
         {"id": "1", "url": origin.url("/fault/404/gone.mp3")},
         {"id": "2", "url": origin.url("/fault/html/page.mp3")},
         {"id": "3", "url": origin.url("/gen/1000/ok.mp3")},
@@ -74,6 +75,8 @@ def test_bad_requests(client, gateway_settings, pg_url, origin):
     html = client.post("/api/media/transcribe", data={"recording_id": "2"}, headers=H)
     assert html.status_code == 422
     assert client.post("/api/media/transcribe", data={"recording_id": "3", "b2_prefix": "../x"}, headers=H).status_code == 422
+    broken = client.post("/api/media/transcribe", data={"recording_id": "6"}, headers=H)
+    assert broken.status_code == 503 and "HTTP 500" in broken.json()["detail"]  # retried, then: try again later
     too_big = client.post("/api/media/transcribe", data={"recording_id": "4"}, headers=H)
     assert too_big.status_code == 422 and "larger than the limit of 200000 bytes" in too_big.json()["detail"]
     assert audio_rows(gateway_settings) == []
