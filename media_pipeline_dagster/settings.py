@@ -211,5 +211,6 @@ def load_gateway_settings(env: Mapping[str, str] | None = None):
         callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
         webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
         transfer=dataclasses.replace(resources["audio_transfer"].transfer_settings(concurrency=1),
-                                     max_bytes=int(env.get("GATEWAY_MAX_AUDIO_BYTES") or 200 * 1024 * 1024)),
+                                     max_bytes=int(env.get("GATEWAY_MAX_AUDIO_BYTES") or 200 * 1024 * 1024),
+                                     audio_only=True),
     )

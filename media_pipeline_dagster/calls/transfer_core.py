@@ -30,6 +30,7 @@ class TransferSettings:
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB
     max_bytes: int | None = None  # larger bodies fail permanently (the gateway's size limit)
+    audio_only: bool = False  # also demand an audio Content-Type and a known audio signature (the gateway)
 
     @property
     def stream_hold(self) -> int:
@@ -77,14 +78,52 @@ def short_body(url: str, got: int, declared: int) -> TransferError:
     return TransferError(f"short body from {url}: {got} of {declared} bytes", permanent=False)
 
 
-def check_audio(content_type: str | None, first_bytes, url: str) -> None:
-    """Refuse web pages and other documents served where audio was expected."""
+# (offset, bytes) pairs that all must match; the formats OpenAI and faster-whisper read, and dialer exports.
+AUDIO_SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
+    "WAV": ((0, b"RIFF"), (8, b"WAVE")),
+    "WAV (RF64)": ((0, b"RF64"), (8, b"WAVE")),
+    "MP3 (ID3)": ((0, b"ID3"),),
+    "OGG/Opus": ((0, b"OggS"),),
+    "FLAC": ((0, b"fLaC"),),
+    "M4A/MP4": ((4, b"ftyp"),),
+    "WebM/Matroska": ((0, b"\x1a\x45\xdf\xa3"),),
+    "AMR": ((0, b"#!AMR"),),
+    "AIFF": ((0, b"FORM"), (8, b"AIF")),
+    "CAF": ((0, b"caff"),),
+    "WMA/ASF": ((0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),),
+    "AU": ((0, b".snd"),),
+}
+_AUDIO_TYPES = ("audio/", "video/", "application/octet-stream", "binary/octet-stream", "application/ogg")
+
+
+def audio_signature(head: bytes) -> str | None:
+    """The audio format the first bytes announce, or None."""
+    for name, parts in AUDIO_SIGNATURES.items():
+        if all(head[offset:offset + len(magic)] == magic for offset, magic in parts):
+            return name
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG audio / ADTS AAC frame sync
+        return "MPEG audio"
+    return None
+
+
+def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = False) -> None:
+    """Refuse web pages and other documents served where audio was expected.
+
+    ``strict`` (the gateway) also refuses any Content-Type that cannot carry audio and a
+    body whose first bytes are no known audio signature."""
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype.startswith(_NOT_AUDIO_TYPES):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
-    head = bytes(memoryview(first_bytes)[:64]).lstrip().lower()
-    if head.startswith(_HTML_STARTS):
+    head = bytes(memoryview(first_bytes)[:64])
+    if head.lstrip().lower().startswith(_HTML_STARTS):
         raise TransferError(f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})", permanent=True)
+    if not strict:
+        return
+    if ctype and not ctype.startswith(_AUDIO_TYPES):
+        raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
+    if audio_signature(head) is None:
+        raise TransferError(f"not audio: {url} starts with bytes {head[:8].hex()}, no known audio format "
+                            f"({', '.join(AUDIO_SIGNATURES)}, MPEG audio)", permanent=True)
 
 
 class Sink:

@@ -96,7 +96,7 @@ async def native(origins: NativeOrigins, route: tuple[str, str], store, job: Tra
                 body = await result.bytes_async()
             except Exception as exc:
                 raise _native_error(exc, job.url) from None
-            check_audio(content_type, body, job.url)
+            check_audio(content_type, body, job.url, settings.audio_only)
             if len(body) != declared:
                 raise short_body(job.url, len(body), declared)
             await sink.feed_async(body)
@@ -107,7 +107,7 @@ async def native(origins: NativeOrigins, route: tuple[str, str], store, job: Tra
         try:
             async for chunk in result.stream(min_chunk_size=MiB):
                 if sink.size == 0:
-                    check_audio(content_type, chunk, job.url)
+                    check_audio(content_type, chunk, job.url, settings.audio_only)
                 await sink.feed_async(chunk)
                 yield chunk
         except TransferError:
@@ -165,7 +165,7 @@ async def via_aiohttp(client: AiohttpClient, store, job: TransferJob, settings: 
             if declared is not None and declared <= settings.multipart_threshold:
                 async with budget.hold(declared):
                     body = await resp.read()
-                    check_audio(resp.content_type, body, job.url)
+                    check_audio(resp.content_type, body, job.url, settings.audio_only)
                     if len(body) != declared:
                         raise short_body(job.url, len(body), declared)
                     await sink.feed_async(body)
@@ -173,7 +173,7 @@ async def via_aiohttp(client: AiohttpClient, store, job: TransferJob, settings: 
                 return
             async with budget.hold(settings.stream_hold):
                 first = await resp.content.read(64 * 1024)
-                check_audio(resp.content_type, first, job.url)
+                check_audio(resp.content_type, first, job.url, settings.audio_only)
 
                 async def chunks():
                     sink.feed(first)
@@ -201,13 +201,13 @@ async def local_file(store, job: TransferJob, settings: TransferSettings, sink: 
         if size <= settings.multipart_threshold:
             async with budget.hold(size):
                 body = await asyncio.to_thread(fh.read)
-                check_audio(None, body, job.url)
+                check_audio(None, body, job.url, settings.audio_only)
                 await sink.feed_async(body)
                 await put(store, job, body, settings, multipart=False)
             return
         async with budget.hold(settings.stream_hold):
             first = fh.read(64 * 1024)
-            check_audio(None, first, job.url)
+            check_audio(None, first, job.url, settings.audio_only)
 
             async def chunks():
                 chunk = first

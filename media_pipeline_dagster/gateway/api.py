@@ -1,7 +1,8 @@
 """The FastAPI app: the seed's endpoints (submit, status) plus rerun, health and metrics.
 
-Every endpoint but ``/healthz`` needs ``X-API-Key``; keys are compared in constant time
-and only their names reach logs. The gateway never calls OpenAI: it stores the audio and
+Every endpoint but ``/healthz`` needs a key: the ``X-API-Key`` header, or HTTP Basic
+with the key as password (so a browser can open ``/docs``). Keys are compared in
+constant time and only their names reach logs. The gateway never calls OpenAI: it stores the audio and
 catalogs the row; ``pending_transcriptions_sensor`` has it transcribed.
 """
 
@@ -17,8 +18,10 @@ from typing import Annotated, Any
 
 import obstore
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Form, Header, HTTPException
+from fastapi import Depends, FastAPI, Form, HTTPException, Security
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from obstore.exceptions import NotFoundError
 
 from ..calls.keys import UnsafeKeyError, normalize_prefix
@@ -43,7 +46,7 @@ class GatewaySettings:
     callback_hosts: frozenset[str] = frozenset()  # empty: callbacks refused
     webhook_secret: str = ""
     webhook_interval_seconds: float = 10.0
-    transfer: TransferSettings = field(default_factory=TransferSettings)
+    transfer: TransferSettings = field(default_factory=lambda: TransferSettings(audio_only=True))
 
 
 class _Metrics:
@@ -77,17 +80,23 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if deliverer is not None:
             deliverer.stop()
 
+    # The API description sits behind the key like everything but /healthz.
     app = FastAPI(title="media_pipeline_dagster gateway", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None,
                   description="On-demand transcription requests: the audio is stored and queued; Dagster transcribes it.")
     metrics = _Metrics()
     keys = [(name, key.encode()) for name, key in settings.api_keys.items() if key]
     limiter = RateLimiter(settings.rate_limit_per_minute)
+    header_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+    basic = HTTPBasic(auto_error=False, description="any user name, the API key as password")
 
-    def api_key(x_api_key: Annotated[str | None, Header()] = None) -> str:
-        given = (x_api_key or "").encode()
+    def api_key(x_api_key: Annotated[str | None, Security(header_key)] = None,
+                credentials: Annotated[HTTPBasicCredentials | None, Security(basic)] = None) -> str:
+        given = (x_api_key or (credentials.password if credentials else "")).encode()
         name = next((n for n, k in keys if hmac.compare_digest(given, k)), None)
         if name is None:
-            raise HTTPException(401, "missing or invalid X-API-Key")
+            raise HTTPException(401, "missing or invalid X-API-Key",
+                                headers={"WWW-Authenticate": 'Basic realm="media_pipeline_dagster gateway"'})
         wait = limiter.take(name)
         if wait > 0:
             raise HTTPException(429, f"rate limit of {settings.rate_limit_per_minute} requests per minute for key {name!r}",
@@ -184,6 +193,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus(key_name: Annotated[str, Depends(api_key)]):
         return metrics.render()
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(key_name: Annotated[str, Depends(api_key)]):
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(key_name: Annotated[str, Depends(api_key)]):
+        # The browser sends the Basic credentials it was asked for again when the page loads /openapi.json.
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
     app.state.started = time.time()
     return app

@@ -44,11 +44,14 @@ def _lock_for(url_sha1: str) -> threading.Lock:
         return _LOCKS.setdefault(url_sha1, threading.Lock())
 
 
-def _existing(engine: sa.Engine, url_sha1: str):
+def _existing(engine: sa.Engine, url_sha1: str, recording_id: str | None = None):
+    """The row of this URL; else, when asked, the row holding the recording under another URL."""
+    select = sa.select(audio_files.c.id, audio_files.c.b2_object_key)
     with engine.connect() as conn:
-        return conn.execute(
-            sa.select(audio_files.c.id, audio_files.c.b2_object_key).where(audio_files.c.url_sha1 == url_sha1)
-        ).first()
+        found = conn.execute(select.where(audio_files.c.url_sha1 == url_sha1)).first()
+        if found is None and recording_id:
+            found = conn.execute(select.where(audio_files.c.recording_id == recording_id)).first()
+        return found
 
 
 def queue_recording(engine: sa.Engine, store, recording: dict, *, prefix: str, transfer: TransferSettings) -> Queued:
@@ -72,7 +75,7 @@ def queue_recording(engine: sa.Engine, store, recording: dict, *, prefix: str, t
             failure = report.failures[0]
             status = 422 if failure.permanent else 503
             raise SubmitError(status, f"could not store the audio of recording {recording['id']}: {failure.reason}")
-        found = _existing(engine, url_sha1)
+        found = _existing(engine, url_sha1, row.recording_id)  # the catalog holds each recording_id once
     if found is None:
         raise SubmitError(503, f"recording {recording['id']}: the catalog did not take the row; try again")
     return Queued(found.id, found.b2_object_key, created=bool(report.inserted or report.objects_attached))

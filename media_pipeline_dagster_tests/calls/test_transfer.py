@@ -81,3 +81,16 @@ def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_pa
         assert outcomes[url].sha256 == origin.expected_sha256(url)
         assert (tmp_path / f"{i}.mp3").stat().st_size == 300_000 + i
     assert not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize("head, expected", [
+    (b"RIFF\x24\x08\x00\x00WAVEfmt ", "WAV"), (b"ID3\x04\x00", "MP3 (ID3)"), (b"\xff\xfb\x90\x64", "MPEG audio"),
+    (b"\xff\xf1\x50\x80", "MPEG audio"), (b"OggS\x00\x02", "OGG/Opus"), (b"fLaC\x00\x00", "FLAC"),
+    (b"\x00\x00\x00\x20ftypM4A ", "M4A/MP4"), (b"\x1a\x45\xdf\xa3\x9f", "WebM/Matroska"), (b"#!AMR\n", "AMR"),
+    (b"FORM\x00\x00\x00\x00AIFF", "AIFF"),
+    (b"PK\x03\x04", None), (b"%PDF-1.7", None), (b"\x89PNG\r\n\x1a\n", None), (b"\x00\x01\x02\x03", None), (b"", None),
+])
+def test_audio_signature(head, expected):
+    from media_pipeline_dagster.calls.transfer_core import audio_signature
+
+    assert audio_signature(head) == expected

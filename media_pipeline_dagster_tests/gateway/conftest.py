@@ -44,7 +44,8 @@ def gateway_settings(pg_url, object_store) -> GatewaySettings:
         api_keys={"ops": KEY, "other": "second-" + "y" * 20},
         b2_prefix="gateway",
         transfer=TransferSettings(concurrency=1, max_attempts=2, backoff_base=0.05, backoff_max=0.1,
-                                  read_timeout=3.0, connect_timeout=2.0, max_bytes=200_000),
+                                  read_timeout=3.0, connect_timeout=2.0, max_bytes=200_000,
+                                  audio_only=True),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 
+import obstore
+
 import sqlalchemy as sa
 
 from .conftest import KEY, seed_recordings
@@ -54,6 +56,11 @@ def test_keys_are_required_and_nothing_is_written_without_one(client, gateway_se
         assert client.post("/api/media/transcribe", data={"recording_id": "1"}, headers=headers).status_code == 401
         assert client.get("/api/media/status/1", headers=headers).status_code == 401
         assert client.get("/metrics", headers=headers).status_code == 401
+        for path in ("/docs", "/openapi.json", "/redoc"):  # only /healthz answers without a key
+            assert client.get(path, headers=headers).status_code in (401, 404)
+    refused = client.get("/docs")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert client.get("/docs", auth=("me", "wrong")).status_code == 401
     assert origin.hits(url) == 0 and audio_rows(gateway_settings) == []
     assert client.post("/api/media/transcribe", data={"recording_id": "1"}, headers={"X-API-Key": "second-" + "y" * 20}).status_code == 200
 
@@ -81,6 +88,31 @@ def test_bad_requests(client, gateway_settings, pg_url, origin):
     assert too_big.status_code == 422 and "larger than the limit of 200000 bytes" in too_big.json()["detail"]
     assert audio_rows(gateway_settings) == []
     assert client.get("/api/media/status/999999", headers=H).status_code == 404
+
+
+def test_audio_format_is_checked_by_content_type_and_magic_bytes(client, gateway_settings, pg_url, origin, object_store):
+    from ..transcription.helpers import wav_bytes
+
+    seed_recordings(pg_url, [
+        {"id": "zip", "url": origin.add_file("/vr/archive.mp3", b"PK\x03\x04" + bytes(2000), "audio/mpeg")},
+        {"id": "png", "url": origin.add_file("/vr/picture.mp3", b"\x89PNG\r\n\x1a\n" + bytes(2000), "image/png")},
+        {"id": "pdf", "url": origin.add_file("/vr/doc.mp3", b"%PDF-1.7\n" + bytes(2000), "application/octet-stream")},
+        {"id": "wav", "url": origin.add_file("/vr/PR_real.wav", wav_bytes(0.5), "audio/wav")},
+        {"id": "ogg", "url": origin.add_file("/vr/PR_other.ogg", b"OggS\x00\x02" + bytes(2000), "application/octet-stream")},
+        {"id": "copy", "url": origin.add_file("/mirror/PR_real.wav", wav_bytes(0.5), "audio/wav")},
+    ])
+    zipped = client.post("/api/media/transcribe", data={"recording_id": "zip"}, headers=H)
+    assert zipped.status_code == 422 and "starts with bytes 504b0304" in zipped.json()["detail"]
+    png = client.post("/api/media/transcribe", data={"recording_id": "png"}, headers=H)
+    assert png.status_code == 422 and "Content-Type 'image/png'" in png.json()["detail"]
+    assert client.post("/api/media/transcribe", data={"recording_id": "pdf"}, headers=H).status_code == 422
+    assert audio_rows(gateway_settings) == []
+    assert [o["path"] for batch in obstore.list(object_store.store, prefix="gateway/") for o in batch] == []  # nothing stored
+    answers = [client.post("/api/media/transcribe", data={"recording_id": good}, headers=H) for good in ("wav", "ogg", "copy")]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    # Two URLs of recording PR_real: the catalog holds a recording once, so both answers name that row.
+    assert answers[0].json()["audio_file_id"] == answers[2].json()["audio_file_id"]
+    assert len(audio_rows(gateway_settings)) == 2
 
 
 def test_bucket_down_answers_503_and_catalogs_nothing(gateway_settings, pg_url, origin):
@@ -130,8 +162,13 @@ def test_health_metrics_and_docs(client):
     client.get("/api/media/status/1", headers={"X-API-Key": "nope"})
     text = client.get("/metrics", headers=H).text
     assert 'gateway_requests_total{endpoint="status",status="401"} 1' in text
-    spec = client.get("/openapi.json").json()
-    assert "/api/media/transcribe" in spec["paths"] and client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json", headers=H).json()
+    assert "/api/media/transcribe" in spec["paths"]
+    assert set(spec["components"]["securitySchemes"]) == {"APIKeyHeader", "HTTPBasic"}  # the Authorize button
+    # A browser asks for the key as a Basic password, then loads the spec with the same credentials.
+    page = client.get("/docs", auth=("me", KEY))
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert client.get("/openapi.json", auth=("me", KEY)).status_code == 200
     form = next(v for k, v in spec["components"]["schemas"].items() if k.startswith("Body_transcribe"))
     assert {"recording_id", "url", "b2_prefix", "phone", "campaign", "campaign_id"} <= set(form["properties"])
 
