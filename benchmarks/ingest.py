@@ -529,6 +529,38 @@ def print_table(results: Sequence[Result]) -> None:
           "A run marked ! had over a third of a core busy in 'other': the machine was disturbed.")
 
 
+TARGETS = {"small": 1.5, "large": 1.0}  # the issue's loopback targets, as ratios to rclone copyurl
+
+
+def cpu_bounds(res: dict[str, Result], target: float) -> dict[str, float]:
+    """What the cores allow, from the CPU seconds of the best runs.
+
+    The loopback sets keep every core busy, so wall time follows the CPU all processes
+    burn together, and the store and the origin burn theirs whoever the client is:
+
+    * ``floor_s``: the asset's store + origin CPU spread over every core; no client finishes sooner;
+    * ``bound_vs_rclone``: rclone's time over that floor, the ratio a client costing no CPU would reach;
+    * ``cpu_ratio``: rclone's CPU total (client + store + origin) over the asset's; tracks the measured ratio;
+    * ``client_budget_cpu_s``: the CPU the asset's own process (download, sha256, upload, catalog,
+      Dagster) may burn to reach ``target``; compare ``s5cmd_client_cpu_s``, what s5cmd burns to upload only.
+    """
+    a = cpu_parts(res[ASSET].best_sample.cpu)
+    r = cpu_parts(res[RCLONE].best_sample.cpu)
+    floor = (a[1] + a[2]) / (os.cpu_count() or 1)
+    return {"floor_s": floor, "bound_vs_rclone": res[RCLONE].best / floor, "cpu_ratio": sum(r[:3]) / sum(a[:3]),
+            "client_budget_cpu_s": sum(r[:3]) / target - a[1] - a[2], "client_cpu_s": a[0],
+            "s5cmd_client_cpu_s": cpu_parts(res[S5CMD].best_sample.cpu)[0]}
+
+
+def print_bounds(name: str, res: dict[str, Result]) -> None:
+    b = cpu_bounds(res, TARGETS[name])
+    print(f"loopback {name}: SeaweedFS and the origin alone needed {b['floor_s']:.2f} s of all {os.cpu_count()} cores in the "
+          f"asset's best run: a client costing no CPU would reach {b['bound_vs_rclone']:.2f}x rclone. "
+          f"rclone's CPU total over the asset's: {b['cpu_ratio']:.2f}. To reach {TARGETS[name]}x, the asset's process "
+          f"could burn {b['client_budget_cpu_s']:.2f} CPU s (it burnt {b['client_cpu_s']:.2f}; "
+          f"s5cmd burnt {b['s5cmd_client_cpu_s']:.2f} only uploading).")
+
+
 def print_rss(rss: dict, size: int) -> None:
     print(f"peak RSS ingesting one {fmt_size(size)} file in a child process: {rss['peak_rss_mib']:.0f} MiB "
           f"(after imports {rss['rss_after_import_mib']:.0f} MiB, before the ingest {rss['rss_before_ingest_mib']:.0f} MiB, "
@@ -544,6 +576,11 @@ def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes
         pairs["small_vs_rclone"] = small[ASSET].files_per_s / small[RCLONE].files_per_s
     if large:
         pairs["large_vs_rclone"] = large[ASSET].mib_per_s / large[RCLONE].mib_per_s
+    for name, res in (("small", small), ("large", large)):
+        if res and res[ASSET].best_sample.cpu:
+            b = cpu_bounds(res, TARGETS[name])
+            pairs.update({f"{name}_bound_vs_rclone": b["bound_vs_rclone"], f"{name}_cpu_ratio": b["cpu_ratio"],
+                          f"{name}_client_budget_cpu_s": b["client_budget_cpu_s"]})
     if wan:
         pairs["wan_vs_sequential"] = wan[ASSET].files_per_s / wan[SEQUENTIAL].files_per_s
     if rss:
@@ -624,6 +661,10 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str]) -> None:
     print()
     if results:
         print_table([r for group in results.values() for r in group.values()])
+        print()
+        for name in ("small", "large"):
+            if name in results:
+                print_bounds(name, results[name])
         print()
     if rss:
         print_rss(rss, sizes.rss_size)

@@ -25,7 +25,7 @@ class TransferSettings:
     max_attempts: int = 4
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    multipart_threshold: int = 16 * MiB
+    multipart_threshold: int = 8 * MiB  # above it, download and upload overlap (5 MiB parts)
     part_size: int = 5 * MiB
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB
