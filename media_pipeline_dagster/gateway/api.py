@@ -93,7 +93,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     def api_key(x_api_key: Annotated[str | None, Security(header_key)] = None,
                 credentials: Annotated[HTTPBasicCredentials | None, Security(basic)] = None) -> str:
         given = (x_api_key or (credentials.password if credentials else "")).encode()
-        name = next((n for n, k in keys if hmac.compare_digest(given, k)), None)
+        # Compare with every key, so the time taken says nothing about which key (or none) matched.
+        matches = [n for n, k in keys if hmac.compare_digest(given, k)]
+        name = matches[0] if matches else None
         if name is None:
             raise HTTPException(401, "missing or invalid X-API-Key",
                                 headers={"WWW-Authenticate": 'Basic realm="media_pipeline_dagster gateway"'})

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 
 import obstore
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from media_pipeline_dagster.gateway.api import create_app
 
 from .conftest import KEY, seed_recordings
 
@@ -35,6 +39,36 @@ def test_submit_by_id_stores_catalogs_and_answers_the_same_row_twice(client, gat
     assert again.json()["audio_file_id"] == body["audio_file_id"] and origin.hits(url) == hits  # no second download
     status = client.get(f"/api/media/status/{body['audio_file_id']}", headers=H).json()
     assert status["status"] == "pending" and status["transcript"] is None
+
+
+def test_b2_prefix_from_the_form_or_none_at_all(client, gateway_settings, pg_url, origin, object_store):
+    seed_recordings(pg_url, [{"id": "31", "url": origin.url("/gen/1000/vr/PR_p1.mp3")},
+                             {"id": "32", "url": origin.url("/gen/1000/vr/PR_p2.mp3")},
+                             {"id": "33", "url": origin.url("/gen/1000/vr/PR_p3.mp3")}])
+    custom = client.post("/api/media/transcribe", data={"recording_id": "31", "b2_prefix": "/dexter-audio/"}, headers=H)
+    assert custom.status_code == 200, custom.text
+    assert custom.json()["b2_key"].startswith("dexter-audio/gateway-calls/audio/+4915110635004/")
+    # An empty field counts as absent (the configured default); with no GATEWAY_B2_PREFIX the keys have no prefix.
+    empty = client.post("/api/media/transcribe", data={"recording_id": "32", "b2_prefix": ""}, headers=H)
+    assert empty.json()["b2_key"].startswith("gateway/gateway-calls/audio/")
+    gateway_settings.b2_prefix = ""
+    with TestClient(create_app(gateway_settings)) as c:
+        bare = c.post("/api/media/transcribe", data={"recording_id": "33"}, headers=H)
+    assert bare.status_code == 200, bare.text
+    assert bare.json()["b2_key"].startswith("gateway-calls/audio/+4915110635004/")
+    stored = {o["path"] for batch in obstore.list(object_store.store) for o in batch}
+    keys = [a.json()["b2_key"] for a in (custom, empty, bare)]
+    assert set(keys) <= stored and [r.b2_object_key for r in audio_rows(gateway_settings)] == keys
+
+
+def test_logs_name_the_key_never_its_value(client, gateway_settings, pg_url, origin, caplog):
+    seed_recordings(pg_url, [{"id": "41", "url": origin.url("/gen/1000/vr/PR_log.mp3")}])
+    wrong = "wrong-" + "z" * 20
+    with caplog.at_level(logging.DEBUG):
+        assert client.post("/api/media/transcribe", data={"recording_id": "41"}, headers={"X-API-Key": wrong}).status_code == 401
+        assert client.post("/api/media/transcribe", data={"recording_id": "41"}, headers=H).status_code == 200
+    assert "key ops queued recording 41" in caplog.text
+    assert KEY not in caplog.text and wrong not in caplog.text
 
 
 def test_lookup_by_part_of_the_location_and_non_numeric_ids(client, gateway_settings, pg_url, origin):
