@@ -17,6 +17,8 @@ import dagster as dg
 from dotenv import load_dotenv
 
 from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
+from .kernel.executors import executor_from_env
+from .operations.resources import OperationsResource
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.http import AudioTransferResource
@@ -49,6 +51,7 @@ class ConfigurationError(RuntimeError):
 class Profile:
     name: str
     resources: dict[str, object]
+    executor: object | None = None  # None: Dagster's default (steps in subprocesses of the run)
 
 
 def get_environment(env: Mapping[str, str] | None = None) -> str:
@@ -163,7 +166,28 @@ def load_profile(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -
         env = os.environ
     name = get_environment(env)
     resources = prod_resources(env) if name == "prod" else local_resources(env)
-    return Profile(name=name, resources=resources)
+    try:
+        executor = executor_from_env(env)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return Profile(name=name, resources={**resources, "operations": operations_resource(env)}, executor=executor)
+
+
+def operations_resource(env: Mapping[str, str]) -> OperationsResource:
+    """Alerts (a Slack-compatible webhook; its URL is a secret, kept as an EnvVar) and the backlog threshold."""
+    return OperationsResource(
+        alert_webhook_url=dg.EnvVar("MEDIA_PIPELINE_ALERT_WEBHOOK_URL") if env.get("MEDIA_PIPELINE_ALERT_WEBHOOK_URL", "").strip() else None,
+        ui_base_url=(env.get("MEDIA_PIPELINE_UI_URL") or "").strip() or None,
+        pending_max_hours=float(env.get("MEDIA_PIPELINE_PENDING_MAX_HOURS") or 24),
+    )
+
+
+def load_operations(env: Mapping[str, str] | None = None) -> OperationsResource:
+    """The operations resource outside Dagster (the heartbeat check), with its secret resolved."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)
+        env = os.environ
+    return _resolved(operations_resource(env), env)
 
 
 def _resolved(resource, env: Mapping[str, str]):

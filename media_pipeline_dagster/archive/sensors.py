@@ -51,6 +51,7 @@ def unarchived_post_media_sensor(context: dg.SensorEvaluationContext, post_media
             requests.append(dg.RunRequest(
                 partition_key=key, run_key=f"{key}:{signature}:{today}",
                 tags={"media_pipeline/unarchived_rows": str(state.unarchived)},
+                asset_selection=[post_media_archive.key],  # the UI's Target column shows it
             ))
             cursor[key] = [signature, today]
         else:

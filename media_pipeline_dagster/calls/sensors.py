@@ -37,8 +37,12 @@ def campaign_runs(
     run_key: Callable[[str], str],
     cursor: str,
     tags: Callable[[str], dict[str, str]] = lambda slug: {},
+    asset: dg.AssetKey | None = None,
 ) -> dg.SensorResult:
-    """One run per campaign over its date range, adding campaigns the instance does not know."""
+    """One run per campaign over its date range, adding campaigns the instance does not know.
+
+    ``asset`` is stored as the run's asset selection, which the UI shows as the run's target
+    (without it a sensor's run lists no asset)."""
     known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
     new_campaigns = sorted(set(ranges) - known)
     run_requests = [
@@ -49,6 +53,7 @@ def campaign_runs(
                 ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, hi)),
                 **tags(slug),
             },
+            asset_selection=[asset] if asset else None,
         )
         for slug, (lo, hi) in sorted(ranges.items())
     ]
@@ -99,6 +104,7 @@ def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxRes
         run_key=lambda slug: f"{slug}:{'+'.join(sorted(sources[slug]))}",
         cursor=json.dumps(current, sort_keys=True),
         tags=lambda slug: {"media_pipeline/csv_files": ",".join(sorted(sources[slug]))[:200]},
+        asset=audio_files.key,
     )
 
 
@@ -125,4 +131,5 @@ def recordings_sensor(context: dg.SensorEvaluationContext, recordings_db: Record
         {slug: (min(ds), max(ds)) for slug, ds in days.items()},
         run_key=lambda slug: f"recordings:{slug}:{after}-{last_id}",
         cursor=str(last_id),
+        asset=audio_files.key,
     )

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ..calls.assets import audio_files
 from ..calls.partitions import call_partitions, dates_by_campaign
+from ..kernel.placement import TRANSCRIPTION_STEP_TAGS
 from ..resources.databases import CatalogResource
 from ..resources.object_store import ObjectStoreResource
 from ..resources.transcriber import TranscriberResource
@@ -21,13 +22,14 @@ OBJECTS_PRESENT = "transcript_objects_in_bucket"
 NO_STALE_CLAIMS = "no_stale_claims"
 
 
-@dg.asset(
-    partitions_def=call_partitions,
-    deps=[audio_files],
+# A one-spec multi_asset (stable backfill_policy, see calls/assets.py); the step tags place it
+# on its own Celery queue and size its Kubernetes pod.
+@dg.multi_asset(
+    specs=[dg.AssetSpec("transcriptions", deps=[audio_files], group_name="calls",
+                        kinds={"openai", "postgres", "s3"}, partitions_def=call_partitions)],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="calls",
-    kinds={"openai", "postgres", "s3"},
     pool="openai",
+    op_tags=TRANSCRIPTION_STEP_TAGS,
     check_specs=[
         dg.AssetCheckSpec(NO_ORPHANS, asset="transcriptions", description="Seed 001 §5.3: every transcription has its audio_files row."),
         dg.AssetCheckSpec(OBJECTS_PRESENT, asset="transcriptions", description="Every completed transcription of the run's partitions has its JSON and TXT objects."),

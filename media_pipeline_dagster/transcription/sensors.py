@@ -70,4 +70,5 @@ def pending_transcriptions_sensor(context: dg.SensorEvaluationContext, catalog: 
         run_key=run_key,
         cursor=context.cursor or "",
         tags=lambda slug: {CAMPAIGN_TAG: slug},
+        asset=transcriptions.key,
     )

@@ -1,0 +1,1 @@
+"""Shared plumbing no single domain owns."""
