@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh dev
 bash scripts/ensure_postgres.sh
+bash scripts/ensure_redis.sh
 exec .venv/bin/python -m pytest "$@"

@@ -8,11 +8,18 @@ from .alerts import FailedRun, partitions_of, run_failure_payload
 from .resources import OperationsResource
 
 
+def root_message(error) -> str:
+    """The innermost cause: the asset's own exception, not Dagster's wrapper around it."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def describe_failure(context: dg.RunFailureSensorContext, operations: OperationsResource) -> FailedRun:
     run = context.dagster_run
     step_failures = context.get_step_failure_events()
     errors = [
-        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+        f"{event.step_key}: {root_message(event.step_failure_data.error)}"
         for event in step_failures
         if event.step_failure_data and event.step_failure_data.error
     ]

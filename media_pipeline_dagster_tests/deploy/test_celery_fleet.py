@@ -1,6 +1,6 @@
 """The VM fleet for real: dagster-celery with a Redis broker, workers as separate processes.
 
-- a backfill becomes several runs whose steps execute on two `dagster` queue workers;
+- a CSV's backfill becomes one run per campaign, whose steps execute on two `dagster` queue workers;
 - transcription steps go to the `transcription` queue and only its workers run them;
 - two runs on one transcription partition, on two workers at once: each file transcribed once;
 - a worker process killed mid-step: the run fails naming the lost worker, the daemon's run
@@ -27,8 +27,6 @@ from .topology import LOCATION, Deployment, wait_for
 DAY = "2025-08-27"
 CAMPAIGNS = {"alpha-calls": "Alpha Calls", "bravo-calls": "Bravo Calls", "charlie-calls": "Charlie Calls"}
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
-BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
@@ -92,20 +90,12 @@ def test_celery_fleet(fleet, inbox, pg_url, production_env, monkeypatch):
                  "started": f"{DAY}T09:0{c}:{i:02d}Z"}
                 for c, name in enumerate(CAMPAIGNS.values()) for i in range(4)]
         write_csv(inbox, rows)
-        # The campaigns must exist as partitions before a backfill can name them.
-        with dg.DagsterInstance.from_config(str(deployment.home)) as instance:
-            instance.add_dynamic_partitions("campaigns", list(CAMPAIGNS))
-        # A backfill of the asset job's partition set: one run per partition (an asset backfill
-        # would follow audio_files' single-run policy and make one run of all three).
-        backfill = deployment.graphql(BACKFILL, {"p": {
-            "selector": {"partitionSetName": "__ASSET_JOB_partition_set", "repositorySelector": {
-                "repositoryLocationName": LOCATION, "repositoryName": "__repository__"}},
-            "partitionNames": [f"{slug}|{DAY}" for slug in CAMPAIGNS],
-            "assetSelection": [{"path": ["audio_files"]}], "fromFailure": False}})["launchPartitionBackfill"]
-        assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
-        backfill_runs = wait_for("the backfill's runs", lambda: (r := [x for x in deployment.runs()
-                                 if {"key": "dagster/backfill", "value": backfill["backfillId"]} in x["tags"]]) and len(r) >= 2 and r,
-                                 120, deployment.log_tail)
+        # The CSV's three campaigns become three runs (the sensor splits a file's backfill by
+        # campaign; an asset backfill of audio_files follows its single-run policy: one run).
+        assert deployment.start_sensor("csv_inbox_sensor") == "RUNNING"
+        backfill_runs = wait_for("one run per campaign", lambda: (r := [x for x in deployment.runs()
+                                 if {"key": "dagster/sensor_name", "value": "csv_inbox_sensor"} in x["tags"]])
+                                 and len(r) == len(CAMPAIGNS) and r, 180, deployment.log_tail)
         done = finished(deployment, {r["runId"] for r in backfill_runs})
         assert {r["status"] for r in done} == {"SUCCESS"}, deployment.log_tail()
 
