@@ -87,6 +87,9 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             for name, url in pages.items():
                 page.goto(url, wait_until="networkidle", timeout=120_000)
+                skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
+                if skip.count():
+                    skip.first.click()
                 page.wait_for_timeout(2500)  # the graph lays itself out after the data arrives
                 path = out / f"{name}.png"
                 page.screenshot(path=str(path), full_page=False)
