@@ -88,7 +88,9 @@ class Deployment:
         workspace["load_from"][0]["grpc_server"]["port"] = self.code_port
         self.workspace = root / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump(workspace))
-        self.env = {**os.environ, **env, "DAGSTER_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        venv_bin = str(Path(sys.executable).parent)  # as the units' PATH: dagster-celery runs `celery` by name
+        self.env = {**os.environ, **env, "DAGSTER_HOME": str(self.home), "PYTHONUNBUFFERED": "1",
+                    "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = root / "logs"
         self.logs.mkdir()
