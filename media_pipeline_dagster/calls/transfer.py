@@ -2,9 +2,8 @@
 
 Bytes are never held whole in memory above ``multipart_threshold``: the body is fed
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
-transfers hold together. Transfers run on one asyncio loop; downloads and uploads are
-done by native clients (see ``transfer_paths``), which is what makes thousands of small
-files per second possible.
+transfers hold together. Transfers run on one asyncio loop; every download goes through
+the fetch policy (see ``transfer_paths``) and uploads are done by obstore's native client.
 """
 
 from __future__ import annotations
@@ -24,19 +23,14 @@ class _Clients:
     """What the transfers of one run share: HTTP clients and the memory budget."""
 
     def __init__(self, settings: TransferSettings):
-        self.http = paths.AiohttpClient(settings)
-        self.native = paths.NativeOrigins(settings)
+        self.http = paths.HttpClient(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
 
-async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink, attempt: int) -> None:
-    if job.url.lower().startswith("file://"):
+async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
+    if job.url[:5].lower() == "file:":
         return await paths.local_file(store, job, settings, sink, clients.budget)
-    route = paths.native_route(job.url)
-    if route is not None and attempt == 1:
-        return await paths.native(clients.native, route, store, job, settings, sink, clients.budget)
-    # Retries take the path that reads Retry-After and reports exact statuses.
-    return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
+    return await paths.via_http(clients.http, store, job, settings, sink, clients.budget)
 
 
 async def transfer_one(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
@@ -47,7 +41,7 @@ async def transfer_one(clients: _Clients, store, job: TransferJob, settings: Tra
         attempt += 1
         sink = Sink(job.keep_local_path, settings.max_bytes)
         try:
-            await _attempt(clients, store, job, settings, sink, attempt)
+            await _attempt(clients, store, job, settings, sink)
             sink.finish()
             return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
                                    attempts=attempt, seconds=time.perf_counter() - started)
