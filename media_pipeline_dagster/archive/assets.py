@@ -26,11 +26,12 @@ media_cache_source = dg.AssetSpec(
 SELECTED_ROWS_ARCHIVED = "selected_rows_archived"
 
 
-# A one-spec multi_asset: its backfill_policy is stable, @asset's is flagged beta.
-@dg.multi_asset(
-    specs=[dg.AssetSpec("post_media_archive", deps=[post_media_source, media_cache_source], group_name="archive",
-                        kinds={"s3", "postgres"}, partitions_def=post_media_months)],
+@dg.asset(
+    partitions_def=post_media_months,
+    deps=[post_media_source, media_cache_source],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="archive",
+    kinds={"s3", "postgres"},
     pool="s3_archive",
     check_specs=[dg.AssetCheckSpec(
         SELECTED_ROWS_ARCHIVED, asset="post_media_archive",

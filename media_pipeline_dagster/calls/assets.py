@@ -34,12 +34,12 @@ recordings_tables = dg.AssetSpec(
 NO_DUPLICATES = "no_duplicate_url_sha1"
 OBJECTS_PRESENT = "objects_in_bucket"
 
-# A one-spec multi_asset rather than @asset: its backfill_policy is stable, @asset's is
-# flagged beta and warned about every time a process imports this module.
-@dg.multi_asset(
-    specs=[dg.AssetSpec("audio_files", deps=[csv_inbox, recordings_tables], group_name="calls",
-                        kinds={"s3", "postgres"}, partitions_def=call_partitions)],
+@dg.asset(
+    partitions_def=call_partitions,
+    deps=[csv_inbox, recordings_tables],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="calls",
+    kinds={"s3", "postgres"},
     pool="b2",
     check_specs=[
         dg.AssetCheckSpec(NO_DUPLICATES, asset="audio_files", description="Seed 000's dedupe guard: no url_sha1 twice."),

@@ -22,14 +22,14 @@ OBJECTS_PRESENT = "transcript_objects_in_bucket"
 NO_STALE_CLAIMS = "no_stale_claims"
 
 
-# A one-spec multi_asset (stable backfill_policy, see calls/assets.py); the step tags place it
-# on its own Celery queue and size its Kubernetes pod.
-@dg.multi_asset(
-    specs=[dg.AssetSpec("transcriptions", deps=[audio_files], group_name="calls",
-                        kinds={"openai", "postgres", "s3"}, partitions_def=call_partitions)],
+@dg.asset(
+    partitions_def=call_partitions,
+    deps=[audio_files],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="calls",
+    kinds={"openai", "postgres", "s3"},
     pool="openai",
-    op_tags=TRANSCRIPTION_STEP_TAGS,
+    op_tags=TRANSCRIPTION_STEP_TAGS,  # its own Celery queue, a bigger Kubernetes pod (kernel/placement.py)
     check_specs=[
         dg.AssetCheckSpec(NO_ORPHANS, asset="transcriptions", description="Seed 001 §5.3: every transcription has its audio_files row."),
         dg.AssetCheckSpec(OBJECTS_PRESENT, asset="transcriptions", description="Every completed transcription of the run's partitions has its JSON and TXT objects."),

@@ -48,6 +48,8 @@ def production_env(pg_url: str, dagster_storage_url: str, s3_server: S3Server, b
         "MEDIA_PIPELINE_TRANSCRIBER": "local",
         "ARCHIVE_DATABASE_URL": pg_url,
         "MEDIA_CACHE_DIR": str(cache),
+        # The fetch policy refuses internal addresses; the test's audio servers are on loopback.
+        "MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS": "127.0.0.1/32",
         # D1 is not exercised here; prod only insists the variables exist.
         "CLOUDFLARE_API_TOKEN": "unused-in-this-test",
         "CLOUDFLARE_ACCOUNT_ID": "unused-in-this-test",
