@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -123,7 +122,6 @@ def main() -> int:
         repo_yaml = Path("dagster.yaml")
         instance_yaml.write_text(repo_yaml.read_text() if repo_yaml.is_file() else "telemetry:\n  enabled: false\n")
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy, a documented choice
     from .calls.sensors import csv_inbox_sensor
     from .definitions import defs as build_defs
     from .transcription.sensors import pending_transcriptions_sensor

@@ -24,7 +24,7 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     assert "check every_inventory_object_in_d1: passed" in first
     assert "POST /api/media/transcribe recording_id=900001 -> 200" in first
     assert '"status": "completed", "transcript": "Good morning.' in first
-    assert "S3 Archive Statistics" in first and "Archived:          5 (83.3%)" in first
+    assert "S3 Archive Statistics" in first and "Archived:          6 (100.0%)" in first
 
     assert demo.main() == 0
     second = capsys.readouterr().out

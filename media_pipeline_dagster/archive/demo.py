@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import post_media_archive
-from .samples import seed_sample_post_media
+from .samples import copy_sample_cache, late_sample_dir, seed_sample_post_media
 from .sensors import unarchived_post_media_sensor
 from .stats import archive_statistics, format_statistics
 
@@ -51,15 +51,30 @@ def run_archive_demo(resources: Mapping[str, object], instance: dg.DagsterInstan
     tick = unarchived_post_media_sensor(context)
     if not tick.run_requests:
         out(f"sensor: {tick.skip_reason.skip_message if tick.skip_reason else 'nothing to do'}")
-    ok = True
-    for request in tick.run_requests:
-        result = dg.materialize(
-            [post_media_archive], partition_key=request.partition_key, instance=instance,
-            resources={k: resources[k] for k in RESOURCE_KEYS}, tags=dict(request.tags), raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    # The asset job, not dg.materialize's ephemeral one: the UI then shows the run's target asset.
+    job = dg.Definitions(assets=[post_media_archive], resources={k: resources[k] for k in RESOURCE_KEYS}).resolve_implicit_global_asset_job_def()
+
+    def archive(month: str, tags: Mapping[str, str]) -> dg.ExecuteInProcessResult:
+        result = job.execute_in_process(
+            partition_key=month, instance=instance, tags=dict(tags), asset_selection=[post_media_archive.key],
+            raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+        out(f"archive {month[:7]}: " + (_summary(result) if result.success else "run FAILED"))
+        for check in result.get_asset_check_evaluations():
+            out(f"  check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+        return result
+
+    ok, incomplete = True, []
+    for request in tick.run_requests:
+        result = archive(request.partition_key, request.tags)
         ok &= result.success
-        out(f"archive {request.partition_key[:7]}: " + (_summary(result) if result.success else "run FAILED"))
+        if not all(check.passed for check in result.get_asset_check_evaluations()):
+            incomplete.append(request.partition_key)
+    # The sample's missing file arrives late, as a slow download would; archiving its month
+    # again picks it up, so the demo ends with every row archived and every check passing.
+    if incomplete and (arrived := copy_sample_cache(Path(cache.path), late_sample_dir())):
+        out(f"{arrived} missing file arrived in the cache; archiving {', '.join(m[:7] for m in incomplete)} again")
+        ok &= all(archive(month, {}).success for month in incomplete)
     instance.run_storage.set_cursor_values({CURSOR_KEY: tick.cursor or ""})
     with db.engine.connect() as conn:
         out(format_statistics(archive_statistics(conn)))

@@ -27,11 +27,16 @@ def sample_rows() -> list[dict[str, object]]:
     return rows
 
 
-def copy_sample_cache(cache_dir: Path) -> int:
+def late_sample_dir() -> Path:
+    """Files of sample rows that reach the cache only after the first archive run (a late download)."""
+    return sample_dir() / "late"
+
+
+def copy_sample_cache(cache_dir: Path, samples: Path | None = None) -> int:
     """Copy the sample files the cache does not have yet; how many were copied."""
     copied = 0
     for folder in MEDIA_FOLDERS.values():
-        for source in sorted((sample_dir() / folder).glob("*")):
+        for source in sorted(((samples or sample_dir()) / folder).glob("*")):
             target = cache_dir / folder / source.name
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -27,15 +27,21 @@ def test_the_demo_archives_the_shipped_cache_once_and_prints_the_statistics(tmp_
     first = "\n".join(lines)
     assert "sample cache: 5 files copied, 6 post_media rows added" in first
     assert "archive 2025-11: 2 uploaded" in first
-    assert "archive 2025-12: 3 uploaded" in first and "1 missing local file" in first and "(missing: med-c0ffee00)" in first
+    assert "archive 2025-12: 3 uploaded" in first and "1 missing local file" in first and "(missing: med-d7baf2b0)" in first
+    # The missing file is reported by id, arrives late, and the month archived again ends clean.
+    late = first[first.index("(missing: med-d7baf2b0)"):]
+    assert late.index("check selected_rows_archived: FAILED") < late.index("1 missing file arrived in the cache; archiving 2025-12 again")
+    assert "archive 2025-12: 1 uploaded, 0 already in bucket, 0 missing local file" in late
+    assert late.rstrip().count("check selected_rows_archived: passed") == 1 and "FAILED" not in late[late.index("arrived"):]
     assert "S3 Archive Statistics" in first
-    assert "  Total Media:       6\n  Archived:          5 (83.3%)\n  Not Archived:      1" in first
+    assert "  Total Media:       6\n  Archived:          6 (100.0%)\n  Not Archived:      0" in first
     assert "  Video:\n    Total:           1\n    Archived:        1 (100.0%)" in first
     archived = sorted(p.relative_to(tmp_path / "archive").as_posix() for p in (tmp_path / "archive").rglob("*.*"))
     assert archived == sorted([
         "cache/2025/11/5e546c749bb2e28ede173a3431b88d6c.png", "cache/2025/11/9ff5852d52e216aefad542353911c40e.jpg",
         "cache/2025/12/75bdfc711e497a42d95aee62f7b045b5.gif",  # the database's '.bin', found by its md5
         "cache/2025/12/0d167fa02e12b54fa3629a3804be0850.mp4", "cache/2025/12/de695bd80c03b040102dac428df7719d.pdf",
+        "cache/2025/12/d7baf2b08cf702cda15921d812851dd9.jpg",  # the late file
     ])
     urls = archive_urls(resources["post_media_db"].engine)
     assert urls["med-5e546c74"] == (tmp_path / "archive").resolve().as_uri() + "/cache/2025/11/5e546c749bb2e28ede173a3431b88d6c.png"
@@ -44,7 +50,7 @@ def test_the_demo_archives_the_shipped_cache_once_and_prints_the_statistics(tmp_
     assert run_archive_demo(resources, instance, out=lines.append)
     second = "\n".join(lines)
     assert "0 files copied, 0 post_media rows added" in second and "sensor: no month" in second
-    assert "  Archived:          5 (83.3%)" in second
+    assert "  Archived:          6 (100.0%)" in second and "arrived" not in second
     assert len(sample_rows()) == 6
 
 
