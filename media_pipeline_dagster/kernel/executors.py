@@ -26,12 +26,30 @@ def executor_name(env: Mapping[str, str]) -> str:
     return name
 
 
+# Celery settings of the executor and of every worker (deploy/celery/worker.yaml repeats them).
+CELERY_SETTINGS = {
+    # A worker acknowledges a step when the step ends. With one step per worker process it
+    # then never holds a second step while another worker idles (early acknowledgement lets
+    # a busy worker reserve the next one), and the step of a worker that vanished stays in
+    # Redis instead of being lost.
+    "task_acks_late": True,
+    # dagster-celery's broker defaults, plus how long Redis waits before handing an
+    # unacknowledged step to another worker: longer than any step may run (run monitoring's
+    # max_runtime_seconds), so a step still running is never started a second time.
+    "broker_transport_options": {
+        "max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+        "visibility_timeout": 43200,
+    },
+}
+
+
 def celery_config(env: Mapping[str, str]) -> dict:
     """The dagster-celery executor's config; workers must be started with the same broker
     and backend (deploy/celery/worker.yaml reads the same variables)."""
     return {
         "broker": env.get("MEDIA_PIPELINE_CELERY_BROKER") or DEFAULT_BROKER,
         "backend": env.get("MEDIA_PIPELINE_CELERY_BACKEND") or DEFAULT_BACKEND,
+        "config_source": CELERY_SETTINGS,
     }
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,8 @@ from .topology import DEPLOY, Deployment, exec_start, free_port, localize
 def redis_server(workdir: Path) -> Iterator[str]:
     """A throwaway redis-server on a free port (nothing kept on disk), so parallel test runs
     on one machine never share a queue. scripts/test.sh installs the binary when absent."""
+    import redis
+
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: run scripts/test.sh (it installs it) or apt-get install redis-server"
     port = free_port()
@@ -25,8 +29,6 @@ def redis_server(workdir: Path) -> Iterator[str]:
                              "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        import redis
-
         while True:
             try:
                 redis.Redis(port=port).ping()
@@ -41,13 +43,24 @@ def redis_server(workdir: Path) -> Iterator[str]:
 
 
 def start_worker(deployment: Deployment, name: str, queue: str) -> None:
-    """The ExecStart of media-dagster-celery-worker@<queue>.service, one task at a time."""
+    """The ExecStart of media-dagster-celery-worker@<queue>.service, one step at a time."""
     argv = localize(exec_start("media-dagster-celery-worker@.service"), deployment.workspace)
     argv = [a.replace("%i", queue) for a in argv]
     argv[argv.index("-n") + 1] = name
     argv = [a for a in argv if not a.startswith("--concurrency")] + ["--concurrency=1"]
     assert str(DEPLOY / "celery" / "worker.yaml") in argv
     deployment.start(f"worker-{name}", argv)
+
+
+def pause(deployment: Deployment, *workers: str) -> None:
+    """Freeze the workers' processes (SIGSTOP): steps sent meanwhile wait in Redis."""
+    for name in workers:
+        deployment.signal_group(f"worker-{name}", signal.SIGSTOP)
+
+
+def resume(deployment: Deployment, *workers: str) -> None:
+    for name in workers:
+        deployment.signal_group(f"worker-{name}", signal.SIGCONT)
 
 
 def children(pid: int) -> list[int]:
@@ -64,8 +77,28 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def descendants(pid: int) -> list[int]:
-    out = []
-    for child in children(pid):
-        out += [child, *descendants(child)]
-    return out
+def step_process(deployment: Deployment, worker: str) -> int:
+    """The pool process that runs a worker's step: dagster-celery → celery (main) → pool process."""
+    [main] = children(deployment.procs[f"worker-{worker}"].pid)
+    [pool] = children(main)  # --concurrency=1
+    return pool
+
+
+def celery_hosts(deployment: Deployment, run_id: str) -> dict[str, set[str]]:
+    """step key → the workers that executed it (dagster-celery's engine event names them)."""
+    hosts: dict[str, set[str]] = defaultdict(set)
+    for record in deployment.instance.all_logs(run_id):
+        event = record.dagster_event
+        metadata = (event.engine_event_data.metadata or {}) if event and event.is_engine_event and event.engine_event_data else {}
+        if "Celery worker" in metadata:
+            hosts[event.step_key].add(metadata["Celery worker"].value.split("@")[0])
+    return hosts
+
+
+def submitted(deployment: Deployment, run_id: str, step: str) -> str | None:
+    """The queue a run's step was sent to, once the run sent it."""
+    prefix = f'Submitting celery task for step "{step}" to queue "'
+    for message in deployment.messages(run_id):
+        if message.startswith(prefix):
+            return message[len(prefix):].split('"')[0]
+    return None

@@ -118,12 +118,17 @@ def test_dockerfile_is_slim_non_root_and_pinned():
 
 def test_celery_worker_reads_the_executors_variables(monkeypatch):
     worker = yaml.safe_load((DEPLOY / "celery" / "worker.yaml").read_text())["execution"]["config"]
-    assert worker == {"broker": {"env": "MEDIA_PIPELINE_CELERY_BROKER"}, "backend": {"env": "MEDIA_PIPELINE_CELERY_BACKEND"}}
+    assert worker == {"broker": {"env": "MEDIA_PIPELINE_CELERY_BROKER"}, "backend": {"env": "MEDIA_PIPELINE_CELERY_BACKEND"},
+                      "config_source": executors.CELERY_SETTINGS}  # the workers' Celery settings are the executor's
     env = {"MEDIA_PIPELINE_EXECUTOR": "celery", "MEDIA_PIPELINE_CELERY_BROKER": "redis://h:6379/3",
            "MEDIA_PIPELINE_CELERY_BACKEND": "redis://h:6379/4"}
-    assert executors.celery_config(env) == {"broker": "redis://h:6379/3", "backend": "redis://h:6379/4"}
+    assert executors.celery_config(env) == {"broker": "redis://h:6379/3", "backend": "redis://h:6379/4",
+                                            "config_source": executors.CELERY_SETTINGS}
+    assert executors.CELERY_SETTINGS["broker_transport_options"]["visibility_timeout"] >= yaml.safe_load(
+        (DEPLOY / "dagster.yaml").read_text())["run_monitoring"]["max_runtime_seconds"]
     assert executors.executor_from_env(env).name == "celery"
-    assert "-q %i" in unit("media-dagster-celery-worker@.service")["Service"]["ExecStart"]
+    command = unit("media-dagster-celery-worker@.service")["Service"]["ExecStart"]
+    assert "-q %i" in command and "-i media_pipeline_dagster.definitions" in command
 
 
 def test_transcription_step_tags_place_and_size_the_step():

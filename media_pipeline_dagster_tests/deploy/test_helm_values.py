@@ -63,7 +63,8 @@ def render_instance(values: dict, namespace: str = "media") -> dict:
         "run_retries": {"enabled": retries["enabled"], "max_retries": retries["maxRetries"],
                         "retry_on_asset_or_op_failure": retries["retryOnAssetOrOpFailure"]},
         "concurrency": {
-            "pools": {"default_limit": values["concurrency"]["pools"]["defaultLimit"]},
+            "pools": {"default_limit": values["concurrency"]["pools"]["defaultLimit"],
+                      "granularity": values["concurrency"]["pools"]["granularity"]},
             "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"], "tag_concurrency_limits": runs["tagConcurrencyLimits"]},
         },
         "retention": {"schedule": {"purge_after_days": retention["schedule"]["purgeAfterDays"]},

@@ -1,7 +1,9 @@
 """Dagster's processes started as separate OS processes from the deploy/ files, as systemd would.
 
 Each command is the ExecStart of a unit in deploy/systemd, with the virtualenv, the
-workspace file and the ports made local; so the tests run what the units run.
+workspace file and the ports made local; so the tests run what the units run. The test
+process reads the same PostgreSQL-backed instance to watch runs and events (cheaper than
+asking the webserver), and uses the webserver's GraphQL API where an operator would act.
 """
 
 from __future__ import annotations
@@ -15,17 +17,22 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
+import dagster as dg
 import requests
 import yaml
+from dagster._core.storage.dagster_run import RunsFilter
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 UNIT_PREFIX = "/opt/media_pipeline"
 LOCATION = "media_pipeline_dagster"
+REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
+DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 T = TypeVar("T")
 
 
@@ -64,7 +71,8 @@ def localize(argv: list[str], workspace: Path) -> list[str]:
     return out
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_timeout: Callable[[], str] = lambda: "") -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_timeout: Callable[[], str] = lambda: "",
+             interval: float = 0.25) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
@@ -72,7 +80,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_timeou
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{on_timeout()}")
-        time.sleep(0.3)
+        time.sleep(interval)
 
 
 class Deployment:
@@ -89,12 +97,14 @@ class Deployment:
         self.workspace = root / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump(workspace))
         venv_bin = str(Path(sys.executable).parent)  # as the units' PATH: dagster-celery runs `celery` by name
-        self.env = {**os.environ, **env, "DAGSTER_HOME": str(self.home), "PYTHONUNBUFFERED": "1",
+        self.app_env = {**env, "DAGSTER_HOME": str(self.home)}
+        self.env = {**os.environ, **self.app_env, "PYTHONUNBUFFERED": "1",
                     "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = root / "logs"
         self.logs.mkdir()
         self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self._instance: dg.DagsterInstance | None = None
 
     # --- processes -----------------------------------------------------------------
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
@@ -104,17 +114,22 @@ class Deployment:
         self.procs[name] = proc
         return proc
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(name)
+    def signal_group(self, name: str, sig: int) -> None:
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(self.procs[name].pid, sig)
         except ProcessLookupError:
             pass
-        proc.wait(timeout=60)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        self.signal_group(name, sig)
+        self.procs.pop(name).wait(timeout=60)
 
     def stop_all(self) -> None:
         for name in list(self.procs):
+            self.signal_group(name, signal.SIGCONT)  # a paused worker must be able to die
             self.kill(name, signal.SIGKILL)
+        if self._instance is not None:
+            self._instance.dispose()
 
     def log_tail(self, limit: int = 3000) -> str:
         parts = []
@@ -134,6 +149,39 @@ class Deployment:
     def start_daemon(self) -> None:
         self.start("daemon", localize(exec_start("media-dagster-daemon.service"), self.workspace))
 
+    def start_all(self, also: Callable[[], None] = lambda: None) -> None:
+        """Code server, webserver (and ``also``: workers) at once; the daemon once the code
+        location answers, as the units' After= would have it (a daemon that finds the code
+        server still loading only looks again a minute later). Dagster's tables are created
+        first, once, as `dagster instance migrate` does on a new host: processes starting
+        together on an empty database race to create them."""
+        assert self.instance.get_runs(limit=1) == []
+        self.start_code_server()
+        self.start_webserver()
+        also()
+        self.wait_until_loaded()
+        self.start_daemon()
+
+    # --- the instance, read from this process --------------------------------------
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        if self._instance is None:
+            with mock.patch.dict(os.environ, self.app_env):  # dagster.yaml reads its settings from the environment
+                self._instance = dg.DagsterInstance.from_config(str(self.home))
+        return self._instance
+
+    def runs(self, tags: dict[str, str] | None = None, run_ids: Iterable[str] | None = None) -> list[dg.DagsterRun]:
+        return list(self.instance.get_runs(RunsFilter(tags=tags or {}, run_ids=list(run_ids) if run_ids else None)))
+
+    def finished(self, run_ids: Iterable[str], timeout: float = 300) -> list[dg.DagsterRun]:
+        ids = set(run_ids)
+        return wait_for(f"runs {sorted(ids)} to finish",
+                        lambda: (r := self.runs(run_ids=ids)) and len(r) == len(ids) and all(x.status in DONE for x in r) and r,
+                        timeout, self.log_tail)
+
+    def messages(self, run_id: str) -> list[str]:
+        return [record.message or "" for record in self.instance.all_logs(run_id)]
+
     # --- the webserver's GraphQL API -------------------------------------------------
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         response = requests.post(f"{self.web_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
@@ -151,32 +199,47 @@ class Deployment:
         for entry in entries:
             if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
                 error = entry["locationOrLoadError"]
-                if "UNAVAILABLE" in (error.get("message") or ""):  # the code server is still importing
-                    self.graphql(RELOAD_LOCATION, {"name": LOCATION})
+                # While the code server imports, the webserver records it unreachable; its server
+                # watcher loads the location again once the server answers.
+                if "DagsterUserCodeUnreachableError" in (error.get("message") or "") or "UNAVAILABLE" in (error.get("message") or ""):
                     return False
                 assert error["__typename"] == "RepositoryLocation", f"code location failed to load: {error}"
                 return True
         return False
 
-    def wait_for_code_server(self, timeout: float = 180) -> None:
-        """As systemd's After= would: the code server answers before the others start."""
-        def answers() -> bool:
-            with socket.socket() as s:
-                s.settimeout(1)
-                return s.connect_ex(("127.0.0.1", self.code_port)) == 0
-        wait_for("the code server's port", answers, timeout, self.log_tail)
-
-    def wait_until_loaded(self, timeout: float = 180) -> None:
-        wait_for("the code location in the webserver", self._location_loaded, timeout, self.log_tail)
+    def wait_until_loaded(self, timeout: float = 240) -> None:
+        wait_for("the code location in the webserver", self._location_loaded, timeout, self.log_tail, interval=0.5)
 
     def start_sensor(self, sensor: str) -> str:
-        selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "sensorName": sensor}
-        result = self.graphql(START_SENSOR, {"selector": selector})["startSensor"]
+        result = self.graphql(START_SENSOR, {"selector": {**REPOSITORY, "sensorName": sensor}})["startSensor"]
         assert result["__typename"] == "Sensor", result
         return result["sensorState"]["status"]
 
-    def runs(self) -> list[dict]:
-        return self.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    def set_pool_limit(self, pool: str, limit: int) -> None:
+        """As `dagster instance concurrency set <pool> <limit>` (or the UI's Concurrency page) does."""
+        assert self.graphql(SET_POOL_LIMIT, {"pool": pool, "limit": limit})["setConcurrencyLimit"] is True
+
+    def add_partition(self, partitions_def: str, key: str) -> None:
+        result = self.graphql(ADD_PARTITION, {"repo": REPOSITORY, "name": partitions_def, "key": key})["addDynamicPartition"]
+        assert result["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), result
+
+    def launch_run(self, asset: str, partition: str, run_config: dict | None = None) -> str:
+        """A run of one asset over one partition, as the UI's Materialize button launches it."""
+        params = {
+            "selector": {**REPOSITORY, "jobName": "__ASSET_JOB", "assetSelection": [{"path": [asset]}]},
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+        }
+        result = self.graphql(LAUNCH_RUN, {"p": params})["launchRun"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return result["run"]["runId"]
+
+    def launch_backfill(self, asset: str, partitions: list[str]) -> str:
+        """An asset backfill, as the UI's Materialize → "Launch backfill" submits it."""
+        params = {"assetSelection": [{"path": [asset]}], "partitionNames": partitions}
+        result = self.graphql(LAUNCH_BACKFILL, {"p": params})["launchPartitionBackfill"]
+        assert result["__typename"] == "LaunchBackfillSuccess", result
+        return result["backfillId"]
 
 
 WORKSPACE_QUERY = """
@@ -187,10 +250,19 @@ START_SENSOR = """
 mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
   __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }
 """
-RELOAD_LOCATION = """
-mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename } }
+SET_POOL_LIMIT = """
+mutation($pool: String!, $limit: Int!) { setConcurrencyLimit(concurrencyKey: $pool, limit: $limit) }
 """
-RUNS_QUERY = """
-{ runsOrError { ... on Runs { results { runId status jobName
-    tags { key value } assetSelection { path } } } } }
+ADD_PARTITION = """
+mutation($repo: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) {
+    __typename ... on PythonError { message } } }
+"""
+LAUNCH_RUN = """
+mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }
+"""
+LAUNCH_BACKFILL = """
+mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }
 """
