@@ -73,7 +73,8 @@ def run_archive_demo(resources: Mapping[str, object], instance: dg.DagsterInstan
     # The sample's missing file arrives late, as a slow download would; archiving its month
     # again picks it up, so the demo ends with every row archived and every check passing.
     if incomplete and (arrived := copy_sample_cache(Path(cache.path), late_sample_dir())):
-        out(f"{arrived} missing file arrived in the cache; archiving {', '.join(m[:7] for m in incomplete)} again")
+        out(f"{arrived} missing file arrived in the cache late, as a slow download would; "
+            f"archiving {', '.join(m[:7] for m in incomplete)} again")
         ok &= all(archive(month, {}).success for month in incomplete)
     instance.run_storage.set_cursor_values({CURSOR_KEY: tick.cursor or ""})
     with db.engine.connect() as conn:
