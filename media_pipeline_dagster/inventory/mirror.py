@@ -33,10 +33,13 @@ def mirror_bucket_to_d1(
 ) -> MirrorSummary:
     """Materialize b2_inventory and d1_media_assets (and the coverage check) with ``resources``
     (``object_store`` and ``d1``); print and return a few lines of figures."""
-    result = dg.materialize(
-        [b2_inventory, d1_media_assets, every_inventory_object_in_d1],
+    # The asset job, not dg.materialize's ephemeral one: the UI then shows the run's target assets.
+    job = dg.Definitions(
+        assets=[b2_inventory, d1_media_assets], asset_checks=[every_inventory_object_in_d1],
         resources={"object_store": resources["object_store"], "d1": resources["d1"]},
-        instance=instance, raise_on_error=False, run_config=QUIET,
+    ).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=[b2_inventory.key, d1_media_assets.key], raise_on_error=False, run_config=QUIET,
     )
     lines: list[str] = []
     for event in result.asset_materializations_for_node("b2_inventory"):
