@@ -2,7 +2,9 @@
 
 Starts `dagster dev` on the demo's DAGSTER_HOME and drives Debian's Chromium through
 Playwright (no browser download: `apt-get install chromium`, `pip install playwright`):
-the asset lineage, audio_files' partitions, the runs list and the latest run.
+the asset lineage (every group expanded), audio_files' partitions (its latest materialized
+partition selected), transcriptions' checks, the runs list (the Target column) and the
+latest audio_files run.
 
     bash scripts/demo.sh && make screenshots     # PNGs in .media_pipeline/screenshots/
 """
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,15 +45,48 @@ def wait_http(url: str, timeout: float = 180) -> None:
             time.sleep(1)
 
 
-def latest_run_id(base: str) -> str | None:
+def graphql(base: str, query: str) -> dict:
     import json
 
-    query = '{ runsOrError(limit: 1) { ... on Runs { results { runId } } } }'
     request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
-        results = json.load(response)["data"]["runsOrError"]["results"]
-    return results[0]["runId"] if results else None
+        return json.load(response)["data"]
+
+
+def latest_asset_run(base: str, asset: str) -> tuple[str, str] | None:
+    """(run id, first partition) of the latest run that materialized ``asset``."""
+    query = "{ runsOrError(limit: 50) { ... on Runs { results { runId assetSelection { path } tags { key value } } } } }"
+    for run in graphql(base, query)["runsOrError"]["results"]:
+        if [asset] in [key["path"] for key in run["assetSelection"] or []]:
+            tags = {t["key"]: t["value"] for t in run["tags"]}
+            return run["runId"], tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition", "")
+    return None
+
+
+def dismiss_first_visit_dialog(page) -> None:
+    """The "join the community" dialog a fresh browser profile gets, a moment after the first page."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=8000)
+        skip.click()
+    except Exception:  # noqa: BLE001 - not shown this time
+        pass
+
+
+def wait_loaded(page) -> None:
+    page.wait_for_function("!/Loading(\\.\\.\\.|…)/.test(document.body.innerText)", timeout=60_000)
+    page.wait_for_timeout(1000)  # the graph lays itself out after the data arrives
+
+
+def lineage(page, base: str) -> None:
+    """Every group expanded, the asset list folded away, tall enough to show the whole graph."""
+    page.set_viewport_size({"width": 1600, "height": 1700})
+    page.goto(f"{base}/asset-groups", wait_until="networkidle", timeout=120_000)
+    page.locator("button:has([aria-label=settings])").last.click()
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    page.reload(wait_until="networkidle")  # laid out again, expanded (the UI keeps that choice)
+    page.locator("button:has([aria-label=panel_show_right])").nth(1).click()
 
 
 def main() -> int:
@@ -74,23 +110,27 @@ def main() -> int:
     try:
         wait_http(f"{base}/server_info")
         pages = {
-            "lineage": f"{base}/asset-groups",
             "audio_files_partitions": f"{base}/assets/audio_files?view=partitions",
             "transcriptions_checks": f"{base}/assets/transcriptions?view=checks",
             "runs": f"{base}/runs",
         }
-        run_id = latest_run_id(base)
-        if run_id:
+        latest = latest_asset_run(base, "audio_files")
+        if latest:  # a materialized partition selected, and that run's page (its target asset on top)
+            run_id, partition = latest
+            pages["audio_files_partitions"] += "&partition=" + urllib.parse.quote(partition, safe="")
             pages["run"] = f"{base}/runs/{run_id}"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            for name, url in pages.items():
-                page.goto(url, wait_until="networkidle", timeout=120_000)
-                skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
-                if skip.count():
-                    skip.first.click()
-                page.wait_for_timeout(2500)  # the graph lays itself out after the data arrives
+            page.goto(f"{base}/runs", wait_until="networkidle", timeout=120_000)
+            dismiss_first_visit_dialog(page)
+            for name in ["lineage", *pages]:
+                if name == "lineage":
+                    lineage(page, base)
+                else:
+                    page.set_viewport_size({"width": 1600, "height": 1000})
+                    page.goto(pages[name], wait_until="networkidle", timeout=120_000)
+                wait_loaded(page)
                 path = out / f"{name}.png"
                 page.screenshot(path=str(path), full_page=False)
                 print(f"{name}: {path}")
