@@ -188,6 +188,13 @@ class _Run:
         self._completed(job, done)
 
     def _failed(self, job: _Job, exc: TranscriptionError) -> None:
+        if exc.kind == "fatal" or (self.report.fatal is not None and exc.kind != "permanent"):
+            # The run is stopping (bad key, no credit, ...): the file did nothing wrong, so it gets
+            # its claim handed back and no cooldown; only the first cause is reported.
+            self.report.fatal = self.report.fatal or str(exc)
+            with self.engine.begin() as conn:
+                queue.release(conn, [job.row.id], worker=self.o.worker)
+            return
         if exc.kind == "rate_limited" and job.rate_limited < self.o.max_rate_limited:
             job.rate_limited += 1
             self.report.rate_limited += 1
@@ -196,11 +203,6 @@ class _Run:
         if exc.kind == "transient" and job.attempts + 1 < self.o.max_attempts:
             job.attempts += 1
             self._later(job, self.o.backoff_seconds * 2 ** (job.attempts - 1))
-            return
-        if exc.kind == "fatal":
-            self.report.fatal = str(exc)
-            with self.engine.begin() as conn:
-                queue.release(conn, [job.row.id], worker=self.o.worker)
             return
         status = results.PERMANENT if exc.kind == "permanent" else results.TRANSIENT
         with self.engine.begin() as conn:
