@@ -23,6 +23,7 @@ from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from .resources.transcriber import TranscriberResource
+from .transcription.language import normalize as normalize_language
 
 PROFILES = ("local", "prod")
 
@@ -74,11 +75,17 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
     if env.get("OPENAI_API_KEY", "").strip():
         openai = OpenAIResource(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None)
     missing = ["OPENAI_API_KEY (OpenAI API key; or MEDIA_PIPELINE_TRANSCRIBER=local)"] if provider == "openai" and openai is None else []
+    try:
+        language = normalize_language(env.get("MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE"))
+    except ValueError as exc:
+        raise ConfigurationError(f"MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE: {exc}") from None
     resource = TranscriberResource(
         provider=provider,
         model=env.get("MEDIA_PIPELINE_TRANSCRIBE_MODEL") or None,
+        language=language,
         openai=openai,
         local_model_dir=env.get("MEDIA_PIPELINE_WHISPER_MODEL_DIR") or None,
+        local_allow_download=env.get("MEDIA_PIPELINE_WHISPER_DOWNLOAD", "").strip().lower() in ("1", "true", "yes"),
         claim_ttl_minutes=float(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
         cooldown_minutes=float(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
     )

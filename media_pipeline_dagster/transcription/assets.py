@@ -47,9 +47,11 @@ def transcriptions(
     ttl = timedelta(minutes=config.claim_ttl_minutes or transcriber.claim_ttl_minutes)
     cooldown = timedelta(minutes=config.cooldown_minutes if config.cooldown_minutes is not None else transcriber.cooldown_minutes)
     try:
-        with transcriber.open(context, provider=config.provider.value if config.provider else None, model=config.model) as (provider, model):
+        language = transcriber.expected_language(config.language)
+        with transcriber.open(context, provider=config.provider.value if config.provider else None, model=config.model,
+                              language=language) as (provider, model):
             options = TranscribeOptions(
-                request=TranscribeRequest(model=model, timestamps=config.timestamps.value, language=config.language),
+                request=TranscribeRequest(model=model, timestamps=config.timestamps.value, language=language),
                 worker=f"dagster:{context.run.run_id}@{socket.gethostname()}",
                 concurrency=config.concurrency, max_files=config.max_files, force=config.retranscribe,
                 retry_failed=config.retry_failed, dry_run=config.dry_run, claim_ttl=ttl, cooldown=cooldown,
@@ -57,7 +59,7 @@ def transcriptions(
             report = transcribe_partitions(catalog.engine, object_store.store, provider, wanted, options, log=context.log)
     except TranscriptionError as exc:
         raise dg.Failure(description=str(exc)) from None
-    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run)
+    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run, language=language)
     if report.fatal:
         raise dg.Failure(description=f"transcription stopped: {report.fatal}", metadata=metadata)
     context.log.info(

@@ -16,7 +16,7 @@ def _reason(text: str) -> str:
     return text.split(":")[0][:60]
 
 
-def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_run: bool) -> dict:
+def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_run: bool, language: str | None = None) -> dict:
     skipped = dict(report.held_back)
     skipped["claimed_by_another_worker"] = skipped.get("claimed_elsewhere", 0) + report.claimed_elsewhere
     skipped.pop("claimed_elsewhere", None)
@@ -24,6 +24,7 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
     meta: dict[str, object] = {
         "provider": provider,
         "model": model,
+        "expected_language": language or "any",
         "dry_run": dry_run,
         "pending_at_start": dg.MetadataValue.int(report.pending),
         "transcribed": dg.MetadataValue.int(len(report.transcribed)),

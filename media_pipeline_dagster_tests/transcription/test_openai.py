@@ -39,6 +39,15 @@ def test_whisper_verbose_json_with_word_timestamps(instance, openai_resources, o
         assert row.segments[-1]["end"] == pytest.approx(row.metadata["duration"], abs=0.01)
 
 
+def test_expected_language_setting_is_sent_to_openai_and_a_run_may_override_it(instance, openai_resources, openai_fake):
+    seed(openai_resources, seconds=(1.0, 2.0))
+    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, language="de")}
+    meta = metadata(materialize(instance, resources, max_files=1))
+    assert meta["expected_language"] == "de" and [r.language for r in openai_fake.requests] == ["de"]
+    assert metadata(materialize(instance, resources, language="en"))["expected_language"] == "en"
+    assert [r.language for r in openai_fake.requests] == ["de", "en"]
+
+
 @pytest.mark.parametrize("model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"])
 def test_gpt4o_models_json_with_token_usage_cost(instance, openai_resources, openai_fake, model):
     seed(openai_resources, seconds=(3.0,))
