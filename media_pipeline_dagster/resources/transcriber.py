@@ -25,6 +25,8 @@ class TranscriberResource(dg.ConfigurableResource):
                                  "checked locally; None: any language (English for English-only models).")
     openai: OpenAIResource | None = None
     request_timeout_seconds: float = 600.0
+    pace_requests: bool = Field(default=True, description="Pace OpenAI requests by the x-ratelimit-* budget the API "
+                                "reports (off: send at will and wait out 429s).")
     local_model_dir: str | None = Field(default=None, description="faster-whisper model directory (older spelling of a "
                                         "directory as `model`); used when no model is named.")
     local_allow_download: bool = Field(default=False, description="Let faster-whisper fetch named models from the "
@@ -64,7 +66,8 @@ class TranscriberResource(dg.ConfigurableResource):
             from ..transcription.openai_provider import OpenAIProvider
 
             with _openai_client(self.openai, context) as client:
-                yield OpenAIProvider(client, timeout_seconds=self.request_timeout_seconds), model_name
+                yield OpenAIProvider(client, timeout_seconds=self.request_timeout_seconds,
+                                     pace=self.pace_requests), model_name
         elif provider == "local":
             from ..transcription.local_provider import LocalWhisperProvider
 

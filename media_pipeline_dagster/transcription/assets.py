@@ -59,7 +59,8 @@ def transcriptions(
             report = transcribe_partitions(catalog.engine, object_store.store, provider, wanted, options, log=context.log)
     except TranscriptionError as exc:
         raise dg.Failure(description=str(exc)) from None
-    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run, language=language)
+    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run, language=language,
+                              pacer=getattr(provider, "pacer", None))
     if report.fatal:
         raise dg.Failure(description=f"transcription stopped: {report.fatal}", metadata=metadata)
     context.log.info(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
+from .pacing import RequestPacer
 from .providers import Transcript, TranscribeRequest, TranscriptionError
 
 # Phrases of the API's answers that mean "this audio will never work", not "you asked wrongly".
@@ -87,9 +89,10 @@ class OpenAIProvider:
     name = OPENAI
     max_request_bytes = OPENAI_MAX_REQUEST_BYTES
 
-    def __init__(self, client: openai.OpenAI, *, timeout_seconds: float = 600.0):
+    def __init__(self, client: openai.OpenAI, *, timeout_seconds: float = 600.0, pace: bool = True):
         # Retries are the engine's: it frees the slot while a file waits out a 429.
         self.client = client.with_options(max_retries=0, timeout=timeout_seconds)
+        self.pacer = RequestPacer() if pace else None
 
     def transcribe(self, path: Path, request: TranscribeRequest) -> Transcript:
         spec = openai_model(request.model)
@@ -102,11 +105,18 @@ class OpenAIProvider:
             kwargs["language"] = request.language
         if request.prompt and not spec.diarization:
             kwargs["prompt"] = request.prompt
-        try:
-            with path.open("rb") as fh:
-                response = self.client.audio.transcriptions.create(file=(path.name, fh), **kwargs)
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
+        with self.pacer.request() if self.pacer else nullcontext(None) as answered:
+            try:
+                with path.open("rb") as fh:
+                    answer = self.client.audio.transcriptions.with_raw_response.create(file=(path.name, fh), **kwargs)
+            except openai.OpenAIError as exc:
+                error = classify(exc)
+                if answered and isinstance(exc, openai.APIStatusError):
+                    answered(exc.response.headers, limited=error.kind == "rate_limited", retry_after=error.retry_after)
+                raise error from exc
+            if answered:
+                answered(answer.headers)
+        response = answer.parse()
         raw = response.model_dump(mode="json", exclude_none=True) if hasattr(response, "model_dump") else {"text": str(response)}
         return _transcript(spec.name, raw, diarized=spec.diarization, chunking=kwargs.get("chunking_strategy"))
 

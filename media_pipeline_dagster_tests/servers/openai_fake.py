@@ -221,8 +221,7 @@ class OpenAIFake:
             raise ApiError(429, f"Rate limit reached for {model} on requests per min (RPM): "
                            f"Please try again in {wait:g}s.", type_="requests",
                            code="rate_limit_exceeded",
-                           headers={"Retry-After": f"{wait:g}", "x-ratelimit-limit-requests": "50",
-                                    "x-ratelimit-remaining-requests": "0"})
+                           headers={"Retry-After": f"{wait:g}"})  # with a budget, its headers join
         if fault == "server_error":
             raise ApiError(500, "The server had an error while processing your request. "
                            "Sorry about that!", type_="server_error")

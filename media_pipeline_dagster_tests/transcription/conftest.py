@@ -22,6 +22,7 @@ def openai_fake_server() -> Iterator[OpenAIFake]:
 @pytest.fixture
 def openai_fake(openai_fake_server: OpenAIFake) -> OpenAIFake:
     openai_fake_server.clear_faults()
+    openai_fake_server.set_budget(None)
     openai_fake_server.reset()
     return openai_fake_server
 

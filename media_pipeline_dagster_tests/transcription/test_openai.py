@@ -84,6 +84,24 @@ def test_429_honours_retry_after_and_gives_the_slot_away(instance, openai_resour
     assert any(limited[0] < t < limited[0] + 0.29 for t in served)
 
 
+def test_requests_are_paced_by_the_budget_the_api_reports_not_by_its_429s(instance, openai_resources, openai_fake):
+    seed(openai_resources, seconds=(1.0,) * 8)
+    openai_fake.set_budget(120, rpm_burst=2)  # 2 requests per second, at most 2 at once
+    meta = metadata(materialize(instance, openai_resources, concurrency=4))
+    assert meta["transcribed"] == 8 and meta["failed"] == 0
+    assert openai_fake.counts[429] == 0 and meta["rate_limited_retries"] == 0
+    assert meta["requests_per_minute_allowed"] == 120 and meta["paced_wait_seconds"] > 0
+
+
+def test_the_same_budget_without_pacing_is_met_with_429s(instance, openai_resources, openai_fake):
+    """The setting above does bite: unpaced, 4 files at once against 2 per second get 429s."""
+    seed(openai_resources, seconds=(1.0,) * 8)
+    openai_fake.set_budget(120, rpm_burst=2)
+    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, pace_requests=False)}
+    meta = metadata(materialize(instance, resources, concurrency=4))
+    assert meta["transcribed"] == 8 and openai_fake.counts[429] > 0 and meta["rate_limited_retries"] > 0
+
+
 def test_persistent_5xx_is_transient_with_cooldown_then_cleared_by_success(instance, openai_resources, openai_fake):
     (audio_id,) = seed(openai_resources, seconds=(2.0,))
     openai_fake.set_faults(server_error_next=100)
