@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from ..resources.databases import CatalogResource, RecordingsDatabaseResource
+from ..resources.fetch import FetchPolicyResource
 from ..resources.http import AudioTransferResource
 from ..resources.inbox import CsvInboxResource
 from ..resources.object_store import ObjectStoreResource
@@ -53,6 +54,7 @@ def audio_files(
     csv_inbox: CsvInboxResource,
     recordings_db: RecordingsDatabaseResource,
     audio_transfer: AudioTransferResource,
+    fetch_policy: FetchPolicyResource,
 ) -> dg.MaterializeResult:
     """Call recordings of a campaign and day, copied into the bucket and cataloged in
     media_pipeline.audio_files, so every later step works from our own copy."""
@@ -72,7 +74,7 @@ def audio_files(
         limit=config.limit,
         keep_local_dir=Path(config.local_dir).resolve() if config.keep_local else None,
         retry_permanent_failures=config.retry_permanent_failures,
-        transfer=audio_transfer.transfer_settings(config.concurrency),
+        transfer=audio_transfer.transfer_settings(config.concurrency, fetch_policy.policy()),
     )
     report = ingest(catalog.engine, object_store.store, sources.rows, options, log=context.log)
     metadata = build_metadata(report, sources.rejected, target=object_store.describe(), dry_run=config.dry_run)
