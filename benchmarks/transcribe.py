@@ -45,6 +45,7 @@ import openai  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from media_pipeline_dagster.resources.databases import CatalogResource  # noqa: E402
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource  # noqa: E402
 from media_pipeline_dagster.resources.object_store import LocalObjectStoreResource  # noqa: E402
 from media_pipeline_dagster_tests.transcription.conftest import openai_transcriber  # noqa: E402
 from media_pipeline_dagster_tests.transcription.helpers import SAMPLES, materialize, metadata, seed_audio, wav_bytes  # noqa: E402
@@ -95,7 +96,8 @@ def asset_run(files: int, tmp: Path) -> tuple[float, dict]:
         catalog = CatalogResource(database_url=f"sqlite:///{tmp / 'catalog.sqlite'}")
         store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
         seed_audio(catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
-        resources = {"catalog": catalog, "object_store": store, "transcriber": openai_transcriber(server)}
+        resources = {"catalog": catalog, "object_store": store, "transcriber": openai_transcriber(server),
+                     "fetch_policy": FetchPolicyResource()}
         with dg.instance_for_test() as instance:
             started = time.perf_counter()
             result = materialize(instance, resources, concurrency=CONCURRENCY)
@@ -110,7 +112,7 @@ def paced_run(files: int, tmp: Path, pace: bool) -> tuple[float, dict, dict[int,
         store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
         seed_audio(catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
         resources = {"catalog": catalog, "object_store": store,
-                     "transcriber": openai_transcriber(server, pace_requests=pace)}
+                     "transcriber": openai_transcriber(server, pace_requests=pace), "fetch_policy": FetchPolicyResource()}
         with dg.instance_for_test() as instance:
             started = time.perf_counter()
             result = materialize(instance, resources, concurrency=CONCURRENCY)

@@ -8,6 +8,7 @@ import dagster as dg
 from ..calls.assets import audio_files
 from ..calls.partitions import call_partitions, dates_by_campaign
 from ..resources.databases import CatalogResource
+from ..resources.fetch import FetchPolicyResource
 from ..resources.object_store import ObjectStoreResource
 from ..resources.transcriber import TranscriberResource
 from . import checks
@@ -40,6 +41,7 @@ def transcriptions(
     catalog: CatalogResource,
     object_store: ObjectStoreResource,
     transcriber: TranscriberResource,
+    fetch_policy: FetchPolicyResource,
 ) -> dg.MaterializeResult:
     """Transcripts of the calls of a campaign and day (OpenAI or a local Whisper model), stored
     in media_pipeline.transcriptions and as JSON and TXT objects beside the audio."""
@@ -55,6 +57,7 @@ def transcriptions(
                 worker=f"dagster:{context.run.run_id}@{socket.gethostname()}",
                 concurrency=config.concurrency, max_files=config.max_files, force=config.retranscribe,
                 retry_failed=config.retry_failed, dry_run=config.dry_run, claim_ttl=ttl, cooldown=cooldown,
+                fetch_policy=fetch_policy.policy(),
             )
             report = transcribe_partitions(catalog.engine, object_store.store, provider, wanted, options, log=context.log)
     except TranscriptionError as exc:

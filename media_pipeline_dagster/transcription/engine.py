@@ -22,6 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from . import queue, results
+from ..kernel.fetch import FetchPolicy
 from .models import estimate_cost_usd
 from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
@@ -48,6 +49,7 @@ class TranscribeOptions:
     max_rate_limited: int = 8  # 429s, within this run
     backoff_seconds: float = 1.0
     fetch_timeout: float = 60.0
+    fetch_policy: FetchPolicy = FetchPolicy()  # where audio URLs may lead (kernel/fetch.py)
 
 
 @dataclass
@@ -133,7 +135,7 @@ class _Run:
                         job = self.ready.popleft()
                         in_flight[pool.submit(process, job.row, store=self.store, provider=self.provider,
                                               request=self.o.request, work_root=Path(tmp),
-                                              fetch_timeout=self.o.fetch_timeout)] = job
+                                              fetch_policy=self.o.fetch_policy, fetch_timeout=self.o.fetch_timeout)] = job
                     if self.report.fatal is not None and not in_flight:
                         break
                     timeout = max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.transcriber import TranscriberResource
 from media_pipeline_dagster.transcription import whisper_models
 from media_pipeline_dagster.transcription.local_provider import LocalWhisperProvider
@@ -58,7 +59,8 @@ def test_asset_transcribes_offline_into_catalog_and_bucket(instance, pg_url, obj
     catalog = CatalogResource(database_url=pg_url)
     speech = (SAMPLES / "PR_c9d8e7f6-a5b4-4c3d-2e1f-0a9b8c7d6e5f.wav").read_bytes()
     ids = seed_audio(catalog.engine, object_store.store, [speech, b"RIFF\x00\x00\x00\x00WAVEjunk" * 10, wav_bytes(0.5)])
-    resources = {"catalog": catalog, "object_store": object_store, "transcriber": TranscriberResource(provider="local")}
+    resources = {"catalog": catalog, "object_store": object_store, "transcriber": TranscriberResource(provider="local"),
+                 "fetch_policy": FetchPolicyResource()}
     result = materialize(instance, resources, timestamps="word")
     meta = metadata(result)
     assert meta["provider"] == "faster-whisper" and meta["model"] == "tiny.en"
@@ -119,7 +121,8 @@ def test_audio_without_speech_is_not_judged_by_language(german_base, tmp_path):
 def test_asset_fails_german_audio_given_to_tiny_en_and_completes_english(instance, pg_url, object_store):
     catalog = CatalogResource(database_url=pg_url)
     english_id, german_id = seed_audio(catalog.engine, object_store.store, [ENGLISH.read_bytes(), GERMAN.read_bytes()])
-    resources = {"catalog": catalog, "object_store": object_store, "transcriber": TranscriberResource(provider="local")}
+    resources = {"catalog": catalog, "object_store": object_store, "transcriber": TranscriberResource(provider="local"),
+                 "fetch_policy": FetchPolicyResource()}
     meta = metadata(materialize(instance, resources))
     assert meta["transcribed"] == 1 and meta["failed"] == 1 and meta["expected_language"] == "any"
     assert meta["failed_by_reason"] == {"permanent: language mismatch": 1}
@@ -134,7 +137,7 @@ def test_english_only_model_with_german_expected_stops_before_any_file(instance,
     catalog = CatalogResource(database_url=pg_url)
     seed_audio(catalog.engine, object_store.store, [GERMAN.read_bytes()])
     resources = {"catalog": catalog, "object_store": object_store,
-                 "transcriber": TranscriberResource(provider="local", language="de")}
+                 "transcriber": TranscriberResource(provider="local", language="de"), "fetch_policy": FetchPolicyResource()}
     result = materialize(instance, resources, raise_on_error=False)
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
