@@ -15,7 +15,7 @@ the words). Two answers worth knowing:
   audio endpoint's exact answer is undocumented).
 - ``rpm_limit`` (and ``rpm_burst``) give the key a requests-per-minute budget: every
   answer then carries ``x-ratelimit-*-requests`` headers and a request beyond the budget
-  gets the API's 429 ``rate_limit_exceeded`` (see openai_fake_budget).
+  gets the API's 429 ``rate_limit_exceeded`` (see openai_fake_faults).
 - the ``insufficient_quota`` fault answers 429 ``insufficient_quota`` (an account out of
   credit), ``forbidden`` 403 ``unsupported_country_region_territory``, as the API does.
 Latency and the slow fault are per-request waits in the request's own thread, so
@@ -33,11 +33,16 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from media_pipeline_dagster_tests.servers import openai_fake_budget as budget
 from media_pipeline_dagster_tests.servers import openai_fake_render as render
+from media_pipeline_dagster_tests.servers.openai_fake_faults import (
+    Faults,
+    RecordedRequest,
+    RequestBudget,
+    forbidden,
+    insufficient_quota,
+)
 from media_pipeline_dagster_tests.servers.openai_fake_render import (
     ALL_FORMATS,
     MODEL_FORMATS,
@@ -45,41 +50,6 @@ from media_pipeline_dagster_tests.servers.openai_fake_render import (
 )
 
 MAX_REQUEST_BYTES = 26_214_400
-
-
-@dataclass
-class Faults:
-    latency: float = 0.0  # seconds added to every request that gets processed
-    rate_limit_next: int = 0  # answer the next N requests 429
-    rate_limit_every: int = 0  # answer every k-th request 429 (k, 2k, ... since set)
-    retry_after: float = 1.0  # Retry-After seconds sent with the 429s
-    server_error_next: int = 0  # answer the next N requests 500
-    invalid_files: tuple[str, ...] = ()  # file names or sha256 (prefixes) answered 400
-    slow_next: int = 0  # the next N requests wait slow_seconds more (beyond a client timeout)
-    slow_seconds: float = 0.0
-    model: str | None = None  # the counted faults above only hit requests for this model
-    insufficient_quota: bool = False  # every request: 429 insufficient_quota (out of credit)
-    forbidden: bool = False  # every request: 403 (country, region or territory not supported)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    seq: int
-    time: float  # time.monotonic() on arrival
-    status: int
-    api_key: str | None
-    model: str | None = None
-    response_format: str | None = None
-    timestamp_granularities: tuple[str, ...] = ()
-    language: str | None = None
-    prompt: str | None = None
-    temperature: float | None = None
-    chunking_strategy: str | dict | None = None
-    file_name: str | None = None
-    file_size: int | None = None
-    file_sha256: str | None = None
-    duration: float | None = None
-    fault: str | None = None  # rate_limit, rpm_budget, insufficient_quota, forbidden, server_error, invalid_file, slow, fake_server_bug
 
 
 class OpenAIFake:
@@ -91,7 +61,7 @@ class OpenAIFake:
         self.default_duration = default_duration  # for audio PyAV cannot measure
         self.segment_seconds = segment_seconds
         self.max_request_bytes = max_request_bytes
-        self.budget = budget.RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
+        self.budget = RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._faults, self._fault_seq = Faults(), 0
@@ -133,7 +103,7 @@ class OpenAIFake:
 
     def set_budget(self, rpm_limit: int | None, rpm_burst: int | None = None) -> None:
         """A fresh (full) requests-per-minute budget, or none."""
-        self.budget = budget.RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
+        self.budget = RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -199,10 +169,10 @@ class OpenAIFake:
         faults = self.faults
         if faults.insufficient_quota:
             rec["fault"] = "insufficient_quota"
-            raise budget.insufficient_quota()
+            raise insufficient_quota()
         if faults.forbidden:
             rec["fault"] = "forbidden"
-            raise budget.forbidden()
+            raise forbidden()
         if body is None:
             raise ApiError(413, f"Maximum content size limit ({self.max_request_bytes}) exceeded "
                            f"({length} bytes read)", type_="server_error")

@@ -444,7 +444,7 @@ def test_request_budget_headers_and_429_beyond_it():
 
 
 def test_request_budget_refills_continuously():
-    from media_pipeline_dagster_tests.servers.openai_fake_budget import RequestBudget, go_duration
+    from media_pipeline_dagster_tests.servers.openai_fake_faults import RequestBudget, go_duration
 
     now = [0.0]
     bucket = RequestBudget(600, burst=10, clock=lambda: now[0])  # one request per 100 ms

@@ -1,4 +1,4 @@
-"""Requests-per-minute budgets and account errors of the fake OpenAI server, as the API answers them.
+"""Faults of the fake OpenAI server: the switches, the request log, request budgets and account errors.
 
 The API's request budget behaves as a bucket refilled continuously: after one request on a
 5,000 RPM key it answers ``x-ratelimit-remaining-requests: 4999`` and
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 
 from media_pipeline_dagster_tests.servers.openai_fake_render import ApiError
 
@@ -21,6 +22,41 @@ QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and bi
                  "https://platform.openai.com/docs/guides/error-codes/api-errors.")
 REGION_MESSAGE = "Country, region, or territory not supported"
 ORGANIZATION = "org-fake0000000000000000"
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0  # seconds added to every request that gets processed
+    rate_limit_next: int = 0  # answer the next N requests 429
+    rate_limit_every: int = 0  # answer every k-th request 429 (k, 2k, ... since set)
+    retry_after: float = 1.0  # Retry-After seconds sent with the 429s
+    server_error_next: int = 0  # answer the next N requests 500
+    invalid_files: tuple[str, ...] = ()  # file names or sha256 (prefixes) answered 400
+    slow_next: int = 0  # the next N requests wait slow_seconds more (beyond a client timeout)
+    slow_seconds: float = 0.0
+    model: str | None = None  # the counted faults above only hit requests for this model
+    insufficient_quota: bool = False  # every request: 429 insufficient_quota (out of credit)
+    forbidden: bool = False  # every request: 403 (country, region or territory not supported)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    seq: int
+    time: float  # time.monotonic() on arrival
+    status: int
+    api_key: str | None
+    model: str | None = None
+    response_format: str | None = None
+    timestamp_granularities: tuple[str, ...] = ()
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    chunking_strategy: str | dict | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    file_sha256: str | None = None
+    duration: float | None = None
+    fault: str | None = None  # rate_limit, rpm_budget, insufficient_quota, forbidden, server_error, invalid_file, slow, fake_server_bug
 
 
 def insufficient_quota() -> ApiError:
