@@ -24,7 +24,7 @@ NAMES = {"de": "German", "en": "English", "fr": "French", "es": "Spanish", "it":
          "cs": "Czech", "da": "Danish", "sv": "Swedish", "no": "Norwegian", "nn": "Nynorsk", "fi": "Finnish",
          "hu": "Hungarian", "ro": "Romanian", "el": "Greek", "hr": "Croatian", "sr": "Serbian", "zh": "Chinese",
          "ja": "Japanese", "ko": "Korean", "la": "Latin", "cy": "Welsh"}
-MULTILINGUAL_ADVICE = ("a multilingual model: small or larger on CPU (large-v3-turbo where there is a GPU or time; "
+MULTILINGUAL_ADVICE = ("a multilingual model: small or larger (medium, large-v3-turbo where the CPU time is there; "
                        "base ships offline but is rough)")
 
 
@@ -62,7 +62,7 @@ class LanguageCheck:
         if not multilingual and expected not in (None, "en"):
             raise TranscriptionError(
                 "fatal", f"model {model_label} transcribes English only, but the expected language is "
-                f"{name(expected)} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE): use {MULTILINGUAL_ADVICE}")
+                f"{name(expected)} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE or the run's language): use {MULTILINGUAL_ADVICE}")
         self.expected = expected if multilingual else "en"
         self.checks = multilingual is False or expected is not None
 
@@ -84,5 +84,5 @@ class LanguageCheck:
             return (f"language mismatch: {heard}, but {self.model_label} transcribes English only and would invent "
                     f"English text: transcribe it with {MULTILINGUAL_ADVICE} and MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE="
                     f"{detected}, then run with retry_failed")
-        return (f"language mismatch: {heard}, not the expected {name(self.expected)} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE): "
+        return (f"language mismatch: {heard}, not the expected {name(self.expected)}: "
                 f"if the campaign speaks {NAMES.get(detected, detected)}, run with language={detected} and retry_failed")
