@@ -8,15 +8,19 @@ every missing one is named before anything runs, and nothing falls back to local
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 from dotenv import load_dotenv
 
 from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
+from .calls.config import CallSourcesResource
+from .calls.keys import slugify
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.http import AudioTransferResource
@@ -85,6 +89,35 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
     return resource, missing
 
 
+def call_sources_resource(env: Mapping[str, str]) -> CallSourcesResource:
+    """MEDIA_PIPELINE_CALL_TIMEZONE (IANA zone of timestamps without an offset, default UTC) and
+    MEDIA_PIPELINE_CAMPAIGN_COMPANIES (a JSON object: campaign name -> company)."""
+    zone = (env.get("MEDIA_PIPELINE_CALL_TIMEZONE") or "").strip() or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"MEDIA_PIPELINE_CALL_TIMEZONE={zone!r} is not an IANA time zone; use e.g. UTC or Europe/Berlin"
+        ) from None
+    text = (env.get("MEDIA_PIPELINE_CAMPAIGN_COMPANIES") or "").strip()
+    example = 'e.g. {"Dexter Outbound": "Dexter GmbH", "Dexter Süd": "Dexter GmbH"}'
+    try:
+        companies = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES is not valid JSON ({exc}); {example}") from None
+    if not isinstance(companies, dict) or not all(isinstance(v, str) and v.strip() for v in companies.values()):
+        raise ConfigurationError(f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES must map campaign names to company names; {example}")
+    by_slug: dict[str, tuple[str, str]] = {}
+    for name, company in companies.items():
+        first = by_slug.setdefault(slugify(name), (name, company))
+        if first[1] != company:
+            raise ConfigurationError(
+                f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES names {first[0]!r} and {name!r}, which are the same campaign "
+                f"({slugify(name)}), with different companies ({first[1]!r}, {company!r})"
+            )
+    return CallSourcesResource(timezone=zone, campaign_companies={k: v.strip() for k, v in companies.items()})
+
+
 def d1_database_name(env: Mapping[str, str]) -> str:
     return (env.get("D1_DATABASE_NAME") or "").strip() or "lgfc_lite"
 
@@ -99,6 +132,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "catalog": CatalogResource(database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"),
         "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
         "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
+        "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
         **local_archive_resources(env, data_dir),
@@ -147,6 +181,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
             **b2_fields, unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower() in ("1", "true", "yes")
         ),
         "csv_inbox": CsvInboxResource(path=env["MEDIA_PIPELINE_CSV_INBOX"]),
+        "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(
             database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None
         ),

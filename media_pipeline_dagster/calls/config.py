@@ -1,8 +1,12 @@
-"""Run configuration of ``audio_files``: the seed downloader's flags, as Launchpad fields."""
+"""Run configuration of ``audio_files`` (the downloader's flags, as Launchpad fields) and
+the settings of the call sources."""
 
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
+
+from .keys import slugify
 
 
 class AudioIngestConfig(dg.Config):
@@ -18,3 +22,26 @@ class AudioIngestConfig(dg.Config):
     retry_permanent_failures: bool = Field(
         default=False, description="Try again URLs that failed permanently before (404, not audio)."
     )
+    csv_files: list[str] | None = Field(
+        default=None,
+        description="Read only these inbox files (names, as the sensor sets them). Unset: every CSV in the inbox.",
+    )
+
+
+class CallSourcesResource(dg.ConfigurableResource):
+    """How call sources are read: the zone of timestamps written without an offset, and
+    the company each campaign belongs to (MEDIA_PIPELINE_CALL_TIMEZONE,
+    MEDIA_PIPELINE_CAMPAIGN_COMPANIES)."""
+
+    timezone: str = "UTC"
+    campaign_companies: dict[str, str] = Field(
+        default={}, description="campaign name (or its slug) -> company; a CSV 'company' column wins."
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def company_for(self, campaign_name: str) -> str | None:
+        by_slug = {slugify(name): company for name, company in self.campaign_companies.items()}
+        return by_slug.get(slugify(campaign_name))

@@ -2,9 +2,9 @@
 
 Bytes are never held whole in memory above ``multipart_threshold``: the body is fed
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
-transfers hold together. Transfers run on one asyncio loop; downloads and uploads are
-done by native clients (see ``transfer_paths``), which is what makes thousands of small
-files per second possible.
+transfers hold together. Transfers run on one asyncio loop; uploads are done by
+obstore's native client. An upload error that concerns the bucket rather than the file
+(credentials refused, bucket missing, endpoint unreachable) stops every transfer at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
-from .transfer_core import MiB, MemoryBudget, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
+from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
 __all__ = ["MiB", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
 
@@ -25,17 +26,15 @@ class _Clients:
 
     def __init__(self, settings: TransferSettings):
         self.http = paths.AiohttpClient(settings)
-        self.native = paths.NativeOrigins(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
 
-async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink, attempt: int) -> None:
+async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
     if job.url.lower().startswith("file://"):
         return await paths.local_file(store, job, settings, sink, clients.budget)
-    route = paths.native_route(job.url)
-    if route is not None and attempt == 1:
-        return await paths.native(clients.native, route, store, job, settings, sink, clients.budget)
-    # Retries take the path that reads Retry-After and reports exact statuses.
+    # Every http(s) download takes aiohttp. obstore's native client refuses a body sent
+    # without Content-Length (chunked) only after the origin has sent it, so every such
+    # file was downloaded twice (native, then the aiohttp retry).
     return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
 
 
@@ -47,7 +46,7 @@ async def transfer_one(clients: _Clients, store, job: TransferJob, settings: Tra
         attempt += 1
         sink = Sink(job.keep_local_path, settings.max_bytes)
         try:
-            await _attempt(clients, store, job, settings, sink, attempt)
+            await _attempt(clients, store, job, settings, sink)
             sink.finish()
             return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
                                    attempts=attempt, seconds=time.perf_counter() - started)
@@ -56,6 +55,9 @@ async def transfer_one(clients: _Clients, store, job: TransferJob, settings: Tra
             error, permanent, code, wait = str(exc), exc.permanent, exc.code, exc.retry_after
         except Exception as exc:  # upload failures after obstore's own retries
             sink.abort()
+            systemic = storage_failure(exc)
+            if systemic is not None:  # every other upload would fail alike: stop the run, never retry
+                raise systemic from None
             error, permanent, code, wait = f"upload of {job.key} failed: {type(exc).__name__}: {exc}", False, None, None
         if permanent or attempt >= settings.max_attempts:
             return TransferOutcome(job, False, error=error[:2000], error_code=code, permanent=permanent,
@@ -70,7 +72,10 @@ async def run_transfers(
     settings: TransferSettings,
     on_outcome: Callable[[TransferOutcome], Awaitable[None]],
 ) -> None:
-    """Run every job with at most ``settings.concurrency`` in flight."""
+    """Run every job with at most ``settings.concurrency`` in flight.
+
+    A systemic storage failure (StorageUnavailable) cancels the transfers in flight and
+    is raised as it is; outcomes already reported stay reported."""
     pending = iter(jobs)
     clients = _Clients(settings)
 
@@ -79,6 +84,10 @@ async def run_transfers(
             await on_outcome(await transfer_one(clients, store, job, settings))
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(jobs))))))
+        async with asyncio.TaskGroup() as group:  # the first error cancels the other workers
+            for _ in range(max(1, min(settings.concurrency, len(jobs)))):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
     finally:
         await clients.http.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 import obstore
 from obstore.store import LocalStore
 
+from ..kernel.resilience import ErrorKind, item_status_kind
+
 MiB = 1024 * 1024
 HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive
 _NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -68,8 +70,8 @@ class TransferError(Exception):
 
 
 def http_status_error(status: int, url: str, reason: str = "", retry_after: float | None = None) -> TransferError:
-    """429, 408, 425 and 5xx are worth another try; other 4xx are not."""
-    transient = status in (408, 425, 429) or status >= 500
+    """429, 408, 425 and 5xx are worth another try; other 4xx are not (the origin is not ours: never systemic)."""
+    transient = item_status_kind(status) is ErrorKind.TRANSIENT
     return TransferError(f"HTTP {status} {reason} from {url}".replace("  ", " "), permanent=not transient,
                          code=status, retry_after=retry_after)
 
