@@ -158,6 +158,7 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
         RecordingsDatabaseResource,
     )
     from media_pipeline_dagster.resources.http import AudioTransferResource
+    from media_pipeline_dagster.resources.fetch import FetchPolicyResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
     from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
@@ -171,6 +172,7 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
         "recordings_db": RecordingsDatabaseResource(),
         "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
+        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
 
 

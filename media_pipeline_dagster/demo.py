@@ -19,10 +19,15 @@ import dagster as dg
 SAMPLE_CSV_NAME = "sample_calls.csv"
 
 
+def sample_audio_root() -> Path:
+    """The shipped sample audio: the demo's local audio root, the only folder file:// URLs may read."""
+    return Path(str(resources.files("media_pipeline_dagster") / "samples" / "audio")).resolve()
+
+
 def write_sample_inbox(inbox: Path) -> Path:
     """The shipped sample CSV with its audio URLs pointing at the shipped audio files."""
     samples = resources.files("media_pipeline_dagster") / "samples"
-    audio_dir = Path(str(samples / "audio")).resolve().as_uri()
+    audio_dir = sample_audio_root().as_uri()
     text = (samples / "calls.csv").read_text(encoding="utf-8").replace("{audio_dir}", audio_dir)
     inbox.mkdir(parents=True, exist_ok=True)
     target = inbox / SAMPLE_CSV_NAME
@@ -112,6 +117,7 @@ def main() -> int:
     os.environ.setdefault("MEDIA_PIPELINE_ENV", "local")
     data_dir = Path(os.environ.setdefault("MEDIA_PIPELINE_DATA_DIR", str(Path(".media_pipeline").resolve())))
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
+    os.environ.setdefault("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT", str(sample_audio_root()))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():
@@ -141,7 +147,7 @@ def main() -> int:
         from .gateway.demo import run_gateway_demo
 
         ok &= run_gateway_demo(
-            data_dir,
+            data_dir, Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
             lambda: _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"],
                                   "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
             out=lambda text: print("  " + text),

@@ -23,6 +23,8 @@ from .calls.config import CallSourcesResource
 from .calls.keys import slugify
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
+from .kernel.fetch import parse_networks
+from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
@@ -118,6 +120,18 @@ def call_sources_resource(env: Mapping[str, str]) -> CallSourcesResource:
     return CallSourcesResource(timezone=zone, campaign_companies={k: v.strip() for k, v in companies.items()})
 
 
+def fetch_policy_resource(env: Mapping[str, str]) -> FetchPolicyResource:
+    """Where URLs from data may lead: MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS (CIDRs of internal
+    networks that may be fetched from) and MEDIA_PIPELINE_LOCAL_AUDIO_ROOT (file:// URLs)."""
+    networks = [n.strip() for n in (env.get("MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS") or "").split(",") if n.strip()]
+    try:
+        parse_networks(networks)
+    except ValueError as exc:
+        raise ConfigurationError(f"MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS: {exc}") from None
+    return FetchPolicyResource(allow_networks=networks,
+                               local_audio_root=(env.get("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT") or "").strip() or None)
+
+
 def d1_database_name(env: Mapping[str, str]) -> str:
     return (env.get("D1_DATABASE_NAME") or "").strip() or "lgfc_lite"
 
@@ -135,6 +149,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+        "fetch_policy": fetch_policy_resource(env),
         **local_archive_resources(env, data_dir),
         # As `wrangler d1 execute --local` keeps one: a plain SQLite file.
         "d1": LocalD1Resource(path=str(data_dir / "d1" / f"{d1_database_name(env)}.sqlite")),
@@ -186,6 +201,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
             database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None
         ),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+        "fetch_policy": fetch_policy_resource(env),
     }
 
 
@@ -245,7 +261,8 @@ def load_gateway_settings(env: Mapping[str, str] | None = None):
         rate_limit_per_minute=int(env.get("GATEWAY_RATE_LIMIT") or 600),
         callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
         webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
-        transfer=dataclasses.replace(resources["audio_transfer"].transfer_settings(concurrency=1),
+        transfer=dataclasses.replace(resources["audio_transfer"].transfer_settings(
+                                         concurrency=1, fetch_policy=resources["fetch_policy"].policy()),
                                      max_bytes=int(env.get("GATEWAY_MAX_AUDIO_BYTES") or 200 * 1024 * 1024),
                                      audio_only=True),
     )

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..kernel.resilience import SystemicError
+from ..kernel.resilience import SystemicFailure
 from ..resources.databases import CatalogResource, RecordingsDatabaseResource
+from ..resources.fetch import FetchPolicyResource
 from ..resources.http import AudioTransferResource
 from ..resources.inbox import CsvInboxResource
 from ..resources.object_store import ObjectStoreResource
@@ -52,6 +53,7 @@ def audio_files(
     recordings_db: RecordingsDatabaseResource,
     audio_transfer: AudioTransferResource,
     call_sources: CallSourcesResource,
+    fetch_policy: FetchPolicyResource,
 ) -> dg.MaterializeResult:
     """Call recordings of a campaign and day, copied into the bucket and cataloged in
     media_pipeline.audio_files, so every later step works from our own copy.
@@ -67,7 +69,7 @@ def audio_files(
         limit=config.limit,
         keep_local_dir=Path(config.local_dir).resolve() if config.keep_local else None,
         retry_permanent_failures=config.retry_permanent_failures,
-        transfer=audio_transfer.transfer_settings(config.concurrency),
+        transfer=audio_transfer.transfer_settings(config.concurrency, fetch_policy.policy()),
     )
     try:
         engine = catalog.engine
@@ -81,7 +83,7 @@ def audio_files(
         if not config.dry_run:
             object_store.preflight(prefix)
         report = ingest(engine, object_store.store, sources.rows, options, log=context.log)
-    except SystemicError as exc:
+    except SystemicFailure as exc:
         raise dg.Failure(description=str(exc)) from None
     for problem in sources.unreadable:
         context.log.warning(problem)

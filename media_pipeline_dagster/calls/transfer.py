@@ -2,18 +2,21 @@
 
 Bytes are never held whole in memory above ``multipart_threshold``: the body is fed
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
-transfers hold together. Transfers run on one asyncio loop; uploads are done by
-obstore's native client. An upload error that concerns the bucket rather than the file
-(credentials refused, bucket missing, endpoint unreachable) stops every transfer at once.
+transfers hold together. Transfers run on one asyncio loop; every download goes through
+the fetch policy (see ``transfer_paths``) and uploads are done by obstore's native client.
+An upload error that concerns the bucket rather than the file (credentials refused, bucket
+missing, endpoint unreachable) stops every transfer at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import tenacity
+
+from ..kernel.resilience import backoff_wait
 from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
 from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
@@ -25,45 +28,50 @@ class _Clients:
     """What the transfers of one run share: HTTP clients and the memory budget."""
 
     def __init__(self, settings: TransferSettings):
-        self.http = paths.AiohttpClient(settings)
+        self.http = paths.HttpClient(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
 
 async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
-    if job.url.lower().startswith("file://"):
+    if job.url[:5].lower() == "file:":
         return await paths.local_file(store, job, settings, sink, clients.budget)
-    # Every http(s) download takes aiohttp. obstore's native client refuses a body sent
-    # without Content-Length (chunked) only after the origin has sent it, so every such
-    # file was downloaded twice (native, then the aiohttp retry).
-    return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
+    return await paths.via_http(clients.http, store, job, settings, sink, clients.budget)
+
+
+async def _attempt_once(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> Sink:
+    sink = Sink(job.keep_local_path, settings.max_bytes)
+    try:
+        await _attempt(clients, store, job, settings, sink)
+    except TransferError:
+        sink.abort()
+        raise
+    except Exception as exc:  # upload failures after obstore's own retries
+        sink.abort()
+        systemic = storage_failure(exc)
+        if systemic is not None:  # every other upload would fail alike: stop the run, never retry
+            raise systemic from None
+        raise TransferError(f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False) from exc
+    sink.finish()
+    return sink
 
 
 async def transfer_one(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
     """Download → hash → upload one file, retrying transient failures with backoff."""
     started = time.perf_counter()
-    attempt = 0
-    while True:
-        attempt += 1
-        sink = Sink(job.keep_local_path, settings.max_bytes)
-        try:
-            await _attempt(clients, store, job, settings, sink)
-            sink.finish()
-            return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
-                                   attempts=attempt, seconds=time.perf_counter() - started)
-        except TransferError as exc:
-            sink.abort()
-            error, permanent, code, wait = str(exc), exc.permanent, exc.code, exc.retry_after
-        except Exception as exc:  # upload failures after obstore's own retries
-            sink.abort()
-            systemic = storage_failure(exc)
-            if systemic is not None:  # every other upload would fail alike: stop the run, never retry
-                raise systemic from None
-            error, permanent, code, wait = f"upload of {job.key} failed: {type(exc).__name__}: {exc}", False, None, None
-        if permanent or attempt >= settings.max_attempts:
-            return TransferOutcome(job, False, error=error[:2000], error_code=code, permanent=permanent,
-                                   attempts=attempt, seconds=time.perf_counter() - started)
-        backoff = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random())
-        await asyncio.sleep(min(settings.backoff_max, wait) if wait is not None else backoff)
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(settings.max_attempts),
+        wait=backoff_wait(settings.backoff_base, settings.backoff_max),
+        retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, TransferError) and not exc.permanent),
+        reraise=True,
+    )
+    try:
+        sink = await retrying(_attempt_once, clients, store, job, settings)
+    except TransferError as exc:
+        return TransferOutcome(job, False, error=str(exc)[:2000], error_code=exc.code, permanent=exc.permanent,
+                               attempts=retrying.statistics.get("attempt_number", 1),
+                               seconds=time.perf_counter() - started)
+    return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
+                           attempts=retrying.statistics.get("attempt_number", 1), seconds=time.perf_counter() - started)
 
 
 async def run_transfers(

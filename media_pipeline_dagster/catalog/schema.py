@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ..kernel.resilience import SystemicError
+from ..kernel.resilience import SystemicFailure
 from .tables import SCHEMA
 
 DDL_FILES = (
@@ -25,7 +25,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 _ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(?:\w+\.)?(\w+)\s+ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 
 
-class SchemaUpgradeError(SystemicError):
+class SchemaUpgradeError(SystemicFailure):
     """An additive column is missing and our role may not add it; the message gives the statement to run."""
 
 

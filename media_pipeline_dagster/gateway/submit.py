@@ -19,7 +19,7 @@ from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import RejectedRow, build_call_row
 from ..calls.transfer import TransferSettings
 from ..catalog.tables import audio_files
-from ..kernel.resilience import SystemicError
+from ..kernel.resilience import SystemicFailure
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -73,7 +73,7 @@ def queue_recording(engine: sa.Engine, store, recording: dict, *, prefix: str, t
             return Queued(found.id, found.b2_object_key, created=False)
         try:
             report = ingest(engine, store, [row], IngestOptions(prefix=prefix, transfer=transfer, retry_permanent_failures=True))
-        except SystemicError as exc:  # the bucket itself is down or refuses us: not this recording's fault
+        except SystemicFailure as exc:  # the bucket itself is down or refuses us: not this recording's fault
             raise SubmitError(503, f"could not store the audio of recording {recording['id']}: {exc}") from None
         if report.failures:
             failure = report.failures[0]

@@ -22,7 +22,7 @@ from obstore.exceptions import NotFoundError
 from obstore.store import LocalStore, S3Store
 from pydantic import PrivateAttr
 
-from ..kernel.resilience import ErrorKind, service_status_kind
+from ..kernel.resilience import Kind, service_kind
 from .storage_errors import CREDENTIALS_HINT, ENDPOINT_HINT, StorageUnavailable
 
 # botocore >= 1.36 sends CRC32 checksum headers that Backblaze B2 rejects.
@@ -191,7 +191,7 @@ class S3ObjectStoreResource(ObjectStoreResource):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code == "NoSuchBucket":
                 raise StorageUnavailable(f"{where} does not exist (NoSuchBucket): create it or fix BACKBLAZE_B2_BUCKET") from None
-            if service_status_kind(status) is ErrorKind.SYSTEMIC:
+            if service_kind(status) is Kind.SYSTEMIC:
                 raise StorageUnavailable(f"{where} refused our credentials (HTTP {status} {code}): {CREDENTIALS_HINT}") from None
             raise StorageUnavailable(f"{where} cannot be listed (HTTP {status} {code}): {exc}") from None
         except BotoCoreError as exc:

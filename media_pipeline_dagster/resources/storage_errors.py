@@ -6,7 +6,7 @@ import re
 
 from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
 
-from ..kernel.resilience import ErrorKind, SystemicError, service_status_kind
+from ..kernel.resilience import Kind, SystemicFailure, service_kind
 
 CREDENTIALS_HINT = "check the key id and application key (BACKBLAZE_B2_KEY_ID / BACKBLAZE_B2_APPLICATION_KEY) and that the key may use this bucket"
 ENDPOINT_HINT = "check BACKBLAZE_B2_S3_ENDPOINT and the network"
@@ -16,7 +16,7 @@ _REQUEST = re.compile(r"Error performing (\w+) (\S+)")
 _UNREACHABLE = ("error sending request", "connection refused", "dns error", "failed to lookup address", "connect timeout")
 
 
-class StorageUnavailable(SystemicError):
+class StorageUnavailable(SystemicFailure):
     """The bucket cannot be used at all: credentials refused, bucket missing, endpoint unreachable."""
 
 
@@ -33,7 +33,7 @@ def storage_failure(exc: BaseException) -> StorageUnavailable | None:
     status = _STATUS.search(text)
     if code and code.group(1) == "NoSuchBucket":
         return StorageUnavailable(f"the bucket does not exist (NoSuchBucket){where}: create it or fix BACKBLAZE_B2_BUCKET")
-    if status and service_status_kind(int(status.group(1))) is ErrorKind.SYSTEMIC:
+    if status and service_kind(int(status.group(1))) is Kind.SYSTEMIC:
         detail = " ".join(x for x in (f"HTTP {status.group(1)}", code and code.group(1)) if x)
         return StorageUnavailable(f"object storage refused our credentials ({detail}){where}: {CREDENTIALS_HINT}")
     if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):  # a local folder, or a store without HTTP statuses

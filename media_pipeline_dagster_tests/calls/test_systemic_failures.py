@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
+from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.storage_errors import StorageUnavailable
 
@@ -64,7 +65,9 @@ def test_a_403_on_upload_stops_every_transfer_and_is_never_retried(object_store,
 
     store = with_changes(object_store, secret_access_key="not-the-secret").store
     with pytest.raises(StorageUnavailable, match=r"refused our credentials \(HTTP 403 SignatureDoesNotMatch\) \(PUT http"):
-        asyncio.run(run_transfers(jobs, store, TransferSettings(concurrency=2, max_attempts=4, backoff_base=0.01), collect))
+        settings = TransferSettings(concurrency=2, max_attempts=4, backoff_base=0.01,
+                                    fetch_policy=FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"])))
+        asyncio.run(run_transfers(jobs, store, settings, collect))
     assert outcomes == []
     assert sum(origin.hits(u) for u in urls) <= 2  # at most the two in flight; none twice
     assert all(origin.hits(u) <= 1 for u in urls)

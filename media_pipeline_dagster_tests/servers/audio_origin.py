@@ -13,6 +13,8 @@ Routes (all path based, so tests can build URLs by hand):
     /fault/short/<any>.mp3               promises 100000 bytes, sends 1000, closes
     /gen/<size_bytes>/<any>.mp3          200 audio of exactly size_bytes, streamed
     /chunked/<size_bytes>/<any>.mp3      the same body, chunked: no Content-Length
+    /redirect/<n>/<rest>                 302 to /redirect/<n-1>/<rest>, the last hop to /<rest>
+    /redirect-to?url=<u>[&status=<s>]    <s> (default 302) with Location: <u>, whatever <u> is
     anything else                        404
 
 Audio bodies are deterministic functions of the URL path (see gen_bytes), so a
@@ -28,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 MP3_FRAME_HEADER = b"\xff\xfb\x90\x64"
 DEFAULT_AUDIO_SIZE = 64 * 1024  # body size of the non-/gen audio routes
@@ -49,6 +51,7 @@ LOGIN_PAGE = (
 _GEN = re.compile(r"^/(?:gen|chunked)/(\d+)/.+")
 _FLAKY = re.compile(r"^/fault/flaky/(\d+)/.+")
 _SLOW = re.compile(r"^/fault/slow/(\d+(?:\.\d+)?)/.+")
+_REDIRECT = re.compile(r"^/redirect/(\d+)/(.+)")
 
 
 def _path(path_or_url: str) -> str:
@@ -165,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._respond(head=False)
 
+    def do_POST(self):  # webhook receivers and redirects of POSTs
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._respond(head=False)
+
     def _respond(self, head: bool) -> None:
         origin = self.server.origin
         path = _path(self.path)
@@ -172,6 +179,12 @@ class _Handler(BaseHTTPRequestHandler):
         if origin.delay_seconds and origin._stopping.wait(origin.delay_seconds):
             return
 
+        if m := _REDIRECT.match(path):
+            hops, rest = int(m.group(1)), m.group(2)
+            return self._redirect(302, f"/redirect/{hops - 1}/{rest}" if hops > 1 else f"/{rest}")
+        if path == "/redirect-to":
+            query = parse_qs(urlsplit(self.path).query)
+            return self._redirect(int(query.get("status", ["302"])[0]), query["url"][0])
         registered = origin._file(path)
         if registered is not None:
             return self._send_bytes(200, registered[0], registered[1], head)
@@ -210,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
+
+    def _redirect(self, status: int, location: str) -> None:
+        self._headers(status, 0, "text/plain", {"Location": location})
 
     def _send_bytes(self, status, body: bytes, content_type: str, head: bool, extra=None) -> None:
         self._headers(status, len(body), content_type, extra)
