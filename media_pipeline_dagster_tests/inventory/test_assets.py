@@ -130,7 +130,10 @@ def test_the_demo_mirror_on_the_local_profile(local_store, local_d1, capsys):
     assert first.success and "2 new, 0 already known" in str(first)
     second = mirror_bucket_to_d1({"object_store": local_store, "d1": local_d1}, echo=None)
     assert "0 new, 2 already known" in str(second) and "0 rows written" in str(second)
-    assert "check every_inventory_object_in_d1: passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check every_inventory_object_in_d1: passed" in out
+    # The first line says which file D1 is, and that wrangler does not read it.
+    assert f"D1 is a plain SQLite file, {local_d1.path} (open it with sqlite3; wrangler --local keeps its own file" in out
 
 
 def test_the_daily_schedule_materializes_both_at_0617_utc(local_store, local_d1):
