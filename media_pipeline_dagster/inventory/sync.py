@@ -20,7 +20,8 @@ from .enrich import EnrichmentAccessError, HeadOutcome
 from .schema import SchemaState, ensure_schema
 from .snapshot import Snapshot
 from .statements import (
-    ENRICH, INSERT, INSERT_WITH_METADATA, TOUCH, AssetRow, asset_rows, enrich_statements, insert_statements, known_page, touch_statements,
+    ENRICH, INSERT, INSERT_WITH_METADATA, TOUCH, AssetRow, asset_rows, enrich_statements, insert_statements,
+    known_page, touch_statements,
 )
 
 DEFAULT_READ_PAGE = 20_000
@@ -150,8 +151,8 @@ def _sync(db: D1Connection, snapshot: Snapshot, options: SyncOptions, log: loggi
     if report.schema.statements:
         verb = "would apply" if options.dry_run else "applied"
         log.info(
-            "media_assets schema: %s %s; recorded in d1_migrations: %s", verb, ", ".join(report.schema.applied) or "nothing",
-            ", ".join(report.schema.applied + report.schema.newly_recorded),
+            "media_assets schema: %s %s; recorded in d1_migrations: %s", verb,
+            ", ".join(report.schema.applied) or "nothing", ", ".join(report.schema.applied + report.schema.newly_recorded),
         )
     log.info(
         "%d objects in the snapshot, %d already in D1 (%d rows there), %d new: %d statement(s) in %d request(s)%s",
