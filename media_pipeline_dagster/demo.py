@@ -152,7 +152,7 @@ def main() -> int:
                                   "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
             out=lambda text: print("  " + text),
         )
-        print("4. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
+        print("4. bucket inventory -> D1 (a local SQLite file: the first line says which, and whether wrangler reads it)")
         from .inventory.mirror import mirror_bucket_to_d1
 
         ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
