@@ -103,8 +103,10 @@ def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxRes
         events.append(check_evaluation(kept))
     cursor = json.dumps({"files": current, "reports": kept}, sort_keys=True)
     if not ranges:
+        reason = "no rows to ingest in the new or changed CSV files" if events else "no new or changed CSV files"
         bad = [name for name, report in sorted(kept.items()) if report.get("problem")]
-        reason = f"unreadable CSV files, see the check {INBOX_CHECK} on csv_inbox: {', '.join(bad)}" if bad else "no new or changed CSV files"
+        if bad:
+            reason += f"; unreadable (see the check {INBOX_CHECK} on csv_inbox): {', '.join(bad)}"
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor, asset_events=events)
     versions = {slug: sorted(f"{name}@{current[name]}" for name in names) for slug, names in sources.items()}
     return campaign_runs(

@@ -106,7 +106,12 @@ def test_only_unreadable_files_skip_with_a_pointer_to_the_check(instance, inbox)
     (inbox / "book.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)))
     result = evaluate(instance, inbox)
     assert result.run_requests == []
-    assert "see the check csv_files_readable on csv_inbox: book.csv, empty.csv" in result.skip_reason.skip_message
+    assert result.skip_reason.skip_message == (
+        "no rows to ingest in the new or changed CSV files; "
+        "unreadable (see the check csv_files_readable on csv_inbox): book.csv, empty.csv"
+    )
+    again = evaluate(instance, inbox, cursor=result.cursor)
+    assert again.skip_reason.skip_message.startswith("no new or changed CSV files; unreadable (see the check")
     _, check = events(result)
     table = check.metadata["files"].value
     assert "empty.csv: the file is empty" in table and "book.csv: not UTF-8, UTF-16 or Windows-1252 text" in table
