@@ -152,6 +152,7 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 # --- the asset ---------------------------------------------------------------------------
 
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
+    from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
         RecordingsDatabaseResource,
@@ -169,6 +170,7 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
