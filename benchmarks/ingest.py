@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -45,6 +46,7 @@ for _path in (str(REPO), str(HERE)):
 
 # Both stdlib only at import time: the RSS child's baseline stays the product's own.
 import _origin
+import _wan
 from _cpu import Stopwatch
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
@@ -54,7 +56,8 @@ PARTITION = "bench|2025-01-01"
 WARM_PARTITION = "bench|2025-01-02"  # the RSS child's warm-up file lives on the next day
 CSV_HEADER = "phone,campaign_name,recordings_row_id,url,duration_seconds,started,stopped\n"
 WAN_DELAY_S = 0.05
-REGIMES = ("small", "large", "wan", "rss")
+REGIMES = ("small", "large", "wan", "latency", "rss")
+RCLONE_DEFAULT_TRANSFERS = 4  # rclone's own default for --transfers
 CALLS_PER_PHONE = 4  # several calls per phone, so index_in_phone has work like in production
 
 
@@ -70,10 +73,17 @@ class Sizes:
     large_reps: int  # a large-set round is cheap (~10 s) and noisier: more of them
     small_warmup: int  # files per tool in the untimed warm-up before each set
     large_warmup: int
+    shaped_count: int  # the WAN-shaped set: call-sized files through the shaper
+    shaped_size: int
 
 
-FULL = Sizes(2000, 64 * KiB, 20, 16 * MiB, 500, 1 * GiB, reps=3, large_reps=5, small_warmup=100, large_warmup=4)
-QUICK = Sizes(200, 64 * KiB, 4, 16 * MiB, 100, 64 * MiB, reps=1, large_reps=1, small_warmup=20, large_warmup=1)
+FULL = Sizes(2000, 64 * KiB, 20, 16 * MiB, 500, 1 * GiB, reps=3, large_reps=5, small_warmup=100, large_warmup=4,
+             shaped_count=2000, shaped_size=1 * MiB)
+QUICK = Sizes(200, 64 * KiB, 4, 16 * MiB, 100, 64 * MiB, reps=1, large_reps=1, small_warmup=20, large_warmup=1,
+              shaped_count=200, shaped_size=1 * MiB)
+
+
+_RUNS = itertools.count(1)
 
 
 @dataclass
@@ -87,12 +97,11 @@ class Env:
     concurrency: int
     rclone: str
     s5cmd: str
-    _runs: int = 0
 
     def fresh_prefix(self, label: str) -> str:
-        # Every measurement writes under its own prefix: nothing is ever "already there".
-        self._runs += 1
-        return f"run{self._runs:03d}-{label}"
+        # Every measurement writes under its own prefix: nothing is ever "already there"
+        # (one counter for the process: copies of an Env made with replace() share it).
+        return f"run{next(_RUNS):03d}-{label}"
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 # --- the asset ---------------------------------------------------------------------------
 
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
+    from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
         RecordingsDatabaseResource,
@@ -169,6 +179,7 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
@@ -354,6 +365,7 @@ def sequential_one(requests, s3, conn, env: Env, url: str, key: str, i: int) -> 
 # --- regimes -----------------------------------------------------------------------------
 
 ASSET, TRANSFER, RCLONE, S5CMD, SEQUENTIAL = "asset", "asset_transfer", "rclone", "s5cmd", "sequential"
+ASSET_DEFAULT, TRANSFER_DEFAULT, RCLONE_DEFAULT = "asset_default", "asset_transfer_default", "rclone_default"
 TOOL_LABELS = {
     ASSET: "audio_files (materialize)",
     TRANSFER: "  └ of which transfer",
@@ -414,9 +426,33 @@ def warm_up(env: Env, origin: str, folder: Path, names: list[str]) -> None:
     s5cmd_once(env, subset, len(names), "warmup")
 
 
-def wan_regime(env: Env, sizes: Sizes) -> dict[str, Result]:
+def wan_regime(env: Env, sizes: Sizes, wan: _wan.Wan, default_concurrency: int) -> dict[str, Result]:
+    """Origin and bucket behind the shaper: the asset vs rclone copyurl, same concurrency, then each at its default."""
+    count, size = sizes.shaped_count, sizes.shaped_size
+    label = f"WAN {wan.rtt_ms:.0f} ms, {count} x {fmt_size(size)}"
+    results = new_results(label, (ASSET, TRANSFER, RCLONE), count, count * size)
+    defaults = {ASSET_DEFAULT: Result(label, f"audio_files at its default ({default_concurrency})", count, count * size),
+                TRANSFER_DEFAULT: Result(label, TOOL_LABELS[TRANSFER], count, count * size, note=TOOL_NOTES[TRANSFER]),
+                RCLONE_DEFAULT: Result(label, f"rclone at its default ({RCLONE_DEFAULT_TRANSFERS})", count, count * size)}
+    with _origin.generated_origin(0.0) as origin, _wan.shaped(origin, env.s3, wan) as (shaped_origin, shaped_s3):
+        shaped_env = replace(env, s3=shaped_s3)
+        urls = gen_urls(shaped_origin, count, size, "wan")
+        warm = gen_urls(shaped_origin, min(count, 64), size, "wan-warm")
+        asset_once(shaped_env, warm, "wan-warmup")
+        rclone_once(shaped_env, warm, "wan-warmup")
+        best_of(1, {ASSET: lambda: asset_once(shaped_env, urls, "wan"),
+                    RCLONE: lambda: rclone_once(shaped_env, urls, "wan")}, results)
+        at_default = {**results, **{ASSET: defaults[ASSET_DEFAULT], TRANSFER: defaults[TRANSFER_DEFAULT],
+                                    RCLONE: defaults[RCLONE_DEFAULT]}}
+        best_of(1, {ASSET: lambda: asset_once(replace(shaped_env, concurrency=default_concurrency), urls, "wan-default"),
+                    RCLONE: lambda: rclone_once(replace(shaped_env, concurrency=RCLONE_DEFAULT_TRANSFERS), urls, "wan-default")},
+                at_default)
+    return {**results, **defaults}
+
+
+def latency_regime(env: Env, sizes: Sizes) -> dict[str, Result]:
     count = sizes.wan_count
-    results = new_results(f"WAN {WAN_DELAY_S * 1000:.0f} ms, {count} x 64 KiB", (ASSET, TRANSFER, SEQUENTIAL), count, count * 64 * KiB)
+    results = new_results(f"latency {WAN_DELAY_S * 1000:.0f} ms, {count} x 64 KiB", (ASSET, TRANSFER, SEQUENTIAL), count, count * 64 * KiB)
     with _origin.generated_origin(WAN_DELAY_S) as origin:
         urls = gen_urls(origin, count, 64 * KiB, "wan")
         # The sequential loop takes ~30 s a pass: one pass; the asset gets best of <= 2.
@@ -573,7 +609,7 @@ def print_rss(rss: dict, size: int) -> None:
 def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes: Sizes, concurrency: int) -> str:
     """The last line: ratios first, then the absolute figures behind them."""
     pairs: dict[str, float | int] = {}
-    small, large, wan = results.get("small"), results.get("large"), results.get("wan")
+    small, large, wan, latency = results.get("small"), results.get("large"), results.get("wan"), results.get("latency")
     if small:
         pairs["small_vs_rclone"] = small[ASSET].files_per_s / small[RCLONE].files_per_s
     if large:
@@ -584,7 +620,10 @@ def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes
             pairs.update({f"{name}_bound_vs_rclone": b["bound_vs_rclone"], f"{name}_cpu_ratio": b["cpu_ratio"],
                           f"{name}_client_budget_cpu_s": b["client_budget_cpu_s"]})
     if wan:
-        pairs["wan_vs_sequential"] = wan[ASSET].files_per_s / wan[SEQUENTIAL].files_per_s
+        pairs["wan_vs_rclone"] = wan[ASSET].files_per_s / wan[RCLONE].files_per_s
+        pairs["wan_default_vs_rclone_default"] = wan[ASSET_DEFAULT].files_per_s / wan[RCLONE_DEFAULT].files_per_s
+    if latency:
+        pairs["latency_vs_sequential"] = latency[ASSET].files_per_s / latency[SEQUENTIAL].files_per_s
     if rss:
         pairs[f"peak_rss_mib_{fmt_size(sizes.rss_size).replace(' ', '').lower()}"] = rss["peak_rss_mib"]
         pairs["rss_before_ingest_mib"] = rss["rss_before_ingest_mib"]
@@ -596,7 +635,11 @@ def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes
         pairs.update(large_mib_per_s=large[ASSET].mib_per_s, large_transfer_mib_per_s=large[TRANSFER].mib_per_s,
                      rclone_large_mib_per_s=large[RCLONE].mib_per_s, s5cmd_large_mib_per_s=large[S5CMD].mib_per_s)
     if wan:
-        pairs.update(wan_files_per_s=wan[ASSET].files_per_s, sequential_files_per_s=wan[SEQUENTIAL].files_per_s)
+        pairs.update(wan_files_per_s=wan[ASSET].files_per_s, rclone_wan_files_per_s=wan[RCLONE].files_per_s,
+                     wan_default_files_per_s=wan[ASSET_DEFAULT].files_per_s,
+                     rclone_default_wan_files_per_s=wan[RCLONE_DEFAULT].files_per_s)
+    if latency:
+        pairs.update(latency_files_per_s=latency[ASSET].files_per_s, sequential_files_per_s=latency[SEQUENTIAL].files_per_s)
     return " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())
 
 
@@ -627,7 +670,10 @@ def product_revision() -> str:
     return head + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
 
 
-def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str]) -> None:
+def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.Wan) -> None:
+    from media_pipeline_dagster.calls.config import AudioIngestConfig
+
+    default_concurrency = AudioIngestConfig.model_fields["concurrency"].default
     from media_pipeline_dagster_tests.servers.postgres import ensure_server
     from media_pipeline_dagster_tests.servers.seaweed import seaweedfs_server
 
@@ -655,8 +701,11 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str]) -> None:
                     progress("loopback, large files")
                     results["large"] = loopback_set(env, origin, large_dir, large, sizes.large_size, sizes.large_reps, sizes.large_warmup)
             if "wan" in only:
-                progress("WAN-like origin")
-                results["wan"] = wan_regime(env, sizes)
+                progress(f"WAN-shaped origin and bucket ({wan.describe()})")
+                results["wan"] = wan_regime(env, sizes, wan, default_concurrency)
+            if "latency" in only:
+                progress("origin answering after 50 ms, against the one-at-a-time loop")
+                results["latency"] = latency_regime(env, sizes)
             if "rss" in only:
                 progress(f"peak RSS, one {fmt_size(sizes.rss_size)} file")
                 rss = rss_regime(env, sizes)
@@ -682,6 +731,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sets, one repetition: a smoke run")
     parser.add_argument("--concurrency", type=int, default=32, help="parallel transfers for every tool (default 32)")
     parser.add_argument("--only", default=",".join(REGIMES), help=f"comma-separated regimes to run (default {','.join(REGIMES)})")
+    parser.add_argument("--rtt-ms", type=float, default=40.0, help="WAN-shaped regime: round trip (default 40)")
+    parser.add_argument("--conn-mbit", type=float, default=50.0, help="WAN-shaped regime: cap per connection (default 50)")
+    parser.add_argument("--total-mbit", type=float, default=1000.0, help="WAN-shaped regime: aggregate cap (default 1000)")
     parser.add_argument("--reps", type=int, help="repetitions per loopback measurement (default 3 small, 5 large; quick 1)")
     parser.add_argument("--rss-child", metavar="JSON", help=argparse.SUPPRESS)  # internal: the RSS measurement
     args = parser.parse_args()
@@ -694,7 +746,7 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = replace(sizes, reps=args.reps, large_reps=args.reps)
-    run(sizes, args.concurrency, args.quick, only)
+    run(sizes, args.concurrency, args.quick, only, _wan.Wan(args.rtt_ms, args.conn_mbit, args.total_mbit))
 
 
 if __name__ == "__main__":

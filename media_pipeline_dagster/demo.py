@@ -74,6 +74,8 @@ def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, c
         result = dg.SensorResult(skip_reason=result)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    for event in result.asset_events or []:  # observations and check evaluations, as the daemon stores them
+        instance.report_runless_asset_event(event)
     if not result.run_requests:
         reason = result.skip_reason.skip_message if result.skip_reason else "nothing to do"
         print(f"  {sensor.name}: {reason}")
@@ -84,7 +86,7 @@ def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, c
         print(f"  {asset} {tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}")
         run = job.execute_in_process(
             instance=instance, tags=tags, asset_selection=[dg.AssetKey(asset)], raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         printer(run)
         for check in run.get_asset_check_evaluations():
@@ -133,7 +135,7 @@ def main() -> int:
     ok = True
     with dg.DagsterInstance.get() as instance:
         print(f"1. call audio (sample CSV {sample.name})")
-        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox"], "audio_files", _print_ingest,
+        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox", "call_sources"], "audio_files", _print_ingest,
                             "demo:csv_inbox_sensor")
         print("2. transcriptions (offline, local Whisper model)")
         ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
@@ -148,7 +150,7 @@ def main() -> int:
                                   "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
             out=lambda text: print("  " + text),
         )
-        print("4. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
+        print("4. bucket inventory -> D1 (a local SQLite file: the first line says which, and whether wrangler reads it)")
         from .inventory.mirror import mirror_bucket_to_d1
 
         ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success

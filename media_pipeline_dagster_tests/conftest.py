@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
@@ -92,6 +93,7 @@ def pipeline_resources(pg_url: str, object_store: S3ObjectStoreResource, inbox: 
         "object_store": object_store,
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
         "audio_transfer": AudioTransferResource(
             read_timeout_seconds=2.0, connect_timeout_seconds=2.0, backoff_base_seconds=0.05,

@@ -4,6 +4,8 @@ Bytes are never held whole in memory above ``multipart_threshold``: the body is 
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
 transfers hold together. Transfers run on one asyncio loop; every download goes through
 the fetch policy (see ``transfer_paths``) and uploads are done by obstore's native client.
+An upload error that concerns the bucket rather than the file (credentials refused, bucket
+missing, endpoint unreachable) stops every transfer at once.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 import tenacity
 
 from ..kernel.resilience import backoff_wait
+from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
-from .transfer_core import MiB, MemoryBudget, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
+from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
 __all__ = ["MiB", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
 
@@ -44,6 +47,9 @@ async def _attempt_once(clients: _Clients, store, job: TransferJob, settings: Tr
         raise
     except Exception as exc:  # upload failures after obstore's own retries
         sink.abort()
+        systemic = storage_failure(exc)
+        if systemic is not None:  # every other upload would fail alike: stop the run, never retry
+            raise systemic from None
         raise TransferError(f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False) from exc
     sink.finish()
     return sink
@@ -74,7 +80,10 @@ async def run_transfers(
     settings: TransferSettings,
     on_outcome: Callable[[TransferOutcome], Awaitable[None]],
 ) -> None:
-    """Run every job with at most ``settings.concurrency`` in flight."""
+    """Run every job with at most ``settings.concurrency`` in flight.
+
+    A systemic storage failure (StorageUnavailable) cancels the transfers in flight and
+    is raised as it is; outcomes already reported stay reported."""
     pending = iter(jobs)
     clients = _Clients(settings)
 
@@ -83,6 +92,10 @@ async def run_transfers(
             await on_outcome(await transfer_one(clients, store, job, settings))
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(jobs))))))
+        async with asyncio.TaskGroup() as group:  # the first error cancels the other workers
+            for _ in range(max(1, min(settings.concurrency, len(jobs)))):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
     finally:
         await clients.http.close()

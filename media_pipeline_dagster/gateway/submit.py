@@ -19,6 +19,7 @@ from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import RejectedRow, build_call_row
 from ..calls.transfer import TransferSettings
 from ..catalog.tables import audio_files
+from ..kernel.resilience import SystemicFailure
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -70,7 +71,10 @@ def queue_recording(engine: sa.Engine, store, recording: dict, *, prefix: str, t
         found = _existing(engine, url_sha1)
         if found is not None and found.b2_object_key:
             return Queued(found.id, found.b2_object_key, created=False)
-        report = ingest(engine, store, [row], IngestOptions(prefix=prefix, transfer=transfer, retry_permanent_failures=True))
+        try:
+            report = ingest(engine, store, [row], IngestOptions(prefix=prefix, transfer=transfer, retry_permanent_failures=True))
+        except SystemicFailure as exc:  # the bucket itself is down or refuses us: not this recording's fault
+            raise SubmitError(503, f"could not store the audio of recording {recording['id']}: {exc}") from None
         if report.failures:
             failure = report.failures[0]
             status = 422 if failure.permanent else 503

@@ -1,1 +1,1 @@
-"""Shared plumbing no single domain owns."""
+"""Plumbing every domain shares and no domain owns: the fetch policy, error classification."""

@@ -12,6 +12,7 @@ import sys
 
 import dagster as dg
 
+from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
@@ -27,6 +28,7 @@ def main(args: dict) -> None:
         "object_store": S3ObjectStoreResource(**args["s3"]),
         "csv_inbox": CsvInboxResource(path=args["inbox"]),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }

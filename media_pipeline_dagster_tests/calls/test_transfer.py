@@ -79,3 +79,14 @@ def test_audio_signature(head, expected):
     from media_pipeline_dagster.calls.transfer_core import audio_signature
 
     assert audio_signature(head) == expected
+
+
+@pytest.mark.parametrize("size", [300_000, 9 * 1024 * 1024 + 7])  # under and over the multipart threshold
+def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
+    """No Content-Length (Transfer-Encoding: chunked): one request, streamed, hashed, stored."""
+    url = origin.url(f"/chunked/{size}/once/{size}.mp3")
+    outcomes = _run([TransferJob(url, f"c/{size}.mp3", "audio/mpeg")], object_store.store)
+    assert outcomes[url].ok and outcomes[url].size == size and outcomes[url].attempts == 1
+    assert origin.hits(url) == 1
+    assert outcomes[url].sha256 == origin.expected_sha256(url)
+    assert hashlib.sha256(object_store.read_bytes(f"c/{size}.mp3")).hexdigest() == outcomes[url].sha256

@@ -12,6 +12,7 @@ Routes (all path based, so tests can build URLs by hand):
     /fault/slow/<seconds>/<any>          waits before the headers, then 200 audio
     /fault/short/<any>.mp3               promises 100000 bytes, sends 1000, closes
     /gen/<size_bytes>/<any>.mp3          200 audio of exactly size_bytes, streamed
+    /chunked/<size_bytes>/<any>.mp3      the same body, chunked: no Content-Length
     /redirect/<n>/<rest>                 302 to /redirect/<n-1>/<rest>, the last hop to /<rest>
     /redirect-to?url=<u>[&status=<s>]    <s> (default 302) with Location: <u>, whatever <u> is
     anything else                        404
@@ -47,7 +48,7 @@ LOGIN_PAGE = (
     b"</body></html>"
 )
 
-_GEN = re.compile(r"^/gen/(\d+)/.+")
+_GEN = re.compile(r"^/(?:gen|chunked)/(\d+)/.+")
 _FLAKY = re.compile(r"^/fault/flaky/(\d+)/.+")
 _SLOW = re.compile(r"^/fault/slow/(\d+(?:\.\d+)?)/.+")
 _REDIRECT = re.compile(r"^/redirect/(\d+)/(.+)")
@@ -210,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/fault/short/") and len(path) > len("/fault/short/"):
             return self._send_short(path, head)
         if m := _GEN.match(path):
+            if path.startswith("/chunked/"):
+                return self._send_chunked(path, int(m.group(1)), head)
             return self._send_audio(path, int(m.group(1)), head)
         return self._send_bytes(404, b"not found\n", "text/plain", head)
 
@@ -234,6 +237,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             for chunk in iter_gen_bytes(path, size, chunk_size=256 * 1024):
                 self.wfile.write(chunk)
+
+    def _send_chunked(self, path: str, size: int, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if head:
+            return
+        for chunk in iter_gen_bytes(path, size, chunk_size=64 * 1024):
+            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_short(self, path: str, head: bool) -> None:
         self._headers(200, SHORT_DECLARED, "audio/mpeg")
