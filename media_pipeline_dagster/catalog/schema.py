@@ -32,8 +32,11 @@ def mask_database_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_catalog_engine(url: str) -> sa.Engine:
+def create_catalog_engine(url: str, **pool_options) -> sa.Engine:
     """An engine whose connections see the catalog as schema ``media_pipeline``.
+
+    ``pool_options`` (``pool_size``, ``max_overflow``, ``pool_timeout``, ``connect_args``)
+    size a PostgreSQL engine's pool, as a long-running server needs; SQLite ignores them.
 
     On SQLite the catalog lives in ``<stem>.media_pipeline.sqlite`` beside the main
     database file and is attached as ``media_pipeline`` on every connection, so the
@@ -42,7 +45,7 @@ def create_catalog_engine(url: str) -> sa.Engine:
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, future=True)
+        return sa.create_engine(url, pool_pre_ping=True, future=True, **pool_options)
 
     database = parsed.database or ""
     if database in ("", ":memory:"):

@@ -41,7 +41,7 @@ def seed_recordings(path: Path) -> None:
 def run_gateway_demo(data_dir: Path, transcribe_pending: Callable[[], bool], out: Callable[[str], None] = print) -> bool:
     from fastapi.testclient import TestClient
 
-    from ..settings import load_gateway_settings
+    from .config import load_gateway_settings
     from .api import create_app
 
     recordings = data_dir / "dialer.sqlite"

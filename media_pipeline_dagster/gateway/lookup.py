@@ -2,8 +2,11 @@
 
 Portable SQL (PostgreSQL in production; a SQLite file attached as ``public`` in the
 local profile). By id: exact ``r.id::text = :id`` first, then a location containing the id, the user's
-text escaped so ``%`` and ``_`` are literals. By URL: ``r.location`` must equal it, so
-the gateway never downloads a URL a client made up. Phone and campaign come from the
+text escaped so ``%`` and ``_`` are literals. That fallback needs at least
+``MIN_FALLBACK_CHARS`` characters and exactly one match: a short id (``0.0``, ``/``) would
+match every URL, and several matches raise ``AmbiguousRecording`` instead of taking the
+first. By URL: ``r.location`` must equal it, so the gateway never downloads a URL a
+client made up. Phone and campaign come from the
 joined ``contacts`` (and ``campaign_map`` when present), never from the client.
 """
 
@@ -14,17 +17,26 @@ from typing import Any
 import sqlalchemy as sa
 
 MAX_ID_CHARS = 512
+MIN_FALLBACK_CHARS = 8
 
 _SELECT = """
 SELECT CAST(r.id AS TEXT) AS id, r.location, CAST(r.started AS TEXT) AS started, CAST(r.stopped AS TEXT) AS stopped,
-       c."$phone" AS phone, c."$campaign_id" AS campaign_id, {name} AS campaign_name
+       c."$phone" AS phone, c."$campaign_id" AS campaign_id, {name} AS campaign_name,
+       COUNT(*) OVER () AS matches
 FROM public.recordings r
 JOIN public.contacts c ON r.contact_id = c."$id"
 {join}
 WHERE {where}
 ORDER BY r.id
-LIMIT 2
+LIMIT 1
 """
+
+
+class AmbiguousRecording(LookupError):
+    def __init__(self, text: str, matches: int):
+        super().__init__(f"recording_id {text!r} is part of the location of {matches} recordings; "
+                         "send the exact public.recordings.id (or the full url)")
+        self.matches = matches
 
 
 def escape_like(text: str) -> str:
@@ -48,9 +60,11 @@ def find_recording(engine: sa.Engine, *, recording_id: str | None = None, url: s
             if len(recording_id) > MAX_ID_CHARS:
                 return None
             rows = _query(conn, "CAST(r.id AS TEXT) = :rid", {"rid": recording_id})
-            if not rows:
+            if not rows and len(recording_id) >= MIN_FALLBACK_CHARS:
                 rows = _query(conn, "r.location LIKE ('%' || :pattern || '%') ESCAPE '\\'",
                               {"pattern": escape_like(recording_id)})
+                if rows and rows[0]["matches"] > 1:
+                    raise AmbiguousRecording(recording_id, rows[0]["matches"])
             return rows[0] if rows else None
         if url:
             rows = _query(conn, "r.location = :url", {"url": url})

@@ -1,10 +1,14 @@
 """Webhook callbacks: when a queued file is transcribed or fails for good, POST its status, signed.
 
-The body is the status endpoint's answer; ``X-Signature-256: sha256=<hex>`` is
-HMAC-SHA256 over ``<X-Signature-Timestamp>.<body>`` with GATEWAY_WEBHOOK_SECRET, so a
-receiver can check origin and freshness. Undelivered callbacks are retried with
-exponential backoff (10 s doubling, at most an hour apart) up to ``max_attempts``; the
-state lives in ``media_pipeline.gateway_callbacks``, so a gateway restart loses nothing.
+The body is the status endpoint's answer plus ``event_id`` (the same for every retry of
+one event, so receivers can drop repeats), ``event`` and ``timestamp`` (Unix seconds of
+this attempt); ``X-Signature-256: sha256=<hex>`` is HMAC-SHA256 over
+``<X-Signature-Timestamp>.<body>`` with GATEWAY_WEBHOOK_SECRET. The event id and the
+timestamp are inside the signed bytes, so a receiver checking the signature, a freshness
+window and the ids it has seen cannot be fed a replay. Redirects are never followed: a
+3xx is a failed attempt. Undelivered callbacks are retried with exponential backoff (10 s
+doubling, at most an hour apart) up to ``max_attempts``; the state lives in
+``media_pipeline.gateway_callbacks``, so a gateway restart loses nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -48,6 +53,17 @@ def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> 
         conn.execute(stmt)
 
 
+def event_id(audio_file_id: int, callback_url: str, status: str) -> str:
+    """Stable across retries of one event; a rerun that ends differently is a new event."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"media_pipeline_dagster:{audio_file_id}:{callback_url}:{status}"))
+
+
+def event_body(status: dict, callback_url: str, timestamp: int) -> bytes:
+    event = {"event_id": event_id(status["audio_file_id"], callback_url, status["status"]),
+             "event": f"transcription.{status['status']}", "timestamp": timestamp, **status}
+    return json.dumps(event, sort_keys=True).encode()
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
@@ -62,19 +78,22 @@ def deliver_due(engine: sa.Engine, secret: str, *, max_attempts: int = 8, timeou
             g.c.delivered_at.is_(None), sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now))))
     delivered = 0
     for cb in due:
-        status = audio_status(engine, cb.audio_file_id)
+        with engine.connect() as conn:
+            status = audio_status(conn, cb.audio_file_id)
         final = status is not None and (status["status"] == "completed" or (
             status["status"] == "failed" and status["metadata"].get("failure") == "permanent"))
         if not final:
             continue
-        body = json.dumps(status, sort_keys=True).encode()
-        stamp = str(int(time.time()))
+        stamp = int(time.time())
+        body = event_body(status, cb.callback_url, stamp)
         error = None
         try:
-            answer = requests.post(cb.callback_url, data=body, timeout=timeout, headers={
-                "Content-Type": "application/json", "X-Signature-Timestamp": stamp,
-                "X-Signature-256": sign(secret, stamp, body)})
-            if not 200 <= answer.status_code < 300:
+            answer = requests.post(cb.callback_url, data=body, timeout=timeout, allow_redirects=False, headers={
+                "Content-Type": "application/json", "X-Signature-Timestamp": str(stamp),
+                "X-Signature-256": sign(secret, str(stamp), body)})
+            if 300 <= answer.status_code < 400:
+                error = f"HTTP {answer.status_code}: redirects are not followed; configure the final URL"
+            elif not 200 <= answer.status_code < 300:
                 error = f"HTTP {answer.status_code}"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from media_pipeline_dagster.gateway.api import GatewaySettings, create_app
+from media_pipeline_dagster.gateway.api import create_app
+from media_pipeline_dagster.gateway.config import GatewaySettings
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.calls.transfer import TransferSettings
 

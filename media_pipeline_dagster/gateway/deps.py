@@ -1,0 +1,126 @@
+"""FastAPI dependencies: the gateway's state, the caller's key, a submit slot, a catalog connection.
+
+Protected routes use ``AuthenticatedRoute``: the key (and the failed-key limit of the
+address) is checked from the headers before FastAPI reads the body, so a request
+without a key costs no body parsing (a malformed form gets 401, not 400; a 20 MiB body
+is not read before its 401), and bodies above ``MAX_FORM_BYTES`` are refused unread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPBasic
+from starlette.types import Message
+
+from .auth import Authenticator
+from .config import GatewaySettings
+from .metrics import Metrics
+from .submit import Submitter
+
+MAX_FORM_BYTES = 64 * 1024
+SUBMIT_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    auth: Authenticator
+    metrics: Metrics
+    submitter: Submitter | None = None  # made when the app starts (it needs the running loop)
+    submits_in_flight: int = 0
+
+    async def db(self, fn: Callable, *args) -> Any:
+        return await self.submitter.db(fn, *args)
+
+
+def gateway_state(request: Request) -> GatewayState:
+    return request.app.state.gateway
+
+
+Gateway = Annotated[GatewayState, Depends(gateway_state)]
+
+
+class _LimitedBody:
+    """Wraps ``receive``: a body (chunked or not) longer than the limit is a 413, never read whole."""
+
+    def __init__(self, receive, limit: int):
+        self.receive, self.limit, self.seen = receive, limit, 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                raise HTTPException(413, f"the form is larger than {self.limit} bytes; send only the form fields")
+        return message
+
+
+class AuthenticatedRoute(APIRoute):
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request):
+            state = gateway_state(request)
+            request.state.key_name = state.auth.check(request.headers, request.client.host if request.client else "unknown")
+            if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+                raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES} bytes; send only the form fields")
+            request._receive = _LimitedBody(request.receive, MAX_FORM_BYTES)
+            return await handler(request)
+
+        return authenticated
+
+
+class _DeclaredBasic(HTTPBasic):
+    """HTTP Basic as the OpenAPI document declares it. FastAPI's own refuses a malformed header
+    even with ``auto_error=False``, which would cost a valid ``X-API-Key`` its answer."""
+
+    async def __call__(self, request: Request) -> None:
+        return None
+
+
+# Declared for the OpenAPI document (Swagger's Authorize button); the check itself ran in the route.
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key from GATEWAY_API_KEYS")
+_basic = _DeclaredBasic(auto_error=False, scheme_name="HTTPBasic", description="any user name, the API key as password")
+
+
+def api_key(request: Request, _header_key: Annotated[str | None, Security(_header)] = None,
+            _basic_key: Annotated[None, Security(_basic)] = None) -> str:
+    """The name of the caller's key (``AuthenticatedRoute`` checked it before the body was read)."""
+    return request.state.key_name
+
+
+KeyName = Annotated[str, Depends(api_key)]
+
+
+async def submit_slot(state: Gateway) -> AsyncIterator[None]:
+    """One of ``max_concurrent_submits`` slots, or 503 at once: a burst is refused, never queued for minutes."""
+    if state.submits_in_flight >= state.settings.max_concurrent_submits:
+        state.metrics.submits_refused.inc()
+        raise HTTPException(503, f"{state.settings.max_concurrent_submits} submits are in flight, the most this gateway "
+                                 f"takes at once; try again after Retry-After", headers={"Retry-After": str(SUBMIT_RETRY_AFTER_SECONDS)})
+    state.submits_in_flight += 1
+    state.metrics.submits_in_flight.inc()
+    try:
+        yield
+    finally:
+        state.submits_in_flight -= 1
+        state.metrics.submits_in_flight.dec()
+
+
+SubmitSlot = Depends(submit_slot)
+
+
+def catalog_connection(state: Gateway) -> Iterator[sa.Connection]:
+    """A catalog connection for the request (status, rerun: a statement or two, nothing else held)."""
+    with state.settings.catalog_engine.connect() as conn:
+        yield conn
+
+
+CatalogConnection = Annotated[sa.Connection, Depends(catalog_connection)]
+
