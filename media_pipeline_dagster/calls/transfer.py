@@ -17,19 +17,23 @@ from collections.abc import Awaitable, Callable, Sequence
 from . import transfer_paths as paths
 from .transfer_core import MiB, MemoryBudget, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
-__all__ = ["MiB", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
+__all__ = ["MiB", "TransferClients", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
 
 
-class _Clients:
-    """What the transfers of one run share: HTTP clients and the memory budget."""
+class TransferClients:
+    """What transfers share: HTTP clients and the memory budget; one per run, or one per
+    server process (the gateway), whose requests then reuse connections and one budget."""
 
     def __init__(self, settings: TransferSettings):
         self.http = paths.AiohttpClient(settings)
         self.native = paths.NativeOrigins(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
+    async def close(self) -> None:
+        await self.http.close()
 
-async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink, attempt: int) -> None:
+
+async def _attempt(clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink, attempt: int) -> None:
     if job.url.lower().startswith("file://"):
         return await paths.local_file(store, job, settings, sink, clients.budget)
     route = paths.native_route(job.url)
@@ -39,7 +43,7 @@ async def _attempt(clients: _Clients, store, job: TransferJob, settings: Transfe
     return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
 
 
-async def transfer_one(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
+async def transfer_one(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
     """Download → hash → upload one file, retrying transient failures with backoff."""
     started = time.perf_counter()
     attempt = 0
@@ -72,7 +76,7 @@ async def run_transfers(
 ) -> None:
     """Run every job with at most ``settings.concurrency`` in flight."""
     pending = iter(jobs)
-    clients = _Clients(settings)
+    clients = TransferClients(settings)
 
     async def worker() -> None:
         for job in pending:  # a shared iterator: each job is taken by exactly one worker
@@ -81,4 +85,4 @@ async def run_transfers(
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(jobs))))))
     finally:
-        await clients.http.close()
+        await clients.close()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 
 from . import errors
 from .auth import Authenticator
 from .config import GatewaySettings, load_gateway_settings
+from .db import Database
 from .deps import GatewayState
 from .locks import RecordingLocks
 from .logs import redact_access_log
@@ -21,6 +21,8 @@ from .metrics import Metrics, MetricsMiddleware
 from .routes import media, operations
 from .submit import Submitter
 from .webhooks import Deliverer
+
+SUBMIT_DB_THREADS = 2
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -31,9 +33,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         redact_access_log()
         locks = RecordingLocks(settings.catalog_engine)
-        # Submits' statements take at most half the pool: status answers always find a connection.
-        limiter = anyio.CapacityLimiter(max(1, settings.db_pool_size // 2))
-        state.submitter = Submitter(settings.catalog_engine, settings.object_store.store, settings.transfer, locks, limiter)
+        # Submits' statements run two at a time, the rest of the pool serves status, rerun and health:
+        # more writers only add contention (commits, the GIL) and slow everyone (benchmarks/gateway.py).
+        submits = max(1, min(SUBMIT_DB_THREADS, settings.db_pool_size // 2))
+        state.catalog = Database(settings.catalog_engine, settings.db_pool_size - submits)
+        state.submitter = Submitter(Database(settings.catalog_engine, submits), settings.object_store.store,
+                                    settings.transfer, locks, settings.transfer_concurrency)
         deliverer = None
         if settings.callback_hosts and settings.webhook_secret:
             deliverer = Deliverer(settings.catalog_engine, settings.webhook_secret, settings.webhook_interval_seconds)
@@ -43,6 +48,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             if deliverer is not None:
                 deliverer.stop()
+            await state.submitter.close()
             locks.close()
 
     app = FastAPI(title="media_pipeline_dagster gateway", version="1", lifespan=lifespan,

@@ -35,11 +35,14 @@ class GatewaySettings:
     webhook_secret: str = ""
     webhook_interval_seconds: float = 10.0
     transfer: TransferSettings = field(default_factory=lambda: TransferSettings(audio_only=True))
-    # Submits in flight at once in this process; beyond it 503 + Retry-After at once. Each holds
-    # at most ~10 MiB of audio (bodies up to the 8 MiB multipart threshold are held whole).
+    # Submits in flight at once in this process; beyond it 503 + Retry-After at once. The audio
+    # they hold together is bounded by the transfer memory budget (256 MiB by default).
     max_concurrent_submits: int = 160
-    # Catalog connections of this process (the catalog engine's pool); submits use at most half,
-    # one statement at a time, so status answers find a free connection during a burst.
+    # Of those, transfers running at once; the others wait their turn (within their deadline). Fewer
+    # transfers competing for the CPU finish as fast and leave the status endpoint its share.
+    transfer_concurrency: int = 32
+    # Catalog connections of this process (the catalog engine's pool); submits use two, one
+    # statement batch at a time, so status answers find a free connection during a burst.
     db_pool_size: int = 10
     request_deadline_seconds: float = 120.0  # lookup + download + upload of one submit; then 504
 
@@ -112,6 +115,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
                                      audio_only=True, max_attempts=min(transfer.max_attempts, 2),
                                      backoff_max=min(transfer.backoff_max, 2.0)),
         max_concurrent_submits=_number(env, "GATEWAY_MAX_CONCURRENT_SUBMITS", 160, 1),
+        transfer_concurrency=_number(env, "GATEWAY_TRANSFER_CONCURRENCY", 32, 1),
         db_pool_size=pool_size,
         request_deadline_seconds=_number(env, "GATEWAY_REQUEST_DEADLINE_SECONDS", 120.0, 1.0, kind=float),
     )

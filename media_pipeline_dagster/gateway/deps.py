@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the gateway's state, the caller's key, a submit slot, a catalog connection.
+"""FastAPI dependencies: the gateway's state, the caller's key, a submit slot, the catalog.
 
 Protected routes use ``AuthenticatedRoute``: the key (and the failed-key limit of the
 address) is checked from the headers before FastAPI reads the body, so a request
@@ -8,11 +8,10 @@ is not read before its 401), and bodies above ``MAX_FORM_BYTES`` are refused unr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPBasic
@@ -20,6 +19,7 @@ from starlette.types import Message
 
 from .auth import Authenticator
 from .config import GatewaySettings
+from .db import Database
 from .metrics import Metrics
 from .submit import Submitter
 
@@ -32,15 +32,19 @@ class GatewayState:
     settings: GatewaySettings
     auth: Authenticator
     metrics: Metrics
-    submitter: Submitter | None = None  # made when the app starts (it needs the running loop)
+    # Made when the app starts (they need the running loop): submits' database work and
+    # everyone else's (status, rerun, health) get separate halves of the pool.
+    submitter: Submitter | None = None
+    catalog: Database | None = None
     submits_in_flight: int = 0
 
-    async def db(self, fn: Callable, *args) -> Any:
-        return await self.submitter.db(fn, *args)
 
-
-def gateway_state(request: Request) -> GatewayState:
+def state_of(request: Request) -> GatewayState:
     return request.app.state.gateway
+
+
+async def gateway_state(request: Request) -> GatewayState:
+    return state_of(request)
 
 
 Gateway = Annotated[GatewayState, Depends(gateway_state)]
@@ -66,7 +70,7 @@ class AuthenticatedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def authenticated(request: Request):
-            state = gateway_state(request)
+            state = state_of(request)
             request.state.key_name = state.auth.check(request.headers, request.client.host if request.client else "unknown")
             if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
                 raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES} bytes; send only the form fields")
@@ -89,7 +93,7 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API k
 _basic = _DeclaredBasic(auto_error=False, scheme_name="HTTPBasic", description="any user name, the API key as password")
 
 
-def api_key(request: Request, _header_key: Annotated[str | None, Security(_header)] = None,
+async def api_key(request: Request, _header_key: Annotated[str | None, Security(_header)] = None,
             _basic_key: Annotated[None, Security(_basic)] = None) -> str:
     """The name of the caller's key (``AuthenticatedRoute`` checked it before the body was read)."""
     return request.state.key_name
@@ -116,11 +120,9 @@ async def submit_slot(state: Gateway) -> AsyncIterator[None]:
 SubmitSlot = Depends(submit_slot)
 
 
-def catalog_connection(state: Gateway) -> Iterator[sa.Connection]:
-    """A catalog connection for the request (status, rerun: a statement or two, nothing else held)."""
-    with state.settings.catalog_engine.connect() as conn:
-        yield conn
+async def catalog(state: Gateway) -> Database:
+    """The catalog for status, rerun and health: one worker thread and connection per statement batch."""
+    return state.catalog
 
 
-CatalogConnection = Annotated[sa.Connection, Depends(catalog_connection)]
-
+Catalog = Annotated[Database, Depends(catalog)]

@@ -12,6 +12,7 @@ joined ``contacts`` (and ``campaign_map`` when present), never from the client.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,8 +44,18 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_HAS_CAMPAIGN_MAP: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _has_campaign_map(conn: sa.Connection) -> bool:
+    # Looked up once per engine: a table the dialer's schema has or has not, not a per-request question.
+    if conn.engine not in _HAS_CAMPAIGN_MAP:
+        _HAS_CAMPAIGN_MAP[conn.engine] = sa.inspect(conn).has_table("campaign_map", schema="public")
+    return _HAS_CAMPAIGN_MAP[conn.engine]
+
+
 def _query(conn: sa.Connection, where: str, params: dict[str, Any]) -> list[dict]:
-    has_map = sa.inspect(conn).has_table("campaign_map", schema="public")
+    has_map = _has_campaign_map(conn)
     sql = _SELECT.format(
         name='COALESCE(cm.campaign, c."$campaign_id")' if has_map else 'c."$campaign_id"',
         join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"' if has_map else "",

@@ -56,3 +56,11 @@ def clear_failure(conn: sa.Connection, audio_file_id: int) -> bool:
         transcription_failures.c.audio_file_id == audio_file_id)).rowcount
     conn.commit()
     return bool(deleted)
+
+
+def rerun(conn: sa.Connection, audio_file_id: int) -> tuple[dict | None, bool]:
+    """The file's status and whether a failure was cleared (never for a missing or completed file)."""
+    found = audio_status(conn, audio_file_id)
+    if found is None or found["status"] == "completed":
+        return found, False
+    return found, clear_failure(conn, audio_file_id)

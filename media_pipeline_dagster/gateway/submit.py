@@ -27,8 +27,9 @@ from ..calls.ingest import IngestReport, object_key_for, record_outcomes
 from ..calls.keys import UnsafeKeyError, content_type_for
 from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
-from ..calls.transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
+from ..calls.transfer import TransferClients, TransferJob, TransferOutcome, TransferSettings, transfer_one
 from ..catalog.tables import audio_files
+from .db import Database
 from .locks import RecordingLocks
 
 log = logging.getLogger("media_pipeline_dagster.gateway")
@@ -81,13 +82,16 @@ def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
 
 
 class Submitter:
-    def __init__(self, engine: sa.Engine, store: Any, transfer: TransferSettings, locks: RecordingLocks,
-                 db_limiter: anyio.CapacityLimiter):
-        self.engine, self.store, self.locks, self.db_limiter = engine, store, locks, db_limiter
-        self.transfer = dataclasses.replace(transfer, concurrency=1)
+    def __init__(self, catalog: Database, store: Any, transfer: TransferSettings, locks: RecordingLocks, concurrency: int):
+        self.catalog, self.engine, self.store, self.locks = catalog, catalog.engine, store, locks
+        self.transfer = dataclasses.replace(transfer, concurrency=concurrency)
+        self.transfers = anyio.CapacityLimiter(concurrency)
+        # Shared by every request: HTTP connections are reused, and one memory budget bounds
+        # the audio all submits in flight hold together.
+        self.clients = TransferClients(self.transfer)
 
     async def db(self, fn: Callable, *args):
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self.db_limiter)
+        return await self.catalog.call(fn, *args)
 
     async def queue(self, recording: dict, prefix: str, deadline: float) -> QueueResult:
         row, job = call_row(recording, prefix)
@@ -108,18 +112,18 @@ class Submitter:
                 return await self._catalog(recording, row, outcome)
 
     async def _transfer(self, job: TransferJob) -> TransferOutcome:
-        outcomes: list[TransferOutcome] = []
+        async with self.transfers:
+            return await transfer_one(self.clients, self.store, job, self.transfer)
 
-        async def keep(outcome: TransferOutcome) -> None:
-            outcomes.append(outcome)
-
-        await run_transfers([job], self.store, self.transfer, keep)
-        return outcomes[0]
+    async def close(self) -> None:
+        await self.clients.close()
 
     async def _catalog(self, recording: dict, row: CallRow, outcome: TransferOutcome) -> QueueResult:
         report = IngestReport(rows_seen=1)
         try:
             await self.db(record_outcomes, self.engine, [outcome], {outcome.job.key: row}, report)
+            if report.inserted:
+                return QueueResult(report.inserted[0]["id"], outcome.job.key, created=True)
             found = await self.db(_existing, self.engine, row.url_sha1, row.recording_id)
         except sa.exc.SQLAlchemyError as exc:
             if outcome.ok:

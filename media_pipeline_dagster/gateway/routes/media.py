@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Path
 
 from ...calls.keys import normalize_prefix
-from ..deps import AuthenticatedRoute, CatalogConnection, Gateway, GatewayState, KeyName, SubmitSlot
+from ..deps import AuthenticatedRoute, Catalog, Gateway, GatewayState, KeyName, SubmitSlot
 from ..lookup import AmbiguousRecording, find_recording
 from ..schemas import AudioStatus, Queued, Rerun, TranscribeForm, errors
-from ..status import audio_status, clear_failure
+from ..status import audio_status, rerun as rerun_failed
 from ..submit import SubmitError
 from ..webhooks import callback_allowed, register
 
@@ -33,7 +33,7 @@ async def _find_recording(state: GatewayState, form: TranscribeForm, deadline: f
                      url=None if form.recording_id else form.url)
     try:
         with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-            recording = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True, limiter=state.submitter.db_limiter)
+            recording = await state.submitter.catalog.call(lookup, abandon_on_cancel=True)
     except TimeoutError:
         raise HTTPException(504, "the request deadline passed while reading public.recordings; nothing was cataloged") from None
     except AmbiguousRecording as exc:
@@ -64,7 +64,7 @@ async def transcribe(form: Annotated[TranscribeForm, Form()], key_name: KeyName,
     except SubmitError as exc:
         raise HTTPException(exc.status, str(exc), headers=RETRY_AFTER if exc.status == 503 else None) from None
     if form.callback_url:
-        await state.db(register, settings.catalog_engine, queued.audio_file_id, form.callback_url, key_name)
+        await state.submitter.db(register, settings.catalog_engine, queued.audio_file_id, form.callback_url, key_name)
     log.info("key %s queued recording %s as audio_file %s", key_name, recording["id"], queued.audio_file_id)
     if queued.created:
         state.metrics.queued.inc()
@@ -74,8 +74,8 @@ async def transcribe(form: Annotated[TranscribeForm, Form()], key_name: KeyName,
 
 @router.get("/status/{audio_file_id}", response_model=AudioStatus, responses=errors(401, 404, 422, 429, 503),
             summary="Pending, completed (with the transcript) or failed")
-def status(audio_file_id: AudioFileId, key_name: KeyName, conn: CatalogConnection) -> dict:
-    found = audio_status(conn, audio_file_id)
+async def status(audio_file_id: AudioFileId, key_name: KeyName, catalog: Catalog) -> dict:
+    found = await catalog.run(audio_status, audio_file_id)
     if found is None:
         raise HTTPException(404, f"no audio_file {audio_file_id}")
     return found
@@ -83,12 +83,11 @@ def status(audio_file_id: AudioFileId, key_name: KeyName, conn: CatalogConnectio
 
 @router.post("/rerun/{audio_file_id}", response_model=Rerun, responses=errors(401, 404, 409, 422, 429, 503),
              summary="Clear a failure so the pending sensor transcribes the file again")
-def rerun(audio_file_id: AudioFileId, key_name: KeyName, conn: CatalogConnection) -> Rerun:
-    found = audio_status(conn, audio_file_id)
+async def rerun(audio_file_id: AudioFileId, key_name: KeyName, catalog: Catalog) -> Rerun:
+    found, cleared = await catalog.run(rerun_failed, audio_file_id)
     if found is None:
         raise HTTPException(404, f"no audio_file {audio_file_id}")
     if found["status"] == "completed":
         raise HTTPException(409, f"audio_file {audio_file_id} is already transcribed")
-    cleared = clear_failure(conn, audio_file_id)
     log.info("key %s re-queued audio_file %s (failure cleared: %s)", key_name, audio_file_id, cleared)
     return Rerun(audio_file_id=audio_file_id, failure_cleared=cleared)

@@ -18,16 +18,15 @@ protected = APIRouter(route_class=AuthenticatedRoute, tags=["operations"])
 
 @public.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "database or bucket unreachable"}},
             summary="200 when the database and the bucket answer")
-def healthz(state: Gateway) -> JSONResponse:
+async def healthz(state: Gateway) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with state.settings.catalog_engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        await state.catalog.run(lambda conn: conn.execute(sa.text("SELECT 1")))
         checks["database"] = "ok"
     except Exception as exc:  # report, do not raise: this is the health answer
         checks["database"] = f"unreachable: {type(exc).__name__}"
     try:
-        obstore.head(state.settings.object_store.store, "healthz/probe")
+        await obstore.head_async(state.settings.object_store.store, "healthz/probe")
         checks["bucket"] = "ok"
     except (NotFoundError, FileNotFoundError):
         checks["bucket"] = "ok"
@@ -40,16 +39,16 @@ def healthz(state: Gateway) -> JSONResponse:
 @protected.get("/metrics", response_class=Response, responses={
     200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
     **errors(401, 429)}, summary="Prometheus metrics")
-def metrics(key_name: KeyName, state: Gateway) -> Response:
+async def metrics(key_name: KeyName, state: Gateway) -> Response:
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 
 @protected.get("/openapi.json", include_in_schema=False)
-def openapi(key_name: KeyName, request: Request) -> dict:
+async def openapi(key_name: KeyName, request: Request) -> dict:
     return request.app.openapi()
 
 
 @protected.get("/docs", include_in_schema=False)
-def docs(key_name: KeyName, request: Request) -> Response:
+async def docs(key_name: KeyName, request: Request) -> Response:
     # The browser sends the Basic credentials it was asked for again when the page loads /openapi.json.
     return get_swagger_ui_html(openapi_url="/openapi.json", title=request.app.title)
