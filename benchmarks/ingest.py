@@ -152,11 +152,13 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 # --- the asset ---------------------------------------------------------------------------
 
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
+    from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
         RecordingsDatabaseResource,
     )
     from media_pipeline_dagster.resources.http import AudioTransferResource
+    from media_pipeline_dagster.resources.fetch import FetchPolicyResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
     from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
@@ -168,7 +170,9 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
+        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
 
 

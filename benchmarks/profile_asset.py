@@ -47,7 +47,7 @@ BUCKETS = {
     "    upload call (put / put_async)": r"(^|\.)_?put(_stream)? \(media_pipeline_dagster",
     "    memory budget": r"^MemoryBudget\.",
     "  catalog writes (_CatalogWriter)": r"^_CatalogWriter\.",
-    "  asset checks (_check_results)": r"^_check_results \(media_pipeline_dagster",
+    "  asset checks (check_results)": r"^check_results \(media_pipeline_dagster",
     "  build_metadata()": r"^build_metadata \(media_pipeline_dagster",
     "any SQLAlchemy frame": r"\(sqlalchemy/",
     "any aiohttp frame": r"\(aiohttp/",
@@ -65,7 +65,7 @@ STAGES = (
     ("media_pipeline_dagster.calls.ingest", "_CatalogWriter._write", "  catalog write batches (worker threads)"),
     ("media_pipeline_dagster.calls.transfer_core", "Sink.feed", "  sha256 + size of the bodies"),
     ("media_pipeline_dagster.calls.assets", "build_metadata", "build_metadata()"),
-    ("media_pipeline_dagster.calls.assets", "_check_results", "asset checks"),
+    ("media_pipeline_dagster.calls.checks", "check_results", "asset checks"),
 )
 IDLE_LEAVES = re.compile(r"^(EpollSelector\.select|select|Condition\.wait|_worker|Event\.wait) \(")
 

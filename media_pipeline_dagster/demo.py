@@ -19,10 +19,15 @@ import dagster as dg
 SAMPLE_CSV_NAME = "sample_calls.csv"
 
 
+def sample_audio_root() -> Path:
+    """The shipped sample audio: the demo's local audio root, the only folder file:// URLs may read."""
+    return Path(str(resources.files("media_pipeline_dagster") / "samples" / "audio")).resolve()
+
+
 def write_sample_inbox(inbox: Path) -> Path:
     """The shipped sample CSV with its audio URLs pointing at the shipped audio files."""
     samples = resources.files("media_pipeline_dagster") / "samples"
-    audio_dir = Path(str(samples / "audio")).resolve().as_uri()
+    audio_dir = sample_audio_root().as_uri()
     text = (samples / "calls.csv").read_text(encoding="utf-8").replace("{audio_dir}", audio_dir)
     inbox.mkdir(parents=True, exist_ok=True)
     target = inbox / SAMPLE_CSV_NAME
@@ -70,6 +75,8 @@ def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, c
         result = dg.SensorResult(skip_reason=result)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    for event in result.asset_events or []:  # observations and check evaluations, as the daemon stores them
+        instance.report_runless_asset_event(event)
     if not result.run_requests:
         reason = result.skip_reason.skip_message if result.skip_reason else "nothing to do"
         print(f"  {sensor.name}: {reason}")
@@ -80,7 +87,7 @@ def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, c
         print(f"  {asset} {tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}")
         run = job.execute_in_process(
             instance=instance, tags=tags, asset_selection=[dg.AssetKey(asset)], raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         printer(run)
         for check in run.get_asset_check_evaluations():
@@ -110,6 +117,7 @@ def main() -> int:
     os.environ.setdefault("MEDIA_PIPELINE_ENV", "local")
     data_dir = Path(os.environ.setdefault("MEDIA_PIPELINE_DATA_DIR", str(Path(".media_pipeline").resolve())))
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
+    os.environ.setdefault("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT", str(sample_audio_root()))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():
@@ -129,7 +137,7 @@ def main() -> int:
     ok = True
     with dg.DagsterInstance.get() as instance:
         print(f"1. call audio (sample CSV {sample.name})")
-        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox"], "audio_files", _print_ingest,
+        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox", "call_sources"], "audio_files", _print_ingest,
                             "demo:csv_inbox_sensor")
         print("2. transcriptions (offline, local Whisper model)")
         ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
@@ -139,12 +147,12 @@ def main() -> int:
         from .gateway.demo import run_gateway_demo
 
         ok &= run_gateway_demo(
-            data_dir,
+            data_dir, Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
             lambda: _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"],
                                   "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
             out=lambda text: print("  " + text),
         )
-        print("4. bucket inventory -> D1 (local SQLite file, as wrangler --local keeps one)")
+        print("4. bucket inventory -> D1 (a local SQLite file: the first line says which, and whether wrangler reads it)")
         from .inventory.mirror import mirror_bucket_to_d1
 
         ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success

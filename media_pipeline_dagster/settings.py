@@ -16,12 +16,17 @@ import dagster as dg
 from dotenv import load_dotenv
 
 from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
+from .calls.config import CallSourcesResource, call_sources_from_env
+from .inventory.options import InventoryOptionsResource
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
+from .kernel.fetch import parse_networks
+from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from .resources.transcriber import TranscriberResource
+from .transcription.language import normalize as normalize_language
 
 PROFILES = ("local", "prod")
 
@@ -73,19 +78,107 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
     if env.get("OPENAI_API_KEY", "").strip():
         openai = OpenAIResource(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None)
     missing = ["OPENAI_API_KEY (OpenAI API key; or MEDIA_PIPELINE_TRANSCRIBER=local)"] if provider == "openai" and openai is None else []
+    try:
+        language = normalize_language(env.get("MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE"))
+    except ValueError as exc:
+        raise ConfigurationError(f"MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE: {exc}") from None
     resource = TranscriberResource(
         provider=provider,
         model=env.get("MEDIA_PIPELINE_TRANSCRIBE_MODEL") or None,
+        language=language,
         openai=openai,
         local_model_dir=env.get("MEDIA_PIPELINE_WHISPER_MODEL_DIR") or None,
+        local_allow_download=env.get("MEDIA_PIPELINE_WHISPER_DOWNLOAD", "").strip().lower() in ("1", "true", "yes"),
         claim_ttl_minutes=float(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
         cooldown_minutes=float(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
     )
     return resource, missing
 
 
+def call_sources_resource(env: Mapping[str, str]) -> CallSourcesResource:
+    """MEDIA_PIPELINE_CALL_TIMEZONE and MEDIA_PIPELINE_CAMPAIGN_COMPANIES (see calls/config.py)."""
+    try:
+        return call_sources_from_env(env)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def fetch_policy_resource(env: Mapping[str, str]) -> FetchPolicyResource:
+    """Where URLs from data may lead: MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS (CIDRs of internal
+    networks that may be fetched from) and MEDIA_PIPELINE_LOCAL_AUDIO_ROOT (file:// URLs)."""
+    networks = [n.strip() for n in (env.get("MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS") or "").split(",") if n.strip()]
+    try:
+        parse_networks(networks)
+    except ValueError as exc:
+        raise ConfigurationError(f"MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS: {exc}") from None
+    return FetchPolicyResource(allow_networks=networks,
+                               local_audio_root=(env.get("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT") or "").strip() or None)
+
+
 def d1_database_name(env: Mapping[str, str]) -> str:
     return (env.get("D1_DATABASE_NAME") or "").strip() or "lgfc_lite"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name}={env[name]!r} is not a switch: use true or false")
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    value = (env.get(name) or "").strip()
+    try:
+        number = int(value) if value else default
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigurationError(f"{name}={env[name]!r} is not a whole number of at least 1")
+    return number
+
+
+def inventory_options(env: Mapping[str, str]) -> InventoryOptionsResource:
+    """What the D1 mirror keeps besides the seed's columns; off unless asked for."""
+    concurrency = _whole(env, "D1_ENRICH_CONCURRENCY", 8)
+    if concurrency > 64:
+        raise ConfigurationError(f"D1_ENRICH_CONCURRENCY={concurrency} is above 64 HEADs at a time")
+    return InventoryOptionsResource(
+        track_last_seen=_flag(env, "D1_TRACK_LAST_SEEN"),
+        enrich_metadata=_flag(env, "D1_ENRICH_METADATA"),
+        enrich_concurrency=concurrency,
+        enrich_max_objects=_whole(env, "D1_ENRICH_MAX_OBJECTS", 10_000),
+        stale_after_days=_whole(env, "D1_STALE_AFTER_DAYS", 30),
+    )
+
+
+def local_d1_resource(env: Mapping[str, str], data_dir: Path) -> LocalD1Resource:
+    """The local profile's D1: D1_LOCAL_FILE, or wrangler's own file (D1_LOCAL_WRANGLER_STATE +
+    D1_DATABASE_ID), or by default <data dir>/d1/<D1_DATABASE_NAME>.sqlite."""
+    file = (env.get("D1_LOCAL_FILE") or "").strip()
+    state = (env.get("D1_LOCAL_WRANGLER_STATE") or "").strip()
+    if file and state:
+        raise ConfigurationError(
+            "D1_LOCAL_FILE and D1_LOCAL_WRANGLER_STATE are both set: keep one (the file, or wrangler's state folder)"
+        )
+    if state:
+        database_id = (env.get("D1_DATABASE_ID") or "").strip()
+        if not database_id:
+            raise ConfigurationError(
+                "D1_LOCAL_WRANGLER_STATE is set but D1_DATABASE_ID is not: set it to the database_id of the database in "
+                "wrangler.toml (its preview_database_id if it has one), which names wrangler's local file"
+            )
+        return LocalD1Resource.for_wrangler(Path(state).expanduser().resolve(), database_id)
+    if file:
+        return LocalD1Resource(path=str(Path(file).expanduser().resolve()))
+    name = d1_database_name(env)
+    if any(c in name for c in "/\\") or name.startswith("."):
+        raise ConfigurationError(
+            f"D1_DATABASE_NAME={name!r} is a path, not a database name: to use a particular SQLite file set "
+            "D1_LOCAL_FILE, or for wrangler's local database set D1_LOCAL_WRANGLER_STATE and D1_DATABASE_ID"
+        )
+    return LocalD1Resource(path=str(data_dir / "d1" / f"{name}.sqlite"))
 
 
 def local_resources(env: Mapping[str, str]) -> dict[str, object]:
@@ -98,11 +191,13 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "catalog": CatalogResource(database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"),
         "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
         "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
+        "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+        "fetch_policy": fetch_policy_resource(env),
         **local_archive_resources(env, data_dir),
-        # As `wrangler d1 execute --local` keeps one: a plain SQLite file.
-        "d1": LocalD1Resource(path=str(data_dir / "d1" / f"{d1_database_name(env)}.sqlite")),
+        "d1": local_d1_resource(env, data_dir),
+        "inventory_options": inventory_options(env),
     }
 
 
@@ -140,16 +235,19 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
             database_id=(env.get("D1_DATABASE_ID") or "").strip() or None,
             base_url=(env.get("CLOUDFLARE_BASE_URL") or "").strip() or DEFAULT_BASE_URL,
         ),
+        "inventory_options": inventory_options(env),
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
         "object_store": S3ObjectStoreResource(
             **b2_fields, unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower() in ("1", "true", "yes")
         ),
         "csv_inbox": CsvInboxResource(path=env["MEDIA_PIPELINE_CSV_INBOX"]),
+        "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(
             database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None
         ),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
+        "fetch_policy": fetch_policy_resource(env),
     }
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
 from media_pipeline_dagster.resources.inbox import CsvInboxResource
 from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
@@ -91,6 +93,8 @@ def pipeline_resources(pg_url: str, object_store: S3ObjectStoreResource, inbox: 
         "object_store": object_store,
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
+        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
         "audio_transfer": AudioTransferResource(
             read_timeout_seconds=2.0, connect_timeout_seconds=2.0, backoff_base_seconds=0.05,
             backoff_max_seconds=0.2, max_attempts=3,

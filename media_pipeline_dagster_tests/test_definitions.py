@@ -117,6 +117,12 @@ def test_transcriber_follows_the_profile_and_its_variables():
         load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "openai"})
     with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_TRANSCRIBER='whisperx'"):
         load_profile({"MEDIA_PIPELINE_TRANSCRIBER": "whisperx"})
+    german = load_profile({"MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE": " DE ", "MEDIA_PIPELINE_TRANSCRIBE_MODEL": "small",
+                           "MEDIA_PIPELINE_WHISPER_DOWNLOAD": "1"}).resources["transcriber"]
+    assert (german.language, german.model, german.local_allow_download) == ("de", "small", True)
+    assert local.language is None and local.local_allow_download is False
+    with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE: language 'german' is not an ISO-639-1 code"):
+        load_profile({"MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE": "german"})
 
 
 def test_d1_resource_follows_the_profile():

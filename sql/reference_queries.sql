@@ -40,3 +40,11 @@ WHERE a.id IS NULL;
 
 -- URLs that could not be ingested, and why (our additive table)
 SELECT status, error_code, COUNT(*) FROM media_pipeline.ingest_failures GROUP BY 1, 2 ORDER BY 3 DESC;
+
+-- Calls by company (additive column audio_files.company: from the CSV's company column or
+-- MEDIA_PIPELINE_CAMPAIGN_COMPANIES; '(none)' for rows cataloged before, or unmapped)
+SELECT COALESCE(a.company, '(none)') AS company, a.campaign_name, COUNT(*) AS recordings,
+       MIN(a.started) AS first_call, MAX(a.started) AS last_call, SUM(a.file_size_bytes) AS bytes
+FROM media_pipeline.audio_files a
+GROUP BY COALESCE(a.company, '(none)'), a.campaign_name
+ORDER BY 1, 2;

@@ -2,6 +2,11 @@
 
 Idempotent: every step reads the current state first and changes only what differs,
 so a second run reports "unchanged" everywhere. ``check_only`` reads and reports.
+
+Not every S3 server has every feature: SeaweedFS refuses Glacier transitions
+(NotImplemented), rclone's ``serve s3`` reads ``PUT ?lifecycle`` as "create bucket" (409)
+and has no versioning. What the store lacks is read back, not assumed, and ends up in
+``SetupReport.unsupported`` as a sentence, after the steps the store can do were done.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 LIFECYCLE_RULE_ID = "archive-cache-to-glacier"
 LIFECYCLE_PREFIX = "cache/"
 WRITE_TEST_PREFIX = "_archive_setup/"
 US_EAST_1 = "us-east-1"
+# What servers answer to a bucket sub-resource they do not implement.
+UNSUPPORTED_CODES = {"NotImplemented", "MethodNotAllowed", "501", "405"}
+DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
 
 
 class BucketSetupError(RuntimeError):
@@ -42,6 +50,7 @@ class SetupReport:
     write_test: str = "skipped"
     changes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what check_only found missing or different
+    unsupported: list[str] = field(default_factory=list)  # what the store lacks, one sentence each
 
 
 def _code(exc: ClientError) -> str:
@@ -85,16 +94,69 @@ def _rule_shape(rule: dict) -> tuple:
     return rule.get("Status"), prefix, transitions, noncurrent
 
 
+def _answer(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"HTTP {_status(exc) or '?'} {_code(exc) or '?'}: {error.get('Message') or 'no message'}"
+
+
+def _where(client, bucket: str) -> str:
+    return f"s3://{bucket} at {client.meta.endpoint_url}"
+
+
+class _Unsupported(Exception):
+    """The store does not offer a bucket feature; the message is the sentence for the report."""
+
+
 def _lifecycle_rules(client, bucket: str) -> list[dict]:
     try:
         return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
     except ClientError as exc:
         if _code(exc) == "NoSuchLifecycleConfiguration":
             return []
+        if _code(exc) in UNSUPPORTED_CODES or _status(exc) in (405, 501):
+            raise _Unsupported(
+                f"{_where(client, bucket)} has no bucket lifecycle rules (GetBucketLifecycleConfiguration answered "
+                f"{_answer(exc)})"
+            ) from None
         raise
 
 
+def _put_lifecycle(client, bucket: str, rules: list[dict], wanted: dict) -> None:
+    try:
+        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    except ClientError as exc:
+        if _code(exc) in DENIED_CODES or _status(exc) == 403:
+            raise BucketSetupError(
+                f"these credentials may not set lifecycle rules on {_where(client, bucket)} ({_answer(exc)}): "
+                "allow s3:PutLifecycleConfiguration for them, or run with check_only"
+            ) from None
+        # Anything else is the store saying it cannot: SeaweedFS answers NotImplemented to a
+        # GLACIER transition, rclone answers 409 BucketAlreadyExists (it reads the PUT as "create bucket").
+        raise _Unsupported(
+            f"{_where(client, bucket)} does not accept a lifecycle rule moving objects to GLACIER "
+            f"(PutBucketLifecycleConfiguration answered {_answer(exc)})"
+        ) from None
+    # Read it back: a store may answer 200 and keep nothing.
+    kept = [r for r in _lifecycle_rules(client, bucket) if r.get("ID") == LIFECYCLE_RULE_ID]
+    if not kept or _rule_shape(kept[0]) != _rule_shape(wanted):
+        raise _Unsupported(
+            f"{_where(client, bucket)} accepted the lifecycle rule {LIFECYCLE_RULE_ID} but does not keep it "
+            f"(read back: {kept[0] if kept else 'no such rule'})"
+        )
+
+
 def _setup_lifecycle(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
+    try:
+        _lifecycle(client, bucket, options, report)
+    except _Unsupported as exc:
+        report.lifecycle = "not supported by this store"
+        report.unsupported.append(
+            f"{exc}, so objects under {LIFECYCLE_PREFIX} will stay in their storage class instead of moving to "
+            f"Glacier after {options.glacier_after_days} days"
+        )
+
+
+def _lifecycle(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
     rules = _lifecycle_rules(client, bucket)
     wanted = glacier_rule(options.glacier_after_days)
     ours = [r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID]
@@ -108,20 +170,46 @@ def _setup_lifecycle(client, bucket: str, options: SetupOptions, report: SetupRe
         return
     # Rules someone else added stay; only ours is replaced.
     others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
-    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others + [wanted]})
+    _put_lifecycle(client, bucket, others + [wanted], wanted)
     report.lifecycle = f"{'updated' if ours else 'added'} (Glacier after {options.glacier_after_days} days)"
     report.changes.append(f"lifecycle rule {report.lifecycle}")
 
 
+def _versioning_unsupported(client, bucket: str, operation: str, exc: ClientError, report: SetupReport) -> None:
+    report.versioning = "not supported by this store"
+    report.unsupported.append(
+        f"{_where(client, bucket)} has no object versioning ({operation} answered {_answer(exc)}), "
+        "so an overwritten archive object cannot be recovered"
+    )
+
+
 def _setup_versioning(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
-    status = client.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+    try:
+        status = client.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+    except ClientError as exc:
+        if _code(exc) not in UNSUPPORTED_CODES and _status(exc) not in (405, 501):
+            raise
+        if options.enable_versioning:
+            _versioning_unsupported(client, bucket, "GetBucketVersioning", exc, report)
+        else:
+            report.versioning = "not supported by this store (not asked for)"
+        return
     report.versioning = status
     if not options.enable_versioning or status == "Enabled":
         return  # never switched off by us: Suspended or Enabled stays as the owner left it
     if options.check_only:
         report.problems.append(f"versioning is {status}, wanted Enabled")
         return
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    try:
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    except ClientError as exc:
+        if _code(exc) in DENIED_CODES or _status(exc) == 403:
+            raise BucketSetupError(
+                f"these credentials may not enable versioning on {_where(client, bucket)} ({_answer(exc)}): "
+                "allow s3:PutBucketVersioning, or run without enable_versioning"
+            ) from None
+        _versioning_unsupported(client, bucket, "PutBucketVersioning", exc, report)
+        return
     report.versioning = "Enabled"
     report.changes.append("versioning enabled")
 
@@ -140,6 +228,18 @@ def _write_test(client, bucket: str) -> str:
 
 
 def setup_s3_bucket(client, bucket: str, options: SetupOptions) -> SetupReport:
+    """Every step, in order; a store's error that no step expects ends as a BucketSetupError naming the step."""
+    try:
+        return _setup(client, bucket, options)
+    except ClientError as exc:
+        raise BucketSetupError(f"{exc.operation_name} on {_where(client, bucket)} failed: {_answer(exc)}") from None
+    except BotoCoreError as exc:
+        raise BucketSetupError(
+            f"cannot set up {_where(client, bucket)}: {exc}. Check ARCHIVE_S3_REGION, the endpoint and the network"
+        ) from None
+
+
+def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
     report = SetupReport(bucket=bucket, existed=bucket_exists(client, bucket))
     if not report.existed:
         if options.check_only:

@@ -4,8 +4,8 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from ..resources.archive import ArchiveBucketResource
-from .bucket_setup import US_EAST_1, SetupOptions
+from ..resources.archive import ArchiveBucketResource, ArchiveCredentialsError
+from .bucket_setup import US_EAST_1, BucketSetupError, SetupOptions
 from .config import SetupArchiveBucketConfig
 
 
@@ -19,7 +19,10 @@ def configure_archive_bucket(
         region=region, check_only=config.check_only, enable_versioning=config.enable_versioning,
         glacier_after_days=config.glacier_after_days, write_test=config.write_test,
     )
-    report = archive_bucket.setup(options)
+    try:
+        report = archive_bucket.setup(options)
+    except (BucketSetupError, ArchiveCredentialsError) as exc:
+        raise dg.Failure(description=str(exc)) from None
     metadata = {
         "target": archive_bucket.describe(),
         "existed": report.existed,
@@ -30,9 +33,19 @@ def configure_archive_bucket(
         "write_test": report.write_test,
         "changes": dg.MetadataValue.json(report.changes),
         "problems": dg.MetadataValue.json(report.problems),
+        "unsupported": dg.MetadataValue.json(report.unsupported),
     }
     for line in report.changes or ["no changes"]:
         context.log.info(f"{archive_bucket.describe()}: {line}")
+    if report.unsupported:
+        done = "; ".join(report.changes) or "nothing else to change"
+        raise dg.Failure(
+            description=f"{archive_bucket.describe()} can take the archive but is not set up as asked, because the "
+            "store lacks a feature: " + "; ".join(report.unsupported)
+            + f". Done: {done}; write test: {report.write_test}. Uploads work without it; for Glacier transitions "
+            "use AWS S3 (leave ARCHIVE_S3_ENDPOINT_URL empty).",
+            metadata=metadata,
+        )
     if report.problems:
         raise dg.Failure(
             description=f"{archive_bucket.describe()} is not ready: {'; '.join(report.problems)}. "

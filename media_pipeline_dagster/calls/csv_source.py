@@ -1,4 +1,4 @@
-"""CSV exports of call recordings (seed 000): tolerant parsing, strict required columns."""
+"""CSV exports of call recordings: tolerant parsing, strict required columns, reasons that name row and column."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
 from pathlib import Path
 
+from .csv_encoding import EncodingError, TextEncoding, detect_encoding
 from .rows import CallRow, RejectedRow, build_call_row
 
 # header (lower-cased) -> field name used by build_call_row
@@ -24,19 +26,25 @@ COLUMN_ALIASES = {
     "started": "started",
     "stopped": "stopped",
     "duration_seconds": "duration_seconds",
+    "company": "company",
 }
 REQUIRED_FIELDS = {"url": "url (or location)", "campaign_name": "campaign_name", "started": "started"}
 _DELIMITERS = (",", ";", "\t", "|")
 
 
-class CsvSchemaError(ValueError):
-    """A CSV that cannot be read as call recordings at all (e.g. required columns missing)."""
+class CsvFileError(ValueError):
+    """A CSV that cannot be read as call recordings at all; the message starts with the file name."""
+
+
+class CsvSchemaError(CsvFileError):
+    """Required columns are missing."""
 
 
 @dataclass
 class CsvFile:
     path: Path
     sha256: str
+    encoding: TextEncoding
     rows: list[CallRow] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
 
@@ -65,12 +73,12 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {field: value}) per data row; BOM, CRLF and ';' handled."""
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+def _records(path: Path, encoding: TextEncoding) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
+    """(data-row number, {field: value}, {field: column name}) per row; 1 is the first row after the header."""
+    with path.open("r", encoding=encoding.codec, newline="") as fh:
         header_line = fh.readline()
         if not header_line.strip():
-            raise CsvSchemaError(f"{path.name}: the file is empty or has no header row")
+            raise CsvFileError(f"{path.name}: the file is empty or its first line (the header) is blank")
         delimiter = _sniff_delimiter(header_line)
         header = next(csv.reader([header_line], delimiter=delimiter))
         fields = [COLUMN_ALIASES.get(name.strip().lower()) for name in header]
@@ -81,32 +89,49 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 f"{path.name}: missing required column(s): {', '.join(missing)}; found: {found}. "
                 "Rename the columns or move the file out of the inbox."
             )
+        columns: dict[str, str] = {}
+        for name, column in zip(fields, header):
+            if name:
+                columns.setdefault(name, column.strip())
         reader = csv.reader(fh, delimiter=delimiter)
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            record: dict[str, str] = {}
-            for name, value in zip(fields, values):
-                if name and (name not in record or not record[name]):
-                    record[name] = value
-            yield reader.line_num + 1, record
+        number = 0
+        try:
+            for number, values in enumerate(reader, start=1):
+                if not any(v.strip() for v in values):
+                    continue
+                record: dict[str, str] = {}
+                for name, value in zip(fields, values):
+                    if name and (name not in record or not record[name]):
+                        record[name] = value
+                yield number, record, columns
+        except csv.Error as exc:
+            raise CsvFileError(f"{path.name}: row {number + 1} cannot be read as CSV: {exc}") from None
 
 
-def read_csv(path: Path) -> CsvFile:
-    """Parse one CSV export into valid rows and rejected rows (with reasons)."""
-    parsed = CsvFile(path=path, sha256=file_sha256(path))
+def read_csv(path: Path, naive_zone: tzinfo = timezone.utc) -> CsvFile:
+    """Parse one CSV export into valid rows and rejected rows (with reasons).
+
+    Raises CsvFileError when the file cannot be read at all: empty, not text in an
+    encoding we accept, required columns missing, or broken CSV quoting.
+    """
+    try:
+        encoding = detect_encoding(path)
+    except EncodingError as exc:
+        raise CsvFileError(f"{path.name}: {exc}") from None
+    parsed = CsvFile(path=path, sha256=file_sha256(path), encoding=encoding)
     seen: dict[str, int] = {}
-    for line, record in _records(path):
-        origin = f"{path.name}:{line}"
-        row = build_call_row(record, origin=origin, source_table=None)
+    for number, record, columns in _records(path, encoding):
+        origin = f"{path.name} row {number}"
+        row = build_call_row(record, origin=origin, source_table=None, naive_zone=naive_zone, columns=columns)
         if isinstance(row, RejectedRow):
             parsed.rejected.append(row)
             continue
         if row.url in seen:
-            parsed.rejected.append(
-                RejectedRow(origin, f"duplicate URL in this file (first at line {seen[row.url]})", row.campaign_slug, row.url)
-            )
+            parsed.rejected.append(RejectedRow(
+                origin, f"column {columns['url']}: duplicate URL in this file (first at row {seen[row.url]})",
+                row.campaign_slug, row.url, column=columns["url"],
+            ))
             continue
-        seen[row.url] = line
+        seen[row.url] = number
         parsed.rows.append(row)
     return parsed

@@ -2,7 +2,8 @@
 
 Order of effects per file: upload, then insert. Keys are derived from the row, so a run
 killed between the two re-uploads the same key and inserts on the next run: the end
-state equals an uninterrupted run.
+state equals an uninterrupted run. A systemic storage failure (StorageUnavailable) stops
+the transfers, records what finished, and is raised to the caller.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class IngestReport:
     objects_missing: int = 0  # cataloged rows without an object (legacy SQL backfill)
     objects_attached: int = 0
     known_permanent_failures: int = 0
+    skipped_failures: list[Failure] = field(default_factory=list)  # the known permanent ones, with their recorded reason
     not_attempted_limit: int = 0
     inserted: list[dict] = field(default_factory=list)
     planned: list[dict] = field(default_factory=list)
@@ -111,6 +113,7 @@ def plan(engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, rep
         failure = failures.get(row.url_sha1)
         if failure is not None and failure.status == "permanent" and not options.retry_permanent_failures:
             report.known_permanent_failures += 1
+            report.skipped_failures.append(Failure(row.origin, row.url, f"{failure.error} (failed before; not fetched again)", True))
             continue
         result.append(row)
     if options.limit is not None and len(result) > options.limit:

@@ -46,10 +46,13 @@ def build_metadata(report: IngestReport, rejected: Sequence[RejectedRow], *, tar
             [(f.origin, f.url, f.reason, "no" if f.permanent else "yes") for f in failures[:50]],
         ))
     if report.inserted:
+        meta["new_by_company"] = dg.MetadataValue.json(
+            dict(Counter(r["company"] or "(none)" for r in report.inserted).most_common())
+        )
         meta["preview"] = dg.MetadataValue.md(md_table(
-            ["id", "phone", "campaign_name", "started", "b2_object_key", "file_size_bytes"],
-            [(r["id"], r["phone"], r["campaign_name"], r["started"].isoformat(), r["b2_object_key"], r["file_size_bytes"])
-             for r in report.inserted[:PREVIEW_ROWS]],
+            ["id", "phone", "campaign_name", "company", "started", "b2_object_key", "file_size_bytes"],
+            [(r["id"], r["phone"], r["campaign_name"], r["company"], r["started"].isoformat(), r["b2_object_key"],
+              r["file_size_bytes"]) for r in report.inserted[:PREVIEW_ROWS]],
         ))
     if report.planned:
         meta["planned"] = dg.MetadataValue.int(len(report.planned))

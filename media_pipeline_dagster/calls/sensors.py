@@ -1,8 +1,9 @@
-"""``csv_inbox_sensor``: a new or changed CSV becomes campaign partitions and one run per campaign."""
+"""``csv_inbox_sensor``: a new or changed CSV becomes campaign partitions and one run per campaign;
+``recordings_sensor``: the same for new rows of ``public.recordings``."""
 
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
@@ -12,23 +13,14 @@ from ..resources.databases import RecordingsDatabaseResource
 from ..resources.inbox import CsvInboxResource
 from . import recordings_source
 from .assets import audio_files
-from .csv_source import CsvSchemaError, file_sha256, inbox_files, read_csv
+from .config import CallSourcesResource
+from .csv_source import file_sha256, inbox_files
+from .inbox import INBOX_CHECK, check_evaluation, observation, scan_file
 from .partitions import campaigns_partitions, in_partition_range, partition_key
 
 HASH_CHARS = 16  # enough to tell versions of a file apart, keeps the cursor small
-
-
-def campaign_date_ranges(path) -> tuple[dict[str, tuple[date, date]], int]:
-    """slug -> (first day, last day) of the file's valid rows; and how many rows fall before the partitions start."""
-    ranges: dict[str, tuple[date, date]] = {}
-    too_old = 0
-    for row in read_csv(path).rows:
-        if not in_partition_range(row.call_date):
-            too_old += 1
-            continue
-        lo, hi = ranges.get(row.campaign_slug, (row.call_date, row.call_date))
-        ranges[row.campaign_slug] = (min(lo, row.call_date), max(hi, row.call_date))
-    return ranges, too_old
+CSV_FILES_TAG = "media_pipeline/csv_files"  # for people; the run reads the files named in its config
+TAG_CHARS = 200
 
 
 def campaign_runs(
@@ -37,6 +29,8 @@ def campaign_runs(
     run_key: Callable[[str], str],
     cursor: str,
     tags: Callable[[str], dict[str, str]] = lambda slug: {},
+    run_config: Callable[[str], dict] = lambda slug: {},
+    asset_events: Sequence = (),
 ) -> dg.SensorResult:
     """One run per campaign over its date range, adding campaigns the instance does not know."""
     known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
@@ -49,6 +43,7 @@ def campaign_runs(
                 ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, hi)),
                 **tags(slug),
             },
+            run_config=run_config(slug),
         )
         for slug, (lo, hi) in sorted(ranges.items())
     ]
@@ -56,49 +51,72 @@ def campaign_runs(
         run_requests=run_requests,
         dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
         cursor=cursor,
+        asset_events=list(asset_events),
     )
+
+
+def _load_cursor(text: str | None) -> tuple[dict[str, str], dict[str, dict], bool]:
+    """(file -> digest, file -> report summary, whether the cursor predates the reports)."""
+    data = json.loads(text) if text else {}
+    if isinstance(data.get("files"), dict):
+        return data["files"], data.get("reports") or {}, False
+    return data, {}, bool(data)  # the earlier cursor was {file name: digest} alone
 
 
 @dg.sensor(
     target=[audio_files],
     minimum_interval_seconds=60,
-    description="Watches the CSV inbox; a new or changed file adds its campaigns and requests one run per campaign.",
+    description=(
+        "Watches the CSV inbox; a new or changed file adds its campaigns and requests one run per campaign "
+        "that reads only that file. Unreadable files and rows without a partition are reported on csv_inbox."
+    ),
 )
-def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxResource):
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxResource, call_sources: CallSourcesResource):
+    seen, reports, legacy_cursor = _load_cursor(context.cursor)
     current: dict[str, str] = {}
+    kept: dict[str, dict] = {}
     ranges: dict[str, tuple[date, date]] = {}
     sources: dict[str, list[str]] = {}
-    problems: list[str] = []
+    events: list = []
     for path in inbox_files(csv_inbox.folder):
-        digest = file_sha256(path)[:HASH_CHARS]
-        current[path.name] = digest
-        if seen.get(path.name) == digest:
-            continue
         try:
-            file_ranges, too_old = campaign_date_ranges(path)
-        except CsvSchemaError as exc:
-            problems.append(str(exc))
+            digest = file_sha256(path)[:HASH_CHARS]
+        except OSError:
+            continue  # removed or renamed while we looked; the next tick sees what is there
+        current[path.name] = digest
+        unchanged = seen.get(path.name) == digest
+        if unchanged and not legacy_cursor:
+            if path.name in reports:
+                kept[path.name] = reports[path.name]
             continue
-        if too_old:
-            context.log.warning(f"{path.name}: {too_old} rows start before the first call-date partition; they are not ingested")
-        for slug, (lo, hi) in file_ranges.items():
+        scan = scan_file(path, digest, call_sources.zone)
+        events.append(observation(scan))
+        if summary := scan.summary():
+            kept[path.name] = summary
+        if unchanged:
+            continue  # read again only to report on it: its runs were requested before
+        for slug, (lo, hi) in scan.ranges.items():
             old = ranges.get(slug, (lo, hi))
             ranges[slug] = (min(old[0], lo), max(old[1], hi))
-            sources.setdefault(slug, []).append(f"{path.name}@{digest}")
-    for problem in problems:
-        context.log.error(problem)
+            sources.setdefault(slug, []).append(path.name)
+    if events or kept != reports:
+        events.append(check_evaluation(kept))
+    cursor = json.dumps({"files": current, "reports": kept}, sort_keys=True)
     if not ranges:
-        return dg.SensorResult(
-            skip_reason=dg.SkipReason("; ".join(problems) if problems else "no new or changed CSV files"),
-            cursor=json.dumps(current, sort_keys=True),
-        )
+        reason = "no rows to ingest in the new or changed CSV files" if events else "no new or changed CSV files"
+        bad = [name for name, report in sorted(kept.items()) if report.get("problem")]
+        if bad:
+            reason += f"; unreadable (see the check {INBOX_CHECK} on csv_inbox): {', '.join(bad)}"
+        return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor, asset_events=events)
+    versions = {slug: sorted(f"{name}@{current[name]}" for name in names) for slug, names in sources.items()}
     return campaign_runs(
         context,
         ranges,
-        run_key=lambda slug: f"{slug}:{'+'.join(sorted(sources[slug]))}",
-        cursor=json.dumps(current, sort_keys=True),
-        tags=lambda slug: {"media_pipeline/csv_files": ",".join(sorted(sources[slug]))[:200]},
+        run_key=lambda slug: f"{slug}:{'+'.join(versions[slug])}",
+        cursor=cursor,
+        tags=lambda slug: {CSV_FILES_TAG: ",".join(versions[slug])[:TAG_CHARS]},
+        run_config=lambda slug: {"ops": {"audio_files": {"config": {"csv_files": sorted(sources[slug])}}}},
+        asset_events=events,
     )
 
 
@@ -110,12 +128,16 @@ RECORDINGS_BATCH = 50_000
     minimum_interval_seconds=300,
     description="Watches public.recordings by id; new rows add their campaigns and request one run per campaign.",
 )
-def recordings_sensor(context: dg.SensorEvaluationContext, recordings_db: RecordingsDatabaseResource):
+def recordings_sensor(
+    context: dg.SensorEvaluationContext, recordings_db: RecordingsDatabaseResource, call_sources: CallSourcesResource
+):
     if not recordings_db.enabled:
         return dg.SkipReason("no recordings source configured (RECORDINGS_DATABASE_URL)")
     after = int(context.cursor or 0)
     known = recordings_source.campaigns(recordings_db.engine)
-    days, last_id = recordings_source.new_call_days(recordings_db.engine, after, RECORDINGS_BATCH, known)
+    days, last_id = recordings_source.new_call_days(
+        recordings_db.engine, after, RECORDINGS_BATCH, known, call_sources.zone
+    )
     days = {slug: {d for d in ds if in_partition_range(d)} for slug, ds in days.items()}
     days = {slug: ds for slug, ds in days.items() if ds}
     if not days:
@@ -125,4 +147,5 @@ def recordings_sensor(context: dg.SensorEvaluationContext, recordings_db: Record
         {slug: (min(ds), max(ds)) for slug, ds in days.items()},
         run_key=lambda slug: f"recordings:{slug}:{after}-{last_id}",
         cursor=str(last_id),
+        run_config=lambda slug: {"ops": {"audio_files": {"config": {"csv_files": []}}}},  # the CSV sensor has the files
     )

@@ -2,20 +2,24 @@
 
 Bytes are never held whole in memory above ``multipart_threshold``: the body is fed
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
-transfers hold together. Transfers run on one asyncio loop; downloads and uploads are
-done by native clients (see ``transfer_paths``), which is what makes thousands of small
-files per second possible.
+transfers hold together. Transfers run on one asyncio loop; every download goes through
+the fetch policy (see ``transfer_paths``) and uploads are done by obstore's native client.
+An upload error that concerns the bucket rather than the file (credentials refused, bucket
+missing, endpoint unreachable) stops every transfer at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import tenacity
+
+from ..kernel.resilience import backoff_wait
+from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
-from .transfer_core import MiB, MemoryBudget, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
+from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
 __all__ = ["MiB", "TransferClients", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
 
@@ -25,47 +29,53 @@ class TransferClients:
     server process (the gateway), whose requests then reuse connections and one budget."""
 
     def __init__(self, settings: TransferSettings):
-        self.http = paths.AiohttpClient(settings)
-        self.native = paths.NativeOrigins(settings)
+        self.http = paths.HttpClient(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
     async def close(self) -> None:
         await self.http.close()
 
 
-async def _attempt(clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink, attempt: int) -> None:
-    if job.url.lower().startswith("file://"):
+async def _attempt(clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
+    if job.url[:5].lower() == "file:":
         return await paths.local_file(store, job, settings, sink, clients.budget)
-    route = paths.native_route(job.url)
-    if route is not None and attempt == 1:
-        return await paths.native(clients.native, route, store, job, settings, sink, clients.budget)
-    # Retries take the path that reads Retry-After and reports exact statuses.
-    return await paths.via_aiohttp(clients.http, store, job, settings, sink, clients.budget)
+    return await paths.via_http(clients.http, store, job, settings, sink, clients.budget)
+
+
+async def _attempt_once(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> Sink:
+    sink = Sink(job.keep_local_path, settings.max_bytes)
+    try:
+        await _attempt(clients, store, job, settings, sink)
+    except TransferError:
+        sink.abort()
+        raise
+    except Exception as exc:  # upload failures after obstore's own retries
+        sink.abort()
+        systemic = storage_failure(exc)
+        if systemic is not None:  # every other upload would fail alike: stop the run, never retry
+            raise systemic from None
+        raise TransferError(f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False) from exc
+    sink.finish()
+    return sink
 
 
 async def transfer_one(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
     """Download → hash → upload one file, retrying transient failures with backoff."""
     started = time.perf_counter()
-    attempt = 0
-    while True:
-        attempt += 1
-        sink = Sink(job.keep_local_path, settings.max_bytes)
-        try:
-            await _attempt(clients, store, job, settings, sink, attempt)
-            sink.finish()
-            return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
-                                   attempts=attempt, seconds=time.perf_counter() - started)
-        except TransferError as exc:
-            sink.abort()
-            error, permanent, code, wait = str(exc), exc.permanent, exc.code, exc.retry_after
-        except Exception as exc:  # upload failures after obstore's own retries
-            sink.abort()
-            error, permanent, code, wait = f"upload of {job.key} failed: {type(exc).__name__}: {exc}", False, None, None
-        if permanent or attempt >= settings.max_attempts:
-            return TransferOutcome(job, False, error=error[:2000], error_code=code, permanent=permanent,
-                                   attempts=attempt, seconds=time.perf_counter() - started)
-        backoff = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random())
-        await asyncio.sleep(min(settings.backoff_max, wait) if wait is not None else backoff)
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(settings.max_attempts),
+        wait=backoff_wait(settings.backoff_base, settings.backoff_max),
+        retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, TransferError) and not exc.permanent),
+        reraise=True,
+    )
+    try:
+        sink = await retrying(_attempt_once, clients, store, job, settings)
+    except TransferError as exc:
+        return TransferOutcome(job, False, error=str(exc)[:2000], error_code=exc.code, permanent=exc.permanent,
+                               attempts=retrying.statistics.get("attempt_number", 1),
+                               seconds=time.perf_counter() - started)
+    return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
+                           attempts=retrying.statistics.get("attempt_number", 1), seconds=time.perf_counter() - started)
 
 
 async def run_transfers(
@@ -74,7 +84,10 @@ async def run_transfers(
     settings: TransferSettings,
     on_outcome: Callable[[TransferOutcome], Awaitable[None]],
 ) -> None:
-    """Run every job with at most ``settings.concurrency`` in flight."""
+    """Run every job with at most ``settings.concurrency`` in flight.
+
+    A systemic storage failure (StorageUnavailable) cancels the transfers in flight and
+    is raised as it is; outcomes already reported stay reported."""
     pending = iter(jobs)
     clients = TransferClients(settings)
 
@@ -83,6 +96,10 @@ async def run_transfers(
             await on_outcome(await transfer_one(clients, store, job, settings))
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(jobs))))))
+        async with asyncio.TaskGroup() as group:  # the first error cancels the other workers
+            for _ in range(max(1, min(settings.concurrency, len(jobs)))):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
     finally:
         await clients.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 import obstore
 from obstore.store import LocalStore
 
+from ..kernel.fetch import FetchPolicy, mask_url
+
 MiB = 1024 * 1024
 HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive
 _NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -31,6 +33,7 @@ class TransferSettings:
     memory_budget: int = 256 * MiB
     max_bytes: int | None = None  # larger bodies fail permanently (the gateway's size limit)
     audio_only: bool = False  # also demand an audio Content-Type and a known audio signature (the gateway)
+    fetch_policy: FetchPolicy = FetchPolicy()  # where URLs may lead (schemes, networks, the local audio root)
 
     @property
     def stream_hold(self) -> int:
@@ -67,15 +70,20 @@ class TransferError(Exception):
         self.retry_after = retry_after
 
 
+def shown_url(url: str) -> str:
+    """The URL as errors and logs show it: query values and passwords masked."""
+    return mask_url(url)
+
+
 def http_status_error(status: int, url: str, reason: str = "", retry_after: float | None = None) -> TransferError:
     """429, 408, 425 and 5xx are worth another try; other 4xx are not."""
     transient = status in (408, 425, 429) or status >= 500
-    return TransferError(f"HTTP {status} {reason} from {url}".replace("  ", " "), permanent=not transient,
+    return TransferError(f"HTTP {status} {reason} from {shown_url(url)}".replace("  ", " "), permanent=not transient,
                          code=status, retry_after=retry_after)
 
 
 def short_body(url: str, got: int, declared: int) -> TransferError:
-    return TransferError(f"short body from {url}: {got} of {declared} bytes", permanent=False)
+    return TransferError(f"short body from {shown_url(url)}: {got} of {declared} bytes", permanent=False)
 
 
 # (offset, bytes) pairs that all must match; the formats OpenAI and faster-whisper read, and dialer exports.
@@ -111,7 +119,8 @@ def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = 
 
     ``strict`` (the gateway) also refuses any Content-Type that cannot carry audio and a
     body whose first bytes are no known audio signature."""
-    ctype = (content_type or "").split(";")[0].strip().lower()
+    ctype = (content_type or "").split(";")[0].strip().lower()[:100]
+    url = shown_url(url)
     if ctype.startswith(_NOT_AUDIO_TYPES):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
     head = bytes(memoryview(first_bytes)[:64])
@@ -122,7 +131,8 @@ def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = 
     if ctype and not ctype.startswith(_AUDIO_TYPES):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
     if audio_signature(head) is None:
-        raise TransferError(f"not audio: {url} starts with bytes {head[:8].hex()}, no known audio format "
+        # Never echo the bytes: they may be a file the URL should not have reached.
+        raise TransferError(f"not audio: {url} starts with no known audio format "
                             f"({', '.join(AUDIO_SIGNATURES)}, MPEG audio)", permanent=True)
 
 

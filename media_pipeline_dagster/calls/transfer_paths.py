@@ -1,24 +1,22 @@
-"""The ways bytes get from a URL to the bucket.
+"""The ways bytes get from a URL to the bucket, both through the fetch policy.
 
-* ``native``: plain http(s) URLs go through obstore's HTTP client (Rust): the body stays
-  in native buffers from socket to upload, the cheapest path per file.
-* ``aiohttp``: everything else (query strings, unusual characters) and every retry, with
-  exact status handling and ``Retry-After``.
-* ``local_file``: ``file://`` URLs (the demo's sample audio, local mirrors).
+* ``via_http``: http(s) URLs, fetched by aiohttp on a session that can only connect where
+  the policy allows; redirects are followed hop by hop, each checked again. Exact status
+  handling and ``Retry-After``. A body without Content-Length (chunked) is streamed once.
+* ``local_file``: ``file://`` URLs inside the configured local audio root (the demo's
+  sample audio, local mirrors).
+
+(obstore's native HTTP client was faster per small file, but it follows redirects and
+resolves names by itself, so it cannot enforce the policy on the address it connects to.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from datetime import timedelta
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-import obstore
-from obstore.exceptions import NotFoundError
-from obstore.store import HTTPStore
+import aiohttp
 
+from ..kernel.fetch import FetchRefused, open_url
 from .transfer_core import (
     MiB,
     MemoryBudget,
@@ -31,94 +29,10 @@ from .transfer_core import (
     put,
     put_stream,
     short_body,
+    shown_url,
 )
 
-# obstore re-encodes paths, so only paths that need no encoding take the native route.
-_NATIVE_PATH = re.compile(r"/[A-Za-z0-9._/-]*")
-_STATUS = re.compile(r"status code: (\d{3})")
-
-
-def native_route(url: str) -> tuple[str, str] | None:
-    """(origin, path) when the URL can be fetched exactly as written by obstore's client."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or "@" in parts.netloc:
-        return None
-    if not _NATIVE_PATH.fullmatch(parts.path) or "//" in parts.path or parts.path.endswith("/"):
-        return None
-    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
-
-
-class NativeOrigins:
-    """One obstore HTTP client per origin; retries are ours (a failed attempt falls back to aiohttp)."""
-
-    def __init__(self, settings: TransferSettings):
-        self._settings = settings
-        self._stores: dict[str, HTTPStore] = {}
-
-    def store_for(self, origin: str) -> HTTPStore:
-        if origin not in self._stores:
-            self._stores[origin] = HTTPStore.from_url(
-                origin,
-                client_options={
-                    "allow_http": origin.startswith("http://"),
-                    "connect_timeout": timedelta(seconds=self._settings.connect_timeout),
-                    "timeout": timedelta(seconds=self._settings.read_timeout),
-                    "pool_max_idle_per_host": str(self._settings.concurrency),
-                },
-                retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=1)},
-            )
-        return self._stores[origin]
-
-
-def _native_error(exc: Exception, url: str) -> TransferError:
-    if isinstance(exc, (NotFoundError, FileNotFoundError)):
-        return http_status_error(404, url, "Not Found")
-    text = str(exc)
-    status = _STATUS.search(text)
-    if status:
-        return http_status_error(int(status.group(1)), url)
-    first_line = text.split("\n", 1)[0].split(" - ")[-1][:300]
-    return TransferError(f"download failed: {url}: {first_line}", permanent=False)
-
-
-async def native(origins: NativeOrigins, route: tuple[str, str], store, job: TransferJob,
-                 settings: TransferSettings, sink: Sink, budget: MemoryBudget) -> None:
-    source = origins.store_for(route[0])
-    try:
-        result = await obstore.get_async(source, route[1])
-    except Exception as exc:
-        raise _native_error(exc, job.url) from None
-    declared = int(result.meta["size"])
-    content_type = result.attributes.get("Content-Type")
-    if declared <= settings.multipart_threshold:
-        async with budget.hold(declared):
-            try:
-                body = await result.bytes_async()
-            except Exception as exc:
-                raise _native_error(exc, job.url) from None
-            check_audio(content_type, body, job.url, settings.audio_only)
-            if len(body) != declared:
-                raise short_body(job.url, len(body), declared)
-            await sink.feed_async(body)
-            await put(store, job, body, settings, multipart=False)
-        return
-
-    async def chunks():
-        try:
-            async for chunk in result.stream(min_chunk_size=MiB):
-                if sink.size == 0:
-                    check_audio(content_type, chunk, job.url, settings.audio_only)
-                await sink.feed_async(chunk)
-                yield chunk
-        except TransferError:
-            raise
-        except Exception as exc:  # the source failed mid-body
-            raise _native_error(exc, job.url) from None
-        if sink.size != declared:
-            raise short_body(job.url, sink.size, declared)
-
-    async with budget.hold(settings.stream_hold):
-        await put_stream(store, job, chunks(), settings)
+FIRST_CHUNK = 64 * 1024
 
 
 def _retry_after(headers) -> float | None:
@@ -129,22 +43,18 @@ def _retry_after(headers) -> float | None:
         return None
 
 
-class AiohttpClient:
-    """The full-featured HTTP client, created on first use: most runs never need it
-    (and not importing aiohttp keeps ~11 MiB out of the process)."""
+class HttpClient:
+    """The policy-bound HTTP session of one run, created on first use."""
 
     def __init__(self, settings: TransferSettings):
         self._settings = settings
         self._session = None
 
-    async def session(self):
+    def session(self):
         if self._session is None:
-            import aiohttp
-
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._settings.connect_timeout,
-                                            sock_read=self._settings.read_timeout)
-            connector = aiohttp.TCPConnector(limit=self._settings.concurrency, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
+            self._session = self._settings.fetch_policy.session(
+                connect_timeout=self._settings.connect_timeout, read_timeout=self._settings.read_timeout,
+                limit=self._settings.concurrency)
         return self._session
 
     async def close(self) -> None:
@@ -152,28 +62,36 @@ class AiohttpClient:
             await self._session.close()
 
 
-async def via_aiohttp(client: AiohttpClient, store, job: TransferJob, settings: TransferSettings,
-                      sink: Sink, budget: MemoryBudget) -> None:
-    import aiohttp
-
-    session = await client.session()
+async def via_http(client: HttpClient, store, job: TransferJob, settings: TransferSettings,
+                   sink: Sink, budget: MemoryBudget) -> None:
+    url = shown_url(job.url)
     try:
-        async with session.get(job.url, allow_redirects=True) as resp:
+        async with open_url(client.session(), settings.fetch_policy, job.url) as resp:
             if resp.status >= 400:
                 raise http_status_error(resp.status, job.url, resp.reason or "", _retry_after(resp.headers))
+            if resp.status >= 300:
+                raise TransferError(f"{url} answered HTTP {resp.status} without a usable Location", permanent=True,
+                                    code=resp.status)
+            # With Content-Encoding the declared length is of the encoded body, not of what we read.
             declared = resp.content_length if "Content-Encoding" not in resp.headers else None
+            ctype = resp.headers.get("Content-Type")
             if declared is not None and declared <= settings.multipart_threshold:
                 async with budget.hold(declared):
                     body = await resp.read()
-                    check_audio(resp.content_type, body, job.url, settings.audio_only)
+                    check_audio(ctype, body, job.url, settings.audio_only)
                     if len(body) != declared:
                         raise short_body(job.url, len(body), declared)
                     await sink.feed_async(body)
                     await put(store, job, body, settings, multipart=False)
                 return
             async with budget.hold(settings.stream_hold):
-                first = await resp.content.read(64 * 1024)
-                check_audio(resp.content_type, first, job.url, settings.audio_only)
+                first = await _read_first(resp)
+                check_audio(ctype, first, job.url, settings.audio_only)
+                if declared is None and len(first) < FIRST_CHUNK and resp.content.at_eof():
+                    # A small chunked body: whole already, no multipart upload needed.
+                    await sink.feed_async(first)
+                    await put(store, job, first, settings, multipart=False)
+                    return
 
                 async def chunks():
                     sink.feed(first)
@@ -185,17 +103,35 @@ async def via_aiohttp(client: AiohttpClient, store, job: TransferJob, settings: 
                         raise short_body(job.url, sink.size, declared)
 
                 await put_stream(store, job, chunks(), settings)
-    except aiohttp.ClientPayloadError as exc:
-        raise TransferError(f"body from {job.url} ended early: {exc}", permanent=False) from None
+    except FetchRefused as exc:
+        raise TransferError(str(exc), permanent=True) from None
+    except aiohttp.ClientPayloadError:
+        raise TransferError(f"body from {url} ended early", permanent=False) from None
     except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
         kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"connection failed ({exc})"
-        raise TransferError(f"download {kind}: {job.url}", permanent=False) from None
+        raise TransferError(f"download {kind}: {url}", permanent=False) from None
+
+
+async def _read_first(resp) -> bytes:
+    """Up to FIRST_CHUNK bytes (fewer only at the end of the body): enough to sniff the format."""
+    parts: list[bytes] = []
+    got = 0
+    while got < FIRST_CHUNK:
+        part = await resp.content.read(FIRST_CHUNK - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 async def local_file(store, job: TransferJob, settings: TransferSettings, sink: Sink, budget: MemoryBudget) -> None:
-    path = Path(unquote(urlsplit(job.url).path))
+    try:
+        path = settings.fetch_policy.local_path(job.url)
+    except FetchRefused as exc:
+        raise TransferError(str(exc), permanent=True) from None
     if not path.is_file():
-        raise TransferError(f"no such file: {path}", permanent=True, code=404)
+        raise TransferError(f"no such file in the local audio root: {shown_url(job.url)}", permanent=True, code=404)
     size = path.stat().st_size
     with path.open("rb") as fh:
         if size <= settings.multipart_threshold:
@@ -206,7 +142,7 @@ async def local_file(store, job: TransferJob, settings: TransferSettings, sink: 
                 await put(store, job, body, settings, multipart=False)
             return
         async with budget.hold(settings.stream_hold):
-            first = fh.read(64 * 1024)
+            first = fh.read(FIRST_CHUNK)
             check_audio(None, first, job.url, settings.audio_only)
 
             async def chunks():

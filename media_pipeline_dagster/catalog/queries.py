@@ -19,7 +19,7 @@ INSERT_CHUNK = 500
 AUDIO_COLUMNS = (
     "phone", "campaign_name", "recording_id", "url", "url_sha1", "content_sha256",
     "started", "stopped", "duration_seconds", "index_in_phone", "b2_object_key",
-    "local_path", "file_size_bytes", "source_table", "source_row_id",
+    "local_path", "file_size_bytes", "source_table", "source_row_id", "company",
 )
 
 

@@ -70,6 +70,7 @@ audio_files = sa.Table(
     sa.Column("source_table", sa.Text),
     sa.Column("source_row_id", sa.BigInteger),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("company", sa.Text),  # additive (sql/*/0004): the client a campaign belongs to
 )
 
 transcriptions = sa.Table(

@@ -42,7 +42,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                     settings.transfer, locks, settings.transfer_concurrency)
         deliverer = None
         if settings.callback_hosts and settings.webhook_secret:
-            deliverer = Deliverer(settings.catalog_engine, settings.webhook_secret, settings.webhook_interval_seconds)
+            deliverer = Deliverer(settings.catalog_engine, settings.webhook_secret, settings.webhook_interval_seconds,
+                                  settings.fetch_policy)
             deliverer.start()
         try:
             yield

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 
 from ..calls.keys import UnsafeKeyError, normalize_prefix
 from ..calls.transfer import TransferSettings
+from ..kernel.fetch import FetchPolicy
 from ..catalog.schema import create_catalog_engine, ensure_schema, normalize_database_url
 from ..resources.databases import RecordingsDatabaseResource
 from ..settings import ConfigurationError, environment, load_profile, resolved
 
 DEFAULT_MAX_AUDIO_BYTES = 200 * 1024 * 1024
 POOL_TIMEOUT_SECONDS = 10.0  # a request waiting longer for a connection gets 503, not a hang
-CONNECT_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -45,6 +45,11 @@ class GatewaySettings:
     # statement batch at a time, so status answers find a free connection during a burst.
     db_pool_size: int = 10
     request_deadline_seconds: float = 120.0  # lookup + download + upload of one submit; then 504
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        """Where audio downloads and webhook deliveries may go (MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS)."""
+        return self.transfer.fetch_policy
 
 
 def gateway_api_keys(env: Mapping[str, str]) -> dict[str, str]:
@@ -76,10 +81,7 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, k
 
 def catalog_engine(database_url: str, pool_size: int) -> sa.Engine:
     """The catalog with a pool of exactly ``pool_size`` connections (no overflow) that fails fast."""
-    engine = create_catalog_engine(
-        database_url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
-    )
+    engine = create_catalog_engine(database_url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
     ensure_schema(engine)
     return engine
 
@@ -99,7 +101,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         prefix = normalize_prefix((env.get("GATEWAY_B2_PREFIX") or "").strip())
     except UnsafeKeyError as exc:
         raise ConfigurationError(f"GATEWAY_B2_PREFIX: {exc}") from None
-    transfer = resources["audio_transfer"].transfer_settings(concurrency=1)
+    transfer = resources["audio_transfer"].transfer_settings(concurrency=1, fetch_policy=resources["fetch_policy"].policy())
     return GatewaySettings(
         catalog_engine=catalog_engine(normalize_database_url(resolved(resources["catalog"], env).database_url), pool_size),
         recordings_engine=RecordingsDatabaseResource(database_url=recordings_url).engine,

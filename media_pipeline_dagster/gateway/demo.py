@@ -8,24 +8,20 @@ pending sensor's run transcribes it, and the status endpoint reports it complete
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 RECORDING_ID = "900001"
-SAMPLE = "PR_b1c2d3e4-5f6a-4b7c-8d9e-0f1a2b3c4d5e.wav"
+DIALER_SAMPLE = "PR_gateway-demo-0001.wav"  # links to PR_b1c2d3e4-5f6a-4b7c-8d9e-0f1a2b3c4d5e.wav
 DEMO_KEY = "demo-key"
 
 
 def seed_recordings(path: Path) -> None:
-    # A copy under its own name: the dialer's URL differs from the CSV sample's, so it is a new call.
-    audio = path.parent / "dialer_audio" / "PR_gateway-demo-0001.wav"
-    audio.parent.mkdir(parents=True, exist_ok=True)
-    if not audio.exists():
-        shutil.copyfile(str(resources.files("media_pipeline_dagster") / "samples" / "audio" / SAMPLE), audio)
-    audio = audio.resolve()
+    # The dialer's own name for a shipped sample (a link inside the local audio root): its
+    # URL differs from the CSV sample's, so it is a new call.
+    audio = Path(str(resources.files("media_pipeline_dagster") / "samples" / "audio" / "dialer" / DIALER_SAMPLE))
     with sqlite3.connect(path) as db:
         db.executescript("""
             CREATE TABLE IF NOT EXISTS contacts ("$id" TEXT PRIMARY KEY, "$phone" TEXT, "$campaign_id" TEXT);
@@ -38,7 +34,8 @@ def seed_recordings(path: Path) -> None:
                    (RECORDING_ID, audio.as_uri()))
 
 
-def run_gateway_demo(data_dir: Path, transcribe_pending: Callable[[], bool], out: Callable[[str], None] = print) -> bool:
+def run_gateway_demo(data_dir: Path, audio_root: Path, transcribe_pending: Callable[[], bool],
+                     out: Callable[[str], None] = print) -> bool:
     from fastapi.testclient import TestClient
 
     from .config import load_gateway_settings
@@ -47,6 +44,7 @@ def run_gateway_demo(data_dir: Path, transcribe_pending: Callable[[], bool], out
     recordings = data_dir / "dialer.sqlite"
     seed_recordings(recordings)
     settings = load_gateway_settings({"MEDIA_PIPELINE_ENV": "local", "MEDIA_PIPELINE_DATA_DIR": str(data_dir),
+                                      "MEDIA_PIPELINE_LOCAL_AUDIO_ROOT": str(audio_root),
                                       "API_KEY": DEMO_KEY, "RECORDINGS_DATABASE_URL": f"sqlite:///{recordings}",
                                       "GATEWAY_B2_PREFIX": "gateway"})
     headers = {"X-API-Key": DEMO_KEY}

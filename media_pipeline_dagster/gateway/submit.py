@@ -29,6 +29,7 @@ from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
 from ..calls.transfer import TransferClients, TransferJob, TransferOutcome, TransferSettings, transfer_one
 from ..catalog.tables import audio_files
+from ..kernel.resilience import SystemicFailure
 from .db import Database
 from .locks import RecordingLocks
 
@@ -102,7 +103,10 @@ class Submitter:
                     found = await self.db(_existing, self.engine, row.url_sha1, row.recording_id)
                     if found is not None and found.b2_object_key:
                         return QueueResult(found.id, found.b2_object_key, created=False)
-                    outcome = await self._transfer(job)
+                    try:
+                        outcome = await self._transfer(job)
+                    except SystemicFailure as exc:  # the bucket itself is down or refuses us: not this recording's fault
+                        raise SubmitError(503, f"could not store the audio of recording {recording['id']}: {exc}") from None
             except TimeoutError:
                 with anyio.CancelScope(shield=True):
                     await self._remove_unless_cataloged(row, job.key)

@@ -7,8 +7,10 @@ from ..resources.object_store import ObjectStoreResource
 from . import snapshot as snapshots
 from .collect import take_inventory
 from .config import D1SyncConfig, InventoryConfig
+from .enrich import head_objects, supports_object_metadata
 from .listing import InventoryAccessError
 from .metadata import inventory_metadata, sql_preview, sync_metadata
+from .options import InventoryOptionsResource
 from .sync import SyncError, SyncOptions, sync_snapshot
 
 VERBOSE_KEYS = 1000  # keys logged per kind of change; a first inventory may add 100,000
@@ -44,10 +46,12 @@ def b2_inventory(
 
 @dg.asset(deps=[b2_inventory], group_name="inventory", kinds={"cloudflare", "sqlite"}, pool="d1")
 def d1_media_assets(
-    context: dg.AssetExecutionContext, config: D1SyncConfig, object_store: ObjectStoreResource, d1: D1Resource
+    context: dg.AssetExecutionContext, config: D1SyncConfig, object_store: ObjectStoreResource, d1: D1Resource,
+    inventory_options: InventoryOptionsResource,
 ) -> dg.MaterializeResult:
-    """Cloudflare D1 media_assets: one row per object of the latest inventory, inserted once and
-    never changed (INSERT OR IGNORE), so the site can find every media file in B2."""
+    """Cloudflare D1 media_assets: one row per object of the latest inventory, inserted once
+    (INSERT OR IGNORE), so the site can find every media file in B2. Optionally with when each
+    object was last seen and its content type and user metadata."""
     try:
         # The token and the database are checked first: a bad setting stops the run before any work.
         db = d1.connect()
@@ -61,11 +65,7 @@ def d1_media_assets(
                 "materialize b2_inventory first."
             )
         snap = snapshots.read(object_store, key)
-        options = SyncOptions(
-            dry_run=config.dry_run, verbose=config.verbose, track_last_seen=config.track_last_seen,
-            read_page_size=config.read_page_size, max_statements_per_request=d1.max_statements_per_request,
-            max_request_bytes=d1.max_request_bytes,
-        )
+        options = sync_options(context, config, object_store, d1, inventory_options)
         try:
             report = sync_snapshot(db, snap, options, log=context.log)
         except SyncError as exc:
@@ -77,10 +77,36 @@ def d1_media_assets(
                 },
             ) from None
         report.api_requests = db.requests  # with the database lookup of connect()
+    metadata = sync_metadata(report, target=db.label, snapshot_key=key, dry_run=config.dry_run)
+    if report.enrich_error:
+        # The mirror itself is written; what the store refused must not look like success.
+        raise dg.Failure(
+            description=f"D1 {db.label} holds the snapshot's rows ({report.rows_written} written), but their object "
+            f"metadata could not be read: {report.enrich_error}",
+            metadata=metadata,
+        )
     if config.dry_run:
         context.log.info("dry run, nothing written. SQL it would send:\n%s", sql_preview(report))
     context.log.info(
         "%s: %d discovered, %d new, %d already known, %d rows written, %d API requests",
         db.label, report.discovered, len(report.new), report.already_known, report.rows_written, report.api_requests,
     )
-    return dg.MaterializeResult(metadata=sync_metadata(report, target=db.label, snapshot_key=key, dry_run=config.dry_run))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def sync_options(
+    context: dg.AssetExecutionContext, config: D1SyncConfig, store: ObjectStoreResource, d1: D1Resource,
+    deployment: InventoryOptionsResource,
+) -> SyncOptions:
+    """The run's switches: its run configuration where given, else the deployment's settings."""
+    enrich = deployment.enrich_metadata if config.enrich_metadata is None else config.enrich_metadata
+    if enrich and not supports_object_metadata(store):
+        context.log.warning("enrich_metadata is on, but %s keeps no content type or user metadata: skipped", store.describe())
+        enrich = False
+    return SyncOptions(
+        dry_run=config.dry_run, verbose=config.verbose, read_page_size=config.read_page_size,
+        track_last_seen=deployment.track_last_seen if config.track_last_seen is None else config.track_last_seen,
+        max_statements_per_request=d1.max_statements_per_request, max_request_bytes=d1.max_request_bytes,
+        object_metadata=(lambda rows: head_objects(store, rows, concurrency=deployment.enrich_concurrency)) if enrich else None,
+        enrich_max_objects=config.enrich_max_objects or deployment.enrich_max_objects,
+    )

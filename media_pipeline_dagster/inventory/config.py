@@ -19,9 +19,18 @@ class InventoryConfig(dg.Config):
 class D1SyncConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Read D1 and show the SQL and counts it would send; write nothing.")
     verbose: bool = Field(default=False, description="Log every request: statements, bytes, rows written.")
-    track_last_seen: bool = Field(
-        default=False,
-        description="Add media_assets.last_seen_at (sql/d1/0011) and set it, once per UTC day, on every object seen.",
+    track_last_seen: bool | None = Field(
+        default=None,
+        description="Add media_assets.last_seen_at (sql/d1/0011) and set it, once per UTC day, on every object seen. "
+        "Empty: the deployment's D1_TRACK_LAST_SEEN.",
+    )
+    enrich_metadata: bool | None = Field(
+        default=None,
+        description="Add content_type and user_metadata (sql/d1/0012) to rows lacking them: one HEAD per object, "
+        "at most enrich_max_objects per run. Empty: the deployment's D1_ENRICH_METADATA.",
+    )
+    enrich_max_objects: int | None = Field(
+        default=None, ge=1, description="HEADs in this run at most. Empty: the deployment's D1_ENRICH_MAX_OBJECTS.",
     )
     snapshot_prefix: str = Field(default=DEFAULT_SNAPSHOT_PREFIX, description="Where b2_inventory keeps its snapshots.")
     snapshot_key: str | None = Field(

@@ -15,7 +15,6 @@ PREVIEW_ROWS = 10
 SQL_PREVIEW_STATEMENTS = 3
 
 
-
 def inventory_metadata(result: InventoryResult, uri: str) -> dict[str, object]:
     snap, diff = result.snapshot, result.diff
     by_key = {o.key: o for o in snap.objects}
@@ -80,8 +79,21 @@ def sync_metadata(report: SyncReport, *, target: str, snapshot_key: str, dry_run
         "rows_written": dg.MetadataValue.int(report.rows_written),
         "last_seen_updated": dg.MetadataValue.int(report.last_seen_updated),
         "schema_applied": dg.MetadataValue.json(report.schema.applied if report.schema and not dry_run else []),
+        # Written to d1_migrations as wrangler does, so `wrangler d1 migrations apply` skips them.
+        "migrations_recorded": dg.MetadataValue.json(
+            report.schema.applied + report.schema.newly_recorded if report.schema and not dry_run else []
+        ),
         "seconds": dg.MetadataValue.float(round(report.seconds, 3)),
     }
+    if report.enrich_wanted or report.enrich_error:
+        meta.update({
+            "enrich_wanted": dg.MetadataValue.int(report.enrich_wanted),
+            "enrich_heads": dg.MetadataValue.int(report.enrich_heads),
+            "enriched": dg.MetadataValue.int(report.enriched),
+            "enrich_remaining": dg.MetadataValue.int(max(0, report.enrich_wanted - report.enriched)),
+            "enrich_gone": dg.MetadataValue.json(report.enrich_gone[:PREVIEW_ROWS]),
+            "enrich_failed": dg.MetadataValue.json(report.enrich_failed[:PREVIEW_ROWS]),
+        })
     if report.new:
         meta["preview"] = dg.MetadataValue.md(md_table(
             ["media_uid", "b2_key", "size", "b2_file_id"],

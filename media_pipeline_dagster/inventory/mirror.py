@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .assets import b2_inventory, d1_media_assets
-from .checks import every_inventory_object_in_d1
+from .checks import every_inventory_object_in_d1, no_stale_media_assets
+from .options import InventoryOptionsResource
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -31,14 +32,18 @@ def mirror_bucket_to_d1(
     resources: Mapping[str, object], *, instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] | None = print,
 ) -> MirrorSummary:
-    """Materialize b2_inventory and d1_media_assets (and the coverage check) with ``resources``
-    (``object_store`` and ``d1``); print and return a few lines of figures."""
+    """Materialize b2_inventory and d1_media_assets (and their checks) with ``resources``
+    (``object_store``, ``d1`` and, optionally, ``inventory_options``); print and return a few
+    lines: first what the D1 file is, then the figures."""
+    options = resources.get("inventory_options") or InventoryOptionsResource()
+    # Staleness means something only where last_seen_at is kept.
+    checks = [every_inventory_object_in_d1] + ([no_stale_media_assets] if options.track_last_seen else [])
     result = dg.materialize(
-        [b2_inventory, d1_media_assets, every_inventory_object_in_d1],
-        resources={"object_store": resources["object_store"], "d1": resources["d1"]},
+        [b2_inventory, d1_media_assets, *checks],
+        resources={"object_store": resources["object_store"], "d1": resources["d1"], "inventory_options": options},
         instance=instance, raise_on_error=False, run_config=QUIET,
     )
-    lines: list[str] = []
+    lines: list[str] = [f"D1 is {resources['d1'].explain()}"]
     for event in result.asset_materializations_for_node("b2_inventory"):
         m = event.metadata
         lines.append(
@@ -53,7 +58,8 @@ def mirror_bucket_to_d1(
             f"{_value(m, 'rows_written')} rows written"
         )
     for check in result.get_asset_check_evaluations():
-        lines.append(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+        outcome = "passed" if check.passed else f"FAILED ({check.severity.value})"
+        lines.append(f"check {check.check_name}: {outcome}" + (f": {check.description}" if not check.passed and check.description else ""))
     for failure in result.get_step_failure_events():
         lines.append(f"FAILED {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
     if echo:

@@ -1,4 +1,5 @@
 """Cloudflare D1: its REST API in production, a SQLite file in the local profile and the demo.
+The local file can be the one ``wrangler d1 execute --local`` reads (see ``wrangler.py``).
 
 Both backends run a list of statements as ONE request that is atomic (D1 executes a
 batch as one transaction; the local file wraps it in BEGIN IMMEDIATE ... COMMIT), and
@@ -13,12 +14,14 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
+
+from .wrangler import WRANGLER_D1_FOLDER, wrangler_local_file
 
 MAX_PARAMS_PER_STATEMENT = 100
 MAX_STATEMENT_BYTES = 100_000
@@ -38,6 +41,7 @@ class D1ConfigurationError(D1Error):
 class Statement:
     sql: str
     params: tuple[Any, ...] = ()
+    kind: str = field(default="", compare=False)  # the caller's label, to count effects by kind; never sent
 
     @property
     def wire_bytes(self) -> int:
@@ -292,17 +296,39 @@ class D1Resource(dg.ConfigurableResource):
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def explain(self) -> str:
+        """One sentence for people: where the rows are and how to look at them."""
+        return self.describe()
+
 
 class LocalD1Resource(D1Resource):
-    """A SQLite file standing in for D1 (as ``wrangler d1 execute --local`` keeps one)."""
+    """A SQLite file standing in for D1: a file of its own, or wrangler's local copy of a database."""
 
     path: str
+    wrangler_database_id: str | None = Field(
+        default=None, description="Set when ``path`` is wrangler's local file for this database id (for messages).",
+    )
+
+    @classmethod
+    def for_wrangler(cls, state_dir: str | Path, database_id: str, **fields: Any) -> LocalD1Resource:
+        """Wrangler's local copy of ``database_id`` under ``state_dir`` (``.wrangler/state`` or ``--persist-to``)."""
+        return cls(path=str(wrangler_local_file(Path(state_dir), database_id)), wrangler_database_id=database_id, **fields)
 
     def connect(self) -> LocalD1Connection:
         return LocalD1Connection(Path(self.path))
 
     def describe(self) -> str:
         return Path(self.path).resolve().as_uri()
+
+    def explain(self) -> str:
+        path = Path(self.path).resolve()
+        if self.wrangler_database_id:
+            state = path.parents[len(WRANGLER_D1_FOLDER)]
+            return (
+                f"wrangler's local D1 for database_id {self.wrangler_database_id}: {path} "
+                f"(wrangler d1 execute <database> --local --persist-to {state} reads the same file)"
+            )
+        return f"a plain SQLite file, {path} (open it with sqlite3; wrangler --local keeps its own file elsewhere)"
 
 
 class CloudflareD1Resource(D1Resource):
@@ -324,3 +350,6 @@ class CloudflareD1Resource(D1Resource):
 
     def describe(self) -> str:
         return f"d1://{self.account_id}/{self.database_id or self.database_name}"
+
+    def explain(self) -> str:
+        return f"Cloudflare D1 database {self.database_id or self.database_name!r} (REST API, account {self.account_id})"

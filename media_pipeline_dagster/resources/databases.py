@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from ..catalog.schema import create_catalog_engine, ensure_schema, mask_database_url, normalize_database_url
+from ..kernel.resilience import SystemicFailure
 
 _ENGINES: dict[str, sa.Engine] = {}
 
@@ -28,9 +29,19 @@ class CatalogResource(dg.ConfigurableResource):
 
     @property
     def engine(self) -> sa.Engine:
+        """The engine, after a first connection has proved the catalog answers and holds our tables.
+
+        Raises SystemicFailure naming the database (password masked) when it cannot be reached."""
         engine = _engine_for(normalize_database_url(self.database_url), create_catalog_engine)
         if not self._ready:
-            ensure_schema(engine)
+            try:
+                ensure_schema(engine)
+            except sa.exc.OperationalError as exc:
+                reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+                raise SystemicFailure(
+                    f"catalog database {self.display_url} cannot be reached: {reason}. "
+                    "Check DATABASE_URL and that the server accepts connections."
+                ) from None
             self._ready = True
         return engine
 

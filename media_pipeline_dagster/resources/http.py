@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ..calls.transfer import MiB, TransferSettings
+from ..kernel.fetch import FetchPolicy
 
 # The engine's defaults are the one source of truth; the resource only exposes them.
 _DEFAULTS = TransferSettings()
@@ -24,8 +25,9 @@ class AudioTransferResource(dg.ConfigurableResource):
     part_concurrency: int = _DEFAULTS.part_concurrency
     memory_budget_mib: int = _DEFAULTS.memory_budget // MiB
 
-    def transfer_settings(self, concurrency: int) -> TransferSettings:
+    def transfer_settings(self, concurrency: int, fetch_policy: FetchPolicy) -> TransferSettings:
         return TransferSettings(
+            fetch_policy=fetch_policy,
             concurrency=concurrency,
             connect_timeout=self.connect_timeout_seconds,
             read_timeout=self.read_timeout_seconds,

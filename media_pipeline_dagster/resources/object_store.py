@@ -8,16 +8,22 @@ also hands out a boto3 client configured for B2.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import LocalStore, S3Store
 from pydantic import PrivateAttr
+
+from ..kernel.resilience import Kind, service_kind
+from .storage_errors import CREDENTIALS_HINT, ENDPOINT_HINT, StorageUnavailable
 
 # botocore >= 1.36 sends CRC32 checksum headers that Backblaze B2 rejects.
 B2_CHECKSUM_SETTINGS = {
@@ -54,6 +60,11 @@ class ObjectStoreResource(dg.ConfigurableResource):
         return self._store
 
     def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def preflight(self, prefix: str = "") -> None:  # pragma: no cover - abstract
+        """Raise StorageUnavailable unless the bucket answers with our credentials: one cheap
+        request before a run downloads anything, so a bad key fails the run, not every file."""
         raise NotImplementedError
 
     def uri(self, key: str) -> str:
@@ -162,7 +173,33 @@ class S3ObjectStoreResource(ObjectStoreResource):
     def describe(self) -> str:
         return f"s3://{self.bucket}"
 
-    def boto3_client(self, max_pool_connections: int = 32):
+    def preflight(self, prefix: str = "") -> None:
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        where = f"bucket {self.bucket!r} at {self.endpoint_url}"
+        host = urlsplit(self.endpoint_url).hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise StorageUnavailable(f"object storage endpoint {self.endpoint_url}: host {host!r} does not resolve ({exc}); {ENDPOINT_HINT}") from None
+        client = self.boto3_client(max_pool_connections=1, config_overrides=Config(retries={"mode": "standard", "total_max_attempts": 2}))
+        try:
+            client.list_objects_v2(Bucket=self.bucket, Prefix=prefix.strip("/") + "/" if prefix else "", MaxKeys=1)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code == "NoSuchBucket":
+                raise StorageUnavailable(f"{where} does not exist (NoSuchBucket): create it or fix BACKBLAZE_B2_BUCKET") from None
+            if service_kind(status) is Kind.SYSTEMIC:
+                raise StorageUnavailable(f"{where} refused our credentials (HTTP {status} {code}): {CREDENTIALS_HINT}") from None
+            raise StorageUnavailable(f"{where} cannot be listed (HTTP {status} {code}): {exc}") from None
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"{where} is unreachable ({exc}); {ENDPOINT_HINT}") from None
+        finally:
+            client.close()
+
+    def boto3_client(self, max_pool_connections: int = 32, config_overrides=None):
         """A boto3 S3 client with the B2 checksum settings (for listing and management)."""
         import boto3
         from botocore.config import Config
@@ -176,6 +213,8 @@ class S3ObjectStoreResource(ObjectStoreResource):
             read_timeout=self.request_timeout_seconds,
             **B2_CHECKSUM_SETTINGS,
         )
+        if config_overrides is not None:
+            config = config.merge(config_overrides)
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -197,3 +236,12 @@ class LocalObjectStoreResource(ObjectStoreResource):
 
     def describe(self) -> str:
         return Path(self.root_dir).resolve().as_uri()
+
+    def preflight(self, prefix: str = "") -> None:
+        root = Path(self.root_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"the bucket folder {root} cannot be created: {exc}") from None
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"the bucket folder {root} is not writable by this process")

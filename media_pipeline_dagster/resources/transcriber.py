@@ -12,16 +12,25 @@ import dagster as dg
 from dagster_openai import OpenAIResource
 from pydantic import Field
 
+from ..transcription.language import normalize
 from ..transcription.models import DEFAULT_LOCAL_MODEL, DEFAULT_OPENAI_MODEL, openai_model
 from ..transcription.providers import Provider, TranscriptionError
 
 
 class TranscriberResource(dg.ConfigurableResource):
     provider: str = Field(default="local", description="'openai' or 'local' (faster-whisper).")
-    model: str | None = Field(default=None, description="Default model: whisper-1 (openai) or tiny.en (local).")
+    model: str | None = Field(default=None, description="Default model: whisper-1 (openai); locally a faster-whisper name "
+                              "or model directory (default tiny.en, English only).")
+    language: str | None = Field(default=None, description="Expected language (ISO-639-1, e.g. 'de'), sent to OpenAI and "
+                                 "checked locally; None: any language (English for English-only models).")
     openai: OpenAIResource | None = None
     request_timeout_seconds: float = 600.0
-    local_model_dir: str | None = Field(default=None, description="faster-whisper model directory; default: the shipped tiny.en.")
+    pace_requests: bool = Field(default=True, description="Pace OpenAI requests by the x-ratelimit-* budget the API "
+                                "reports (off: send at will and wait out 429s).")
+    local_model_dir: str | None = Field(default=None, description="faster-whisper model directory (older spelling of a "
+                                        "directory as `model`); used when no model is named.")
+    local_allow_download: bool = Field(default=False, description="Let faster-whisper fetch named models from the "
+                                       "Hugging Face Hub; off: a model not on this machine is a clear error.")
     local_compute_type: str = "int8"
     local_cpu_threads: int = 0
     claim_ttl_minutes: float = 60.0
@@ -29,11 +38,22 @@ class TranscriberResource(dg.ConfigurableResource):
 
     def model_for(self, provider: str, model: str | None) -> str:
         chosen = model or (self.model if provider == self.provider else None)
+        if provider == "local":
+            chosen = chosen or self.local_model_dir
         return chosen or (DEFAULT_OPENAI_MODEL if provider == "openai" else DEFAULT_LOCAL_MODEL)
 
+    def expected_language(self, language: str | None = None) -> str | None:
+        """The run's language (its config) or the resource's, as an ISO-639-1 code."""
+        try:
+            return normalize(language) or normalize(self.language)
+        except ValueError as exc:
+            raise TranscriptionError("fatal", f"{exc} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE or the run's language)") from None
+
     @contextmanager
-    def open(self, context=None, *, provider: str | None = None, model: str | None = None) -> Iterator[tuple[Provider, str]]:
-        """(provider, model name) for one run; OpenAI clients come from the OpenAIResource."""
+    def open(self, context=None, *, provider: str | None = None, model: str | None = None,
+             language: str | None = None) -> Iterator[tuple[Provider, str]]:
+        """(provider, model name) for one run; OpenAI clients come from the OpenAIResource.
+        ``language``: the run's expected language (a local model checks it can serve it)."""
         provider = provider or self.provider
         model_name = self.model_for(provider, model)
         if provider == "openai":
@@ -46,12 +66,15 @@ class TranscriberResource(dg.ConfigurableResource):
             from ..transcription.openai_provider import OpenAIProvider
 
             with _openai_client(self.openai, context) as client:
-                yield OpenAIProvider(client, timeout_seconds=self.request_timeout_seconds), model_name
+                yield OpenAIProvider(client, timeout_seconds=self.request_timeout_seconds,
+                                     pace=self.pace_requests), model_name
         elif provider == "local":
             from ..transcription.local_provider import LocalWhisperProvider
 
-            yield LocalWhisperProvider(model_dir=self.local_model_dir, model_name=model_name,
-                                       compute_type=self.local_compute_type, cpu_threads=self.local_cpu_threads), model_name
+            local = LocalWhisperProvider(model=model_name, language=self.expected_language(language),
+                                         compute_type=self.local_compute_type, cpu_threads=self.local_cpu_threads,
+                                         allow_download=self.local_allow_download)
+            yield local, local.model_name
         else:
             raise TranscriptionError("fatal", f"unknown transcription provider {provider!r}: use 'openai' or 'local'")
 

@@ -8,6 +8,7 @@ import dagster as dg
 from ..calls.assets import audio_files
 from ..calls.partitions import call_partitions, dates_by_campaign
 from ..resources.databases import CatalogResource
+from ..resources.fetch import FetchPolicyResource
 from ..resources.object_store import ObjectStoreResource
 from ..resources.transcriber import TranscriberResource
 from . import checks
@@ -40,6 +41,7 @@ def transcriptions(
     catalog: CatalogResource,
     object_store: ObjectStoreResource,
     transcriber: TranscriberResource,
+    fetch_policy: FetchPolicyResource,
 ) -> dg.MaterializeResult:
     """Transcripts of the calls of a campaign and day (OpenAI or a local Whisper model), stored
     in media_pipeline.transcriptions and as JSON and TXT objects beside the audio."""
@@ -47,17 +49,21 @@ def transcriptions(
     ttl = timedelta(minutes=config.claim_ttl_minutes or transcriber.claim_ttl_minutes)
     cooldown = timedelta(minutes=config.cooldown_minutes if config.cooldown_minutes is not None else transcriber.cooldown_minutes)
     try:
-        with transcriber.open(context, provider=config.provider.value if config.provider else None, model=config.model) as (provider, model):
+        language = transcriber.expected_language(config.language)
+        with transcriber.open(context, provider=config.provider.value if config.provider else None, model=config.model,
+                              language=language) as (provider, model):
             options = TranscribeOptions(
-                request=TranscribeRequest(model=model, timestamps=config.timestamps.value, language=config.language),
+                request=TranscribeRequest(model=model, timestamps=config.timestamps.value, language=language),
                 worker=f"dagster:{context.run.run_id}@{socket.gethostname()}",
                 concurrency=config.concurrency, max_files=config.max_files, force=config.retranscribe,
                 retry_failed=config.retry_failed, dry_run=config.dry_run, claim_ttl=ttl, cooldown=cooldown,
+                fetch_policy=fetch_policy.policy(),
             )
             report = transcribe_partitions(catalog.engine, object_store.store, provider, wanted, options, log=context.log)
     except TranscriptionError as exc:
         raise dg.Failure(description=str(exc)) from None
-    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run)
+    metadata = build_metadata(report, provider=provider.name, model=model, dry_run=config.dry_run, language=language,
+                              pacer=getattr(provider, "pacer", None))
     if report.fatal:
         raise dg.Failure(description=f"transcription stopped: {report.fatal}", metadata=metadata)
     context.log.info(

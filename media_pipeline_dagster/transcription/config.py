@@ -21,9 +21,11 @@ class TranscriptionConfig(dg.Config):
     provider: ProviderChoice | None = Field(
         default=None, description="'openai' or 'local' (faster-whisper); default: the profile's (MEDIA_PIPELINE_TRANSCRIBER)."
     )
-    model: str | None = Field(default=None, description="whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-4o-transcribe-diarize; or the local model's name.")
+    model: str | None = Field(default=None, description="whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-4o-transcribe-diarize; "
+                              "or a local faster-whisper model name (tiny.en, base, small, large-v3-turbo...) or directory.")
     timestamps: TimestampGranularity = Field(default=TimestampGranularity.segment, description="Timestamp granularity (whisper-1 and local).")
-    language: str | None = Field(default=None, description="ISO-639-1 code, e.g. 'de'; default: detected.")
+    language: str | None = Field(default=None, description="Expected language, ISO-639-1, e.g. 'de': sent to OpenAI; locally, audio "
+                                 "in another language fails. Default: MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE, else any.")
     max_files: int | None = Field(default=None, ge=0, description="Transcribe at most this many files in this run.")
     concurrency: int = Field(default=8, ge=1, le=64, description="Files in flight at once.")
     retranscribe: bool = Field(default=False, description="Transcribe again files that already have a completed transcription.")

@@ -22,6 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from . import queue, results
+from ..kernel.fetch import FetchPolicy
 from .models import estimate_cost_usd
 from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
@@ -48,6 +49,7 @@ class TranscribeOptions:
     max_rate_limited: int = 8  # 429s, within this run
     backoff_seconds: float = 1.0
     fetch_timeout: float = 60.0
+    fetch_policy: FetchPolicy = FetchPolicy()  # where audio URLs may lead (kernel/fetch.py)
 
 
 @dataclass
@@ -133,7 +135,7 @@ class _Run:
                         job = self.ready.popleft()
                         in_flight[pool.submit(process, job.row, store=self.store, provider=self.provider,
                                               request=self.o.request, work_root=Path(tmp),
-                                              fetch_timeout=self.o.fetch_timeout)] = job
+                                              fetch_policy=self.o.fetch_policy, fetch_timeout=self.o.fetch_timeout)] = job
                     if self.report.fatal is not None and not in_flight:
                         break
                     timeout = max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None
@@ -188,6 +190,13 @@ class _Run:
         self._completed(job, done)
 
     def _failed(self, job: _Job, exc: TranscriptionError) -> None:
+        if exc.kind == "fatal" or (self.report.fatal is not None and exc.kind != "permanent"):
+            # The run is stopping (bad key, no credit, ...): the file did nothing wrong, so it gets
+            # its claim handed back and no cooldown; only the first cause is reported.
+            self.report.fatal = self.report.fatal or str(exc)
+            with self.engine.begin() as conn:
+                queue.release(conn, [job.row.id], worker=self.o.worker)
+            return
         if exc.kind == "rate_limited" and job.rate_limited < self.o.max_rate_limited:
             job.rate_limited += 1
             self.report.rate_limited += 1
@@ -196,11 +205,6 @@ class _Run:
         if exc.kind == "transient" and job.attempts + 1 < self.o.max_attempts:
             job.attempts += 1
             self._later(job, self.o.backoff_seconds * 2 ** (job.attempts - 1))
-            return
-        if exc.kind == "fatal":
-            self.report.fatal = str(exc)
-            with self.engine.begin() as conn:
-                queue.release(conn, [job.row.id], worker=self.o.worker)
             return
         status = results.PERMANENT if exc.kind == "permanent" else results.TRANSIENT
         with self.engine.begin() as conn:

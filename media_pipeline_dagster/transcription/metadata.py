@@ -16,7 +16,8 @@ def _reason(text: str) -> str:
     return text.split(":")[0][:60]
 
 
-def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_run: bool) -> dict:
+def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_run: bool, language: str | None = None,
+                   pacer=None) -> dict:
     skipped = dict(report.held_back)
     skipped["claimed_by_another_worker"] = skipped.get("claimed_elsewhere", 0) + report.claimed_elsewhere
     skipped.pop("claimed_elsewhere", None)
@@ -24,6 +25,7 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
     meta: dict[str, object] = {
         "provider": provider,
         "model": model,
+        "expected_language": language or "any",
         "dry_run": dry_run,
         "pending_at_start": dg.MetadataValue.int(report.pending),
         "transcribed": dg.MetadataValue.int(len(report.transcribed)),
@@ -37,6 +39,9 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
         "retries": dg.MetadataValue.int(report.retried),
         "seconds": dg.MetadataValue.float(float(round(report.seconds, 2))),
     }
+    if pacer is not None:  # OpenAI: requests paced by the budget the API reports
+        meta["requests_per_minute_allowed"] = dg.MetadataValue.int(pacer.limit_per_minute or 0)
+        meta["paced_wait_seconds"] = dg.MetadataValue.float(float(round(pacer.waited_seconds, 2)))
     if report.failed:
         meta["failed_by_reason"] = dg.MetadataValue.json(dict(Counter(f"{f.kind}: {_reason(f.reason)}" for f in report.failed)))
         meta["failures"] = dg.MetadataValue.md(md_table(

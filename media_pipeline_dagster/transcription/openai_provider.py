@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
+from .pacing import RequestPacer
 from .providers import Transcript, TranscribeRequest, TranscriptionError
 
 # Phrases of the API's answers that mean "this audio will never work", not "you asked wrongly".
@@ -37,29 +39,47 @@ def retry_after_seconds(headers: Any, default: float = 1.0) -> float:
 
 def classify(exc: Exception) -> TranscriptionError:
     """Map an SDK exception to what the engine should do about it."""
+    if isinstance(exc, openai.APIStatusError) and _error_field(exc, "code") == "insufficient_quota":
+        # A 429 like a rate limit, but waiting never helps: the account is out of credit.
+        return TranscriptionError("fatal", f"OpenAI refused: 429 insufficient_quota: {_api_message(exc)} "
+                                  "Add credit or raise the project's budget, then run again.", code=429)
     if isinstance(exc, openai.RateLimitError):
-        return TranscriptionError("rate_limited", f"429 rate limited: {exc.message}", code=429,
+        return TranscriptionError("rate_limited", f"429 rate limited: {_api_message(exc)}", code=429,
                                   retry_after=retry_after_seconds(exc.response.headers))
     if isinstance(exc, openai.APITimeoutError):
         return TranscriptionError("transient", "timed out waiting for OpenAI")
     if isinstance(exc, openai.APIConnectionError):
         return TranscriptionError("transient", f"cannot reach OpenAI: {exc}")
     if isinstance(exc, openai.APIStatusError):
-        status, message = exc.status_code, exc.message
+        status, message = exc.status_code, _api_message(exc)
+        if status in (401, 403):
+            what = "the API key was refused" if status == 401 else "this key may not use the audio API from here"
+            return TranscriptionError("fatal", f"OpenAI refused: {status} {_error_field(exc, 'code') or ''} ({what}): "
+                                      f"{message} Check OPENAI_API_KEY and the key's project.", code=status)
         if status >= 500 or status in (408, 409):
             return TranscriptionError("transient", f"{status} from OpenAI: {message}", code=status)
         if status == 413:
             return TranscriptionError("permanent", f"413 audio too large for OpenAI: {message}", code=status)
-        if status in (400, 422) and (_param(exc) == "file" or any(h in message.lower() for h in _BAD_AUDIO_HINTS)):
+        if status in (400, 422) and (_error_field(exc, "param") == "file" or any(h in message.lower() for h in _BAD_AUDIO_HINTS)):
             return TranscriptionError("permanent", f"{status} invalid audio: {message}", code=status)
         return TranscriptionError("fatal", f"{status} from OpenAI: {message}", code=status)
     return TranscriptionError("transient", f"{type(exc).__name__}: {exc}")
 
 
-def _param(exc: openai.APIStatusError) -> str | None:
+def _error(exc: openai.APIStatusError) -> dict:
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    return error.get("param") if isinstance(error, dict) else None
+    error = body.get("error", body)  # the SDK hands over the envelope's inner object
+    return error if isinstance(error, dict) else {}
+
+
+def _error_field(exc: openai.APIStatusError, name: str) -> str | None:
+    value = _error(exc).get(name)
+    return str(value) if value is not None else None
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    """The API's own sentence (the SDK's ``message`` prefixes it with a dump of the whole body)."""
+    return _error_field(exc, "message") or exc.message
 
 
 class OpenAIProvider:
@@ -69,9 +89,10 @@ class OpenAIProvider:
     name = OPENAI
     max_request_bytes = OPENAI_MAX_REQUEST_BYTES
 
-    def __init__(self, client: openai.OpenAI, *, timeout_seconds: float = 600.0):
+    def __init__(self, client: openai.OpenAI, *, timeout_seconds: float = 600.0, pace: bool = True):
         # Retries are the engine's: it frees the slot while a file waits out a 429.
         self.client = client.with_options(max_retries=0, timeout=timeout_seconds)
+        self.pacer = RequestPacer() if pace else None
 
     def transcribe(self, path: Path, request: TranscribeRequest) -> Transcript:
         spec = openai_model(request.model)
@@ -84,11 +105,18 @@ class OpenAIProvider:
             kwargs["language"] = request.language
         if request.prompt and not spec.diarization:
             kwargs["prompt"] = request.prompt
-        try:
-            with path.open("rb") as fh:
-                response = self.client.audio.transcriptions.create(file=(path.name, fh), **kwargs)
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
+        with self.pacer.request() if self.pacer else nullcontext(None) as answered:
+            try:
+                with path.open("rb") as fh:
+                    answer = self.client.audio.transcriptions.with_raw_response.create(file=(path.name, fh), **kwargs)
+            except openai.OpenAIError as exc:
+                error = classify(exc)
+                if answered and isinstance(exc, openai.APIStatusError):
+                    answered(exc.response.headers, limited=error.kind == "rate_limited", retry_after=error.retry_after)
+                raise error from exc
+            if answered:
+                answered(answer.headers)
+        response = answer.parse()
         raw = response.model_dump(mode="json", exclude_none=True) if hasattr(response, "model_dump") else {"text": str(response)}
         return _transcript(spec.name, raw, diarized=spec.diarization, chunking=kwargs.get("chunking_strategy"))
 

@@ -7,7 +7,9 @@ raised as :class:`TranscriptionError` with a kind the engine acts on:
 * ``rate_limited``: try again after ``retry_after`` seconds (the slot is given to other files);
 * ``transient``: timeouts, connection errors, 5xx — retried with backoff, then cooled down;
 * ``permanent``: the audio is invalid, corrupt or unsupported — recorded, not retried;
-* ``fatal``: the run itself is misconfigured (bad key, unknown model) — the run stops.
+* ``fatal``: the run itself cannot work (key refused 401/403, account out of credit
+  ``insufficient_quota``, unknown model) — the run stops, its claims are handed back and
+  no file is marked failed or cooled down.
 """
 
 from __future__ import annotations

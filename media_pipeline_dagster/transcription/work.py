@@ -11,6 +11,7 @@ from pathlib import Path
 import obstore
 from obstore.store import LocalStore
 
+from ..kernel.fetch import FetchPolicy
 from .audio_source import fetch_audio
 from .keys import transcript_keys
 from .providers import Provider, Transcript, TranscribeRequest, TranscriptionError
@@ -62,12 +63,13 @@ def transcribe_file(provider: Provider, path: Path, request: TranscribeRequest, 
     return stitch([(piece, _piece_with_retries(provider, piece.path, request)) for piece in pieces])
 
 
-def process(row, *, store, provider: Provider, request: TranscribeRequest, work_root: Path, fetch_timeout: float) -> Done:
+def process(row, *, store, provider: Provider, request: TranscribeRequest, work_root: Path, fetch_policy: FetchPolicy,
+            fetch_timeout: float) -> Done:
     started = time.monotonic()
     work_dir = work_root / str(row.id)
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        path, source = fetch_audio(row, store, work_dir, timeout=fetch_timeout)
+        path, source = fetch_audio(row, store, work_dir, fetch_policy, timeout=fetch_timeout)
         size = path.stat().st_size
         transcript = transcribe_file(provider, path, request, work_dir)
         json_key, txt_key = transcript_keys(row)

@@ -2,7 +2,8 @@
 
 Uploads go to the session's SeaweedFS (it checks signatures and Content-MD5); the bucket
 setup job runs against moto, because SeaweedFS answers NotImplemented to Glacier
-lifecycle rules and ignores the region.
+lifecycle rules and ignores the region (tests of stores lacking a feature use SeaweedFS
+and rclone on purpose).
 """
 
 from __future__ import annotations

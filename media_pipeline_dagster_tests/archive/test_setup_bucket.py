@@ -112,3 +112,59 @@ def test_the_local_folder_flavour(tmp_path):
     assert out["created"] and out["write_test"].startswith("ok") and "not applicable" in out["lifecycle"]
     assert list((tmp_path / "archive").rglob("*.*")) == []
     assert report(run(folder))["changes"] == []
+
+
+# Stores without (some) lifecycle support: the job ends with a sentence naming what the store
+# lacks, after creating the bucket and proving it can be written, never with a botocore error.
+
+@pytest.fixture(scope="module")
+def rclone_server(tmp_path_factory):
+    from ..servers.rclone_s3 import rclone_s3_server
+
+    with rclone_s3_server(tmp_path_factory.mktemp("rclone") / "data") as server:
+        yield server
+
+
+def failure(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
+    event = result.failure_data_for_node("configure_archive_bucket")
+    assert event is not None and event.user_failure_data is not None, "expected a dg.Failure, got an error"
+    meta = {k: getattr(v, "value", v) for k, v in event.user_failure_data.metadata.items()}
+    return event.error.message, meta
+
+
+def test_a_store_refusing_glacier_transitions_is_named_not_a_traceback(s3_server, moto_bucket_name):
+    # SeaweedFS keeps expiration rules but answers NotImplemented to a transition to GLACIER.
+    resource = s3_bucket_resource(s3_server, moto_bucket_name)
+    message, meta = failure(run(resource, raise_on_error=False))
+
+    assert "store lacks a feature" in message and "does not accept a lifecycle rule moving objects to GLACIER" in message
+    assert "NotImplemented" in message and f"s3://{moto_bucket_name} at {s3_server.endpoint_url}" in message
+    assert "under cache/ will stay in their storage class" in message and "ClientError" not in message
+    assert meta["lifecycle"] == "not supported by this store" and meta["created"] is True
+    assert meta["write_test"].startswith("ok")
+    assert moto_bucket_name in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
+
+
+def test_a_store_without_lifecycle_or_versioning_says_both(rclone_server, moto_bucket_name):
+    resource = s3_bucket_resource(rclone_server, moto_bucket_name)
+    message, meta = failure(run(resource, raise_on_error=False, enable_versioning=True))
+
+    # rclone reads PUT ?lifecycle as "create bucket" and has no versioning at all.
+    assert "does not accept a lifecycle rule moving objects to GLACIER" in message and "BucketAlreadyExists" in message
+    assert "has no object versioning (PutBucketVersioning answered HTTP 501 NotImplemented" in message
+    assert meta["lifecycle"] == meta["versioning"] == "not supported by this store"
+    assert meta["created"] is True and meta["write_test"].startswith("ok")
+
+    # Asked again, it says the same, creates nothing and does not fail differently.
+    again, meta = failure(run(resource, raise_on_error=False, enable_versioning=True))
+    assert "does not accept a lifecycle rule" in again and meta["existed"] is True and meta["created"] is False
+
+
+def test_an_unreachable_store_is_a_sentence_too(moto_bucket_name):
+    from ..servers.seaweed import S3Server, free_ports
+
+    (port,) = free_ports(1)
+    nowhere = S3Server(f"http://127.0.0.1:{port}", "AKNOBODY", "secret")
+    result = run(s3_bucket_resource(nowhere, moto_bucket_name, max_attempts=1), raise_on_error=False)
+    message, _ = failure(result)
+    assert f"cannot set up s3://{moto_bucket_name} at http://127.0.0.1:{port}" in message and "network" in message

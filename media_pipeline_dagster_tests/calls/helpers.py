@@ -78,3 +78,27 @@ def bucket_objects(resources: dict) -> dict[str, int]:
 def with_changes(resource, **changes):
     """A copy of a resource with some fields changed (Dagster resources need a fresh construction)."""
     return type(resource)(**{**resource.model_dump(), **changes})
+
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def run_requested(instance: dg.DagsterInstance, resources: dict, request: dg.RunRequest,
+                  raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """Execute what a sensor asked for (a one-day range and its run config), as the daemon would."""
+    assert request.tags[RANGE_START] == request.tags[RANGE_END], "tests keep each request to one day"
+    config = request.run_config.get("ops", {}).get("audio_files", {}).get("config", {})
+    return materialize(instance, resources, partition=request.tags[RANGE_START], raise_on_error=raise_on_error, **config)
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> dict:
+    """check name -> its evaluation (passed, severity, metadata, description)."""
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The sentence a failed run shows for its failed step."""
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    user = failure.event_specific_data.user_failure_data
+    return (user.description if user is not None else "") + " " + str(failure.step_failure_data.error.message)

@@ -12,7 +12,9 @@ import sys
 
 import dagster as dg
 
+from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
 from media_pipeline_dagster.resources.inbox import CsvInboxResource
 from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
@@ -26,7 +28,9 @@ def main(args: dict) -> None:
         "object_store": S3ObjectStoreResource(**args["s3"]),
         "csv_inbox": CsvInboxResource(path=args["inbox"]),
         "recordings_db": RecordingsDatabaseResource(),
+        "call_sources": CallSourcesResource(),
         "audio_transfer": AudioTransferResource(),
+        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
     with dg.DagsterInstance.ephemeral() as instance:
         materialize(instance, resources, partition=args["partition"], concurrency=args["concurrency"])

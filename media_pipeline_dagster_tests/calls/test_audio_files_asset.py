@@ -5,11 +5,24 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from media_pipeline_dagster.catalog.derive import url_sha1
 
-from .helpers import DAY, bucket_objects, catalog_rows, checks, failures, materialize, metadata, token, with_changes, write_csv
+from .helpers import (
+    DAY,
+    bucket_objects,
+    catalog_rows,
+    check_evaluations,
+    checks,
+    failures,
+    materialize,
+    metadata,
+    token,
+    with_changes,
+    write_csv,
+)
 
 
 def test_ingests_new_rows_into_bucket_and_catalog(instance, pipeline_resources, inbox, origin):
@@ -24,7 +37,7 @@ def test_ingests_new_rows_into_bucket_and_catalog(instance, pipeline_resources, 
     meta = metadata(result)
     assert (meta["new"], meta["already_cataloged"], meta["failed"]) == (1, 0, 0)
     assert meta["bytes_uploaded"] == 20000
-    assert checks(result) == {"no_duplicate_url_sha1": True, "objects_in_bucket": True}
+    assert checks(result) == {"no_duplicate_url_sha1": True, "objects_in_bucket": True, "all_rows_ingested": True}
 
     (row,) = catalog_rows(pipeline_resources)
     assert row.url == urls[0] and row.url_sha1 == url_sha1(urls[0])
@@ -33,7 +46,7 @@ def test_ingests_new_rows_into_bucket_and_catalog(instance, pipeline_resources, 
     assert row.duration_seconds == pytest.approx(157.919)
     assert row.content_sha256 == origin.expected_sha256(urls[0]) and row.file_size_bytes == 20000
     assert row.b2_object_key == f"dexter-outbound/audio/+4915110635004/20250827T105701Z_PR_{t}-0.mp3"
-    assert row.index_in_phone == 1 and row.local_path is None
+    assert row.index_in_phone == 1 and row.local_path is None and row.company is None
     assert row.started.tzinfo is not None
 
     store = pipeline_resources["object_store"]
@@ -75,10 +88,10 @@ def test_bad_urls_are_recorded_with_reasons_and_the_batch_goes_on(instance, pipe
     good = origin.url(f"/gen/5000/{t}/good.mp3")
     rows = [{"url": u} for u in [*bad.values(), flaky, good]]
     rows += [
-        {"url": ""},  # line 10: no URL
-        {"url": origin.url(f"/gen/10/{t}/x.mp3"), "started": "31.12.2024"},  # line 11: bad timestamp
-        {"url": good},  # line 12: duplicate
-        {"url": origin.url(f"/gen/10/{t}/y.mp3"), "phone": "../../etc"},  # line 13: climbing phone
+        {"url": ""},  # data row 9: no URL
+        {"url": origin.url(f"/gen/10/{t}/x.mp3"), "started": "31.12.2024"},  # row 10: bad timestamp
+        {"url": good},  # row 11: duplicate
+        {"url": origin.url(f"/gen/10/{t}/y.mp3"), "phone": "../../etc"},  # row 12: climbing phone
     ]
     write_csv(inbox, rows)
 
@@ -92,10 +105,10 @@ def test_bad_urls_are_recorded_with_reasons_and_the_batch_goes_on(instance, pipe
         assert url in table
     assert "HTTP 404" in table and "HTTP 500" in table and "not audio" in table
     assert "timed out" in table and ("short body" in table or "ended early" in table)
-    assert "| calls.csv:10 |  | no audio URL" in table
-    assert "| calls.csv:11 |" in table and "unparseable timestamp '31.12.2024'" in table
-    assert "| calls.csv:12 |" in table and "duplicate URL in this file (first at line 9)" in table
-    assert "| calls.csv:13 |" in table and "phone '../../etc' looks like a path" in table
+    assert "| calls.csv row 9 |  | column url: no audio URL" in table
+    assert "| calls.csv row 10 |" in table and "column started: unparseable timestamp '31.12.2024'" in table
+    assert "| calls.csv row 11 |" in table and "duplicate URL in this file (first at row 8)" in table
+    assert "| calls.csv row 12 |" in table and "phone '../../etc' looks like a path" in table
 
     recorded = failures(pipeline_resources)
     assert {u: recorded[u].status for u in bad.values()} == {
@@ -104,6 +117,10 @@ def test_bad_urls_are_recorded_with_reasons_and_the_batch_goes_on(instance, pipe
     }
     assert recorded[bad["404"]].error_code == 404
     assert checks(result)["objects_in_bucket"] is True
+    ingested = check_evaluations(result)["all_rows_ingested"]  # green run, but the partition is not clean
+    assert not ingested.passed and ingested.severity == dg.AssetCheckSeverity.WARN
+    assert ingested.metadata["not_ingested"].value == 10
+    assert all(url in ingested.metadata["reasons"].value for url in bad.values())
     assert all("fault" not in key for key in bucket_objects(pipeline_resources))  # nothing half-uploaded
 
 
@@ -154,13 +171,18 @@ def test_limit_prefix_and_keep_local(instance, pipeline_resources, inbox, origin
     assert len(catalog_rows(pipeline_resources)) == 5
 
 
-def test_csv_missing_required_columns_fails_the_run_naming_them(instance, pipeline_resources, inbox):
+def test_unreadable_csv_is_skipped_and_shown_never_failing_the_run(instance, pipeline_resources, inbox, origin):
+    """A run over the whole inbox (the Launchpad's default) skips a broken file and says so."""
+    t = token()
+    write_csv(inbox, [{"url": origin.url(f"/gen/100/{t}/{i}.mp3")} for i in range(3)], name="good.csv")
     (inbox / "broken.csv").write_text("phone,campaign\n+49,Dexter Outbound\n", encoding="utf-8")
-    result = materialize(instance, pipeline_resources, raise_on_error=False)
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = str(failure.step_failure_data.error.message) + str(failure.event_specific_data.user_failure_data)
-    assert "broken.csv: missing required column(s): url (or location), started" in message
+    result = materialize(instance, pipeline_resources)
+    meta = metadata(result)
+    assert result.success and meta["new"] == 3
+    (problem,) = meta["csv_files_unreadable"]
+    assert problem.startswith("broken.csv: missing required column(s): url (or location), started")
+    ingested = check_evaluations(result)["all_rows_ingested"]
+    assert not ingested.passed and "| broken.csv |" in ingested.metadata["reasons"].value
 
 
 def test_large_file_is_streamed_in_parts(instance, pipeline_resources, inbox, origin):

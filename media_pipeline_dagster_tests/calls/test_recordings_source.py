@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 import sqlalchemy as sa
 
 from media_pipeline_dagster.calls import recordings_source
+from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.calls.sensors import recordings_sensor
 from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
 
@@ -78,10 +82,10 @@ def test_audio_files_ingests_recordings_rows(instance, pipeline_resources, pg_ur
 def test_recordings_sensor_requests_runs_for_new_rows_only(instance, pg_url, origin):
     seed_source(pg_url, origin, token())
 
-    def evaluate(cursor=None):
-        context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                          resources={"recordings_db": RecordingsDatabaseResource(database_url=pg_url)})
-        return recordings_sensor(context)
+    def evaluate(cursor=None, timezone="UTC"):
+        resources = {"recordings_db": RecordingsDatabaseResource(database_url=pg_url),
+                     "call_sources": CallSourcesResource(timezone=timezone)}
+        return recordings_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
 
     first = evaluate()
     assert first.cursor == "15"
@@ -96,8 +100,27 @@ def test_recordings_sensor_requests_runs_for_new_rows_only(instance, pg_url, ori
         conn.execute(sa.text("INSERT INTO public.recordings VALUES (16, 'c2', 'https://v.example/n.mp3', '2025-09-01T10:00:00Z', NULL)"))
     (request,) = evaluate(first.cursor).run_requests
     assert request.tags["dagster/asset_partition_range_start"] == "6cv8xlpgjyesmkuq|2025-09-01"
+    assert request.run_config == {"ops": {"audio_files": {"config": {"csv_files": []}}}}  # the CSV sensor has the files
+
+    # A plain timestamp column in Berlin time: 00:30 on 2 September is 1 September in UTC.
+    with sa.create_engine(pg_url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO public.recordings VALUES (17, 'c2', 'https://v.example/m.mp3', '2025-09-02 00:30:00', NULL)"))
+    (request,) = evaluate("16", timezone="Europe/Berlin").run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "6cv8xlpgjyesmkuq|2025-09-01"
+
+
+def test_naive_recordings_timestamps_are_read_in_the_configured_zone(pg_url, origin):
+    seed_source(pg_url, origin, token())
+    with sa.create_engine(pg_url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO public.recordings VALUES (18, 'c1', 'https://v.example/z.mp3', '28.08.2025 01:15', NULL)"))
+    berlin = datetime(2025, 8, 27, 23, 15, tzinfo=timezone.utc)  # CEST, UTC+2
+    rows, _ = recordings_source.read_rows(sa.create_engine(pg_url), {"dexter-outbound": {date(2025, 8, 27)}},
+                                          naive_zone=ZoneInfo("Europe/Berlin"))
+    assert {r.source_row_id: r.started for r in rows}[18] == berlin
 
 
 def test_recordings_sensor_skips_without_a_source(instance):
-    context = dg.build_sensor_context(instance=instance, resources={"recordings_db": RecordingsDatabaseResource()})
+    context = dg.build_sensor_context(
+        instance=instance, resources={"recordings_db": RecordingsDatabaseResource(), "call_sources": CallSourcesResource()}
+    )
     assert "no recordings source" in recordings_sensor(context).skip_message

@@ -1,4 +1,4 @@
-"""The transfer engine on its own: routes, the memory budget, odd URLs, keep_local copies."""
+"""The transfer engine on its own: the memory budget, odd URLs, keep_local copies, the fetch policy."""
 
 from __future__ import annotations
 
@@ -9,23 +9,7 @@ import pytest
 
 from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
 from media_pipeline_dagster.calls.transfer_core import MemoryBudget
-from media_pipeline_dagster.calls.transfer_paths import native_route
-
-
-@pytest.mark.parametrize(
-    "url,route",
-    [
-        ("https://vault.example/vr/PR_9f6e-1.mp3", ("https://vault.example", "vr/PR_9f6e-1.mp3")),
-        ("http://127.0.0.1:8080/a/b.wav", ("http://127.0.0.1:8080", "a/b.wav")),
-        ("https://vault.example/vr/x.mp3?sig=abc", None),  # query strings need the exact URL
-        ("https://vault.example/vr/a%20b.mp3", None),  # would be re-encoded
-        ("https://user:pw@vault.example/x.mp3", None),
-        ("https://vault.example/dir/", None),
-        ("file:///tmp/x.mp3", None),
-    ],
-)
-def test_native_route_only_for_urls_it_reproduces_exactly(url, route):
-    assert native_route(url) == route
+from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 
 
 def test_memory_budget_bounds_what_is_held_at_once():
@@ -55,11 +39,12 @@ def _run(jobs, store, **settings):
     async def collect(outcome):
         outcomes.append(outcome)
 
+    settings.setdefault("fetch_policy", FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"])))
     asyncio.run(run_transfers(jobs, store, TransferSettings(**settings), collect))
     return {o.job.url: o for o in outcomes}
 
 
-def test_odd_urls_take_the_aiohttp_route_and_land(object_store, origin):
+def test_odd_urls_land(object_store, origin):
     body = b"ID3" + bytes(range(256)) * 40
     plain = origin.add_file("/odd/plain.mp3", body)
     with_query = origin.url("/odd/plain.mp3") + "?token=a%20b"
@@ -94,3 +79,14 @@ def test_audio_signature(head, expected):
     from media_pipeline_dagster.calls.transfer_core import audio_signature
 
     assert audio_signature(head) == expected
+
+
+@pytest.mark.parametrize("size", [300_000, 9 * 1024 * 1024 + 7])  # under and over the multipart threshold
+def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
+    """No Content-Length (Transfer-Encoding: chunked): one request, streamed, hashed, stored."""
+    url = origin.url(f"/chunked/{size}/once/{size}.mp3")
+    outcomes = _run([TransferJob(url, f"c/{size}.mp3", "audio/mpeg")], object_store.store)
+    assert outcomes[url].ok and outcomes[url].size == size and outcomes[url].attempts == 1
+    assert origin.hits(url) == 1
+    assert outcomes[url].sha256 == origin.expected_sha256(url)
+    assert hashlib.sha256(object_store.read_bytes(f"c/{size}.mp3")).hexdigest() == outcomes[url].sha256

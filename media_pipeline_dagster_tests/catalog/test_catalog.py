@@ -13,6 +13,7 @@ from media_pipeline_dagster.catalog.schema import (
     CATALOG_TABLES,
     create_catalog_engine,
     ensure_schema,
+    missing_columns,
     missing_tables,
 )
 
@@ -38,6 +39,24 @@ def test_schema_has_every_table_and_is_idempotent(engine):
         assert missing_tables(conn) == []
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("audio_files", schema="media_pipeline")}
     assert {"uq_audio_files_recording_id", "uq_audio_files_url_sha1", "ix_audio_files_phone", "ix_audio_files_started"} <= indexes
+
+
+def test_a_catalog_from_before_the_company_column_gets_it_and_keeps_its_rows(engine):
+    """As a catalog created by the previous release: every table there, no company column."""
+    with engine.begin() as conn:
+        queries.insert_audio_files(conn, [audio_row("https://x.example/old.mp3")])
+        conn.exec_driver_sql("DROP INDEX media_pipeline.ix_audio_files_company")
+        conn.exec_driver_sql("ALTER TABLE media_pipeline.audio_files DROP COLUMN company")
+        assert missing_columns(conn) == [("audio_files", "company")]
+    ensure_schema(engine)
+    ensure_schema(engine)  # the second time there is nothing to add (SQLite has no ADD COLUMN IF NOT EXISTS)
+    with engine.begin() as conn:
+        assert missing_columns(conn) == []
+        queries.insert_audio_files(conn, [audio_row("https://x.example/new.mp3", company="Dexter GmbH")])
+        rows = dict(conn.execute(sa.text("SELECT url, company FROM media_pipeline.audio_files")).all())
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("audio_files", schema="media_pipeline")}
+    assert rows == {"https://x.example/old.mp3": None, "https://x.example/new.mp3": "Dexter GmbH"}
+    assert "ix_audio_files_company" in indexes
     assert len(CATALOG_TABLES) == 6
 
 

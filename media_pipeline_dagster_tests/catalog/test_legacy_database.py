@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+
+import pytest
 import sqlalchemy as sa
 
-from media_pipeline_dagster.catalog.schema import create_catalog_engine, ensure_schema, mask_database_url, normalize_database_url
+from media_pipeline_dagster.catalog.schema import (
+    SchemaUpgradeError,
+    create_catalog_engine,
+    ensure_schema,
+    mask_database_url,
+    normalize_database_url,
+)
 
 # The seed's appendix DDL, as the legacy scripts ran it (trimmed to audio_files + transcriptions).
 LEGACY_DDL = """
@@ -40,6 +49,36 @@ def test_ddl_upgrades_a_legacy_database_additively(pg_url):
     assert "raw_response" in cols  # the seed's optional column, added
     assert tuple(legacy_row) == ("legacy-sha1", "audio/dexter/+49/old.mp3")  # kept as it was
     assert {"transcription_failures", "transcription_claims", "ingest_failures"} <= tables
+    with engine.connect() as conn:
+        audio_cols = {c["name"] for c in sa.inspect(conn).get_columns("audio_files", schema="media_pipeline")}
+        assert conn.scalar(sa.text("SELECT company FROM media_pipeline.audio_files")) is None
+    assert "company" in audio_cols
+
+
+def test_a_role_that_may_not_alter_gets_the_statement_to_run(pg_url):
+    """Tables created by the owner; the pipeline runs as a role with DML grants only."""
+    owner = create_catalog_engine(pg_url)
+    ensure_schema(owner)
+    role = f"mp_writer_{secrets.token_hex(4)}"
+    with owner.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE media_pipeline.audio_files DROP COLUMN company")
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA media_pipeline TO {role}")
+        conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA media_pipeline TO {role}")
+    try:
+        writer = create_catalog_engine(sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False))
+        with pytest.raises(SchemaUpgradeError, match=r"lacks column\(s\) media_pipeline.audio_files.company .*run sql/postgres/0004_audio_files_company.sql as the table's owner"):
+            ensure_schema(writer)
+        writer.dispose()
+        ensure_schema(owner)  # the owner adds it; the writer then needs no DDL at all
+        writer = create_catalog_engine(sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False))
+        ensure_schema(writer)
+        writer.dispose()
+    finally:
+        with owner.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        owner.dispose()
 
 
 def test_database_urls_are_normalized_and_masked():

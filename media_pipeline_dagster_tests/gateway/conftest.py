@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from media_pipeline_dagster.gateway.api import create_app
 from media_pipeline_dagster.gateway.config import GatewaySettings
+from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.calls.transfer import TransferSettings
 
@@ -55,7 +56,8 @@ def gateway_settings(pg_url, object_store) -> GatewaySettings:
         b2_prefix="gateway",
         transfer=TransferSettings(concurrency=1, max_attempts=2, backoff_base=0.05, backoff_max=0.1,
                                   read_timeout=3.0, connect_timeout=2.0, max_bytes=200_000,
-                                  audio_only=True),
+                                  audio_only=True,
+                                  fetch_policy=FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"]))),
     )
 
 

@@ -11,6 +11,7 @@ import requests
 from media_pipeline_dagster.gateway.api import create_app
 from media_pipeline_dagster.gateway.webhooks import sign
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.transcription.assets import transcriptions
 from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
 
@@ -36,7 +37,7 @@ def test_submit_sensor_run_completed_webhook(gateway_settings, pg_url, origin, o
 
         with openai_server() as fake:
             resources = {"catalog": CatalogResource(database_url=pg_url), "object_store": object_store,
-                         "transcriber": openai_transcriber(fake)}
+                         "transcriber": openai_transcriber(fake), "fetch_policy": FetchPolicyResource()}
             with dg.build_sensor_context(instance=instance, resources=resources) as context:
                 tick = pending_transcriptions_sensor(context)
             for request in tick.dynamic_partitions_requests:

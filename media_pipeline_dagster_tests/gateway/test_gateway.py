@@ -136,7 +136,7 @@ def test_audio_format_is_checked_by_content_type_and_magic_bytes(client, gateway
         {"id": "copy", "url": origin.add_file("/mirror/PR_real.wav", wav_bytes(0.5), "audio/wav")},
     ])
     zipped = client.post("/api/media/transcribe", data={"recording_id": "zip"}, headers=H)
-    assert zipped.status_code == 422 and "starts with bytes 504b0304" in zipped.json()["detail"]
+    assert zipped.status_code == 422 and "starts with no known audio format" in zipped.json()["detail"] and "504b" not in zipped.text
     png = client.post("/api/media/transcribe", data={"recording_id": "png"}, headers=H)
     assert png.status_code == 422 and "Content-Type 'image/png'" in png.json()["detail"]
     assert client.post("/api/media/transcribe", data={"recording_id": "pdf"}, headers=H).status_code == 422

@@ -12,6 +12,7 @@ from media_pipeline_dagster.inventory.checks import every_inventory_object_in_d1
 from media_pipeline_dagster.inventory.definitions import defs as inventory_defs
 from media_pipeline_dagster.inventory.media_uid import media_uid
 from media_pipeline_dagster.inventory.mirror import mirror_bucket_to_d1
+from media_pipeline_dagster.inventory.options import InventoryOptionsResource
 from media_pipeline_dagster.inventory.schedules import b2_to_d1_daily
 
 from .conftest import media_rows, put_objects, rest_resource, sqlite_of
@@ -27,6 +28,7 @@ def meta(result: dg.ExecuteInProcessResult, node: str) -> dict:
 
 def run(resources: dict, *, config: dict | None = None, assets=ALL, **kwargs) -> dg.ExecuteInProcessResult:
     run_config = {"ops": {"d1_media_assets": {"config": config}}} if config else None
+    resources = {"inventory_options": InventoryOptionsResource(), **resources}
     return dg.materialize(assets, resources=resources, run_config=run_config, raise_on_error=False, **kwargs)
 
 
@@ -45,7 +47,7 @@ def test_bucket_to_d1_with_odd_keys_then_an_unchanged_rerun(object_store, rest_d
     assert (inventory["objects"], inventory["added"], inventory["removed"]) == (5, 5, 0)
     assert inventory["total_bytes"] == sum(len(v) for v in ODD.values())
     assert (d1["discovered"], d1["new"], d1["already_known"], d1["rows_written"]) == (5, 5, 0, 5)
-    assert d1["api_requests"] == 6  # name lookup, schema check, DDL, schema check, media_uid page, insert
+    assert d1["api_requests"] == 5  # name lookup, schema check, DDL (recorded, checked), media_uid page, insert
     assert [c.passed for c in first.get_asset_check_evaluations()] == [True]
 
     with sqlite_of(rest_d1, d1_server) as conn:
@@ -94,8 +96,8 @@ def test_an_unknown_database_name_stops_the_run_before_any_query(local_store, d1
 @pytest.mark.parametrize("fault", ["429", "500", "success_false"])
 def test_a_failing_d1_fails_the_run_loudly_and_writes_nothing(fault, local_store, rest_d1, d1_server):
     put_objects(local_store, {f"f{i}.wav": b"x" for i in range(30)})
-    # Schema check, DDL, schema check and the media_uid read pass; the insert request keeps failing.
-    d1_server.inject(fault, times=10, skip=4, retry_after=0 if fault == "429" else None)
+    # Schema check, DDL and the media_uid read pass; the insert request keeps failing.
+    d1_server.inject(fault, times=10, skip=3, retry_after=0 if fault == "429" else None)
     result = run({"object_store": local_store, "d1": rest_d1}, assets=[b2_inventory, d1_media_assets])
     assert not result.success
     message = failure_message(result)
@@ -128,12 +130,17 @@ def test_the_demo_mirror_on_the_local_profile(local_store, local_d1, capsys):
     assert first.success and "2 new, 0 already known" in str(first)
     second = mirror_bucket_to_d1({"object_store": local_store, "d1": local_d1}, echo=None)
     assert "0 new, 2 already known" in str(second) and "0 rows written" in str(second)
-    assert "check every_inventory_object_in_d1: passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check every_inventory_object_in_d1: passed" in out
+    # The first line says which file D1 is, and that wrangler does not read it.
+    assert f"D1 is a plain SQLite file, {local_d1.path} (open it with sqlite3; wrangler --local keeps its own file" in out
 
 
 def test_the_daily_schedule_materializes_both_at_0617_utc(local_store, local_d1):
     assert b2_to_d1_daily.cron_schedule == "17 6 * * *" and b2_to_d1_daily.execution_timezone == "UTC"
-    loaded = dg.Definitions.merge(inventory_defs, dg.Definitions(resources={"object_store": local_store, "d1": local_d1}))
+    loaded = dg.Definitions.merge(inventory_defs, dg.Definitions(
+        resources={"object_store": local_store, "d1": local_d1, "inventory_options": InventoryOptionsResource()}
+    ))
     job = loaded.resolve_job_def(b2_to_d1_daily.job_name)
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {"b2_inventory", "d1_media_assets"}
     assert job.asset_layer.asset_graph.asset_check_keys  # the coverage check runs with them

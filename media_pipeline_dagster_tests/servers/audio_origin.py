@@ -12,6 +12,9 @@ Routes (all path based, so tests can build URLs by hand):
     /fault/slow/<seconds>/<any>          waits before the headers, then 200 audio
     /fault/short/<any>.mp3               promises 100000 bytes, sends 1000, closes
     /gen/<size_bytes>/<any>.mp3          200 audio of exactly size_bytes, streamed
+    /chunked/<size_bytes>/<any>.mp3      the same body, chunked: no Content-Length
+    /redirect/<n>/<rest>                 302 to /redirect/<n-1>/<rest>, the last hop to /<rest>
+    /redirect-to?url=<u>[&status=<s>]    <s> (default 302) with Location: <u>, whatever <u> is
     anything else                        404
 
 Audio bodies are deterministic functions of the URL path (see gen_bytes), so a
@@ -27,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 MP3_FRAME_HEADER = b"\xff\xfb\x90\x64"
 DEFAULT_AUDIO_SIZE = 64 * 1024  # body size of the non-/gen audio routes
@@ -45,9 +48,10 @@ LOGIN_PAGE = (
     b"</body></html>"
 )
 
-_GEN = re.compile(r"^/gen/(\d+)/.+")
+_GEN = re.compile(r"^/(?:gen|chunked)/(\d+)/.+")
 _FLAKY = re.compile(r"^/fault/flaky/(\d+)/.+")
 _SLOW = re.compile(r"^/fault/slow/(\d+(?:\.\d+)?)/.+")
+_REDIRECT = re.compile(r"^/redirect/(\d+)/(.+)")
 
 
 def _path(path_or_url: str) -> str:
@@ -164,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._respond(head=False)
 
+    def do_POST(self):  # webhook receivers and redirects of POSTs
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._respond(head=False)
+
     def _respond(self, head: bool) -> None:
         origin = self.server.origin
         path = _path(self.path)
@@ -171,6 +179,12 @@ class _Handler(BaseHTTPRequestHandler):
         if origin.delay_seconds and origin._stopping.wait(origin.delay_seconds):
             return
 
+        if m := _REDIRECT.match(path):
+            hops, rest = int(m.group(1)), m.group(2)
+            return self._redirect(302, f"/redirect/{hops - 1}/{rest}" if hops > 1 else f"/{rest}")
+        if path == "/redirect-to":
+            query = parse_qs(urlsplit(self.path).query)
+            return self._redirect(int(query.get("status", ["302"])[0]), query["url"][0])
         registered = origin._file(path)
         if registered is not None:
             return self._send_bytes(200, registered[0], registered[1], head)
@@ -197,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/fault/short/") and len(path) > len("/fault/short/"):
             return self._send_short(path, head)
         if m := _GEN.match(path):
+            if path.startswith("/chunked/"):
+                return self._send_chunked(path, int(m.group(1)), head)
             return self._send_audio(path, int(m.group(1)), head)
         return self._send_bytes(404, b"not found\n", "text/plain", head)
 
@@ -208,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
 
+    def _redirect(self, status: int, location: str) -> None:
+        self._headers(status, 0, "text/plain", {"Location": location})
+
     def _send_bytes(self, status, body: bytes, content_type: str, head: bool, extra=None) -> None:
         self._headers(status, len(body), content_type, extra)
         if not head:
@@ -218,6 +237,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             for chunk in iter_gen_bytes(path, size, chunk_size=256 * 1024):
                 self.wfile.write(chunk)
+
+    def _send_chunked(self, path: str, size: int, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if head:
+            return
+        for chunk in iter_gen_bytes(path, size, chunk_size=64 * 1024):
+            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_short(self, path: str, head: bool) -> None:
         self._headers(200, SHORT_DECLARED, "audio/mpeg")

@@ -13,8 +13,13 @@ the words). Two answers worth knowing:
   on the whole multipart body, so a file must stay a few KB under 25 MiB.
 - an unknown model gets 404 ``model_not_found``, OpenAI's usual answer (our choice: the
   audio endpoint's exact answer is undocumented).
+- ``rpm_limit`` (and ``rpm_burst``) give the key a requests-per-minute budget: every
+  answer then carries ``x-ratelimit-*-requests`` headers and a request beyond the budget
+  gets the API's 429 ``rate_limit_exceeded`` (see openai_fake_faults).
+- the ``insufficient_quota`` fault answers 429 ``insufficient_quota`` (an account out of
+  credit), ``forbidden`` 403 ``unsupported_country_region_territory``, as the API does.
 Latency and the slow fault are per-request waits in the request's own thread, so
-concurrent requests overlap; 401/413/429/500 answers skip the latency.
+concurrent requests overlap; 401/403/413/429/500 answers skip the latency.
 """
 
 from __future__ import annotations
@@ -28,10 +33,16 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from media_pipeline_dagster_tests.servers import openai_fake_render as render
+from media_pipeline_dagster_tests.servers.openai_fake_faults import (
+    Faults,
+    RecordedRequest,
+    RequestBudget,
+    forbidden,
+    insufficient_quota,
+)
 from media_pipeline_dagster_tests.servers.openai_fake_render import (
     ALL_FORMATS,
     MODEL_FORMATS,
@@ -41,48 +52,16 @@ from media_pipeline_dagster_tests.servers.openai_fake_render import (
 MAX_REQUEST_BYTES = 26_214_400
 
 
-@dataclass
-class Faults:
-    latency: float = 0.0  # seconds added to every request that gets processed
-    rate_limit_next: int = 0  # answer the next N requests 429
-    rate_limit_every: int = 0  # answer every k-th request 429 (k, 2k, ... since set)
-    retry_after: float = 1.0  # Retry-After seconds sent with the 429s
-    server_error_next: int = 0  # answer the next N requests 500
-    invalid_files: tuple[str, ...] = ()  # file names or sha256 (prefixes) answered 400
-    slow_next: int = 0  # the next N requests wait slow_seconds more (beyond a client timeout)
-    slow_seconds: float = 0.0
-    model: str | None = None  # the counted faults above only hit requests for this model
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    seq: int
-    time: float  # time.monotonic() on arrival
-    status: int
-    api_key: str | None
-    model: str | None = None
-    response_format: str | None = None
-    timestamp_granularities: tuple[str, ...] = ()
-    language: str | None = None
-    prompt: str | None = None
-    temperature: float | None = None
-    chunking_strategy: str | dict | None = None
-    file_name: str | None = None
-    file_size: int | None = None
-    file_sha256: str | None = None
-    duration: float | None = None
-    fault: str | None = None  # rate_limit, server_error, invalid_file, slow, fake_server_bug
-
-
 class OpenAIFake:
     def __init__(self, api_key: str | Iterable[str] = "test-key", default_duration: float = 10.0,
                  segment_seconds: float = 5.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-                 **faults) -> None:
+                 rpm_limit: int | None = None, rpm_burst: int | None = None, **faults) -> None:
         self.api_keys = {api_key} if isinstance(api_key, str) else set(api_key)
         self.api_key = next(iter(sorted(self.api_keys)))
         self.default_duration = default_duration  # for audio PyAV cannot measure
         self.segment_seconds = segment_seconds
         self.max_request_bytes = max_request_bytes
+        self.budget = RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._faults, self._fault_seq = Faults(), 0
@@ -121,6 +100,10 @@ class OpenAIFake:
             if "invalid_files" in changes:
                 changes["invalid_files"] = tuple(changes["invalid_files"])
             self._faults, self._fault_seq = dataclasses.replace(self._faults, **changes), 0
+
+    def set_budget(self, rpm_limit: int | None, rpm_burst: int | None = None) -> None:
+        """A fresh (full) requests-per-minute budget, or none."""
+        self.budget = RequestBudget(rpm_limit, rpm_burst) if rpm_limit else None
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -183,11 +166,24 @@ class OpenAIFake:
             raise ApiError(401, f"Incorrect API key provided: {masked}. You can find your API "
                            "key at https://platform.openai.com/account/api-keys.",
                            code="invalid_api_key")
+        faults = self.faults
+        if faults.insufficient_quota:
+            rec["fault"] = "insufficient_quota"
+            raise insufficient_quota()
+        if faults.forbidden:
+            rec["fault"] = "forbidden"
+            raise forbidden()
         if body is None:
             raise ApiError(413, f"Maximum content size limit ({self.max_request_bytes}) exceeded "
                            f"({length} bytes read)", type_="server_error")
         form, files = render.parse_multipart(h.headers.get("Content-Type", ""), body)
         rec["model"] = model = form.get("model", [None])[0]
+        if self.budget is not None:
+            try:
+                rec["headers"] = self.budget.take(model)
+            except ApiError:
+                rec["fault"] = "rpm_budget"
+                raise
         fault, faults = self._take_fault(model)
         rec["fault"] = fault
         if fault == "rate_limit":
@@ -195,8 +191,7 @@ class OpenAIFake:
             raise ApiError(429, f"Rate limit reached for {model} on requests per min (RPM): "
                            f"Please try again in {wait:g}s.", type_="requests",
                            code="rate_limit_exceeded",
-                           headers={"Retry-After": f"{wait:g}", "x-ratelimit-limit-requests": "50",
-                                    "x-ratelimit-remaining-requests": "0"})
+                           headers={"Retry-After": f"{wait:g}"})  # with a budget, its headers join
         if fault == "server_error":
             raise ApiError(500, "The server had an error while processing your request. "
                            "Sorry about that!", type_="server_error")
@@ -289,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex)
         self.send_header("openai-processing-ms", str(int((time.monotonic() - started) * 1000)))
-        for name, value in headers.items():
+        for name, value in {**rec.get("headers", {}), **headers}.items():  # budget headers on every answer
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -401,3 +402,57 @@ def test_latency_is_per_request_not_serialised():
         assert len(texts) == 20 and s.counts[200] == 20
         assert s.max_in_flight >= 10
         assert elapsed >= 0.3
+
+
+# -- account errors and request budgets -----------------------------------------------
+
+
+def test_insufficient_quota_is_a_429_the_sdk_can_tell_from_a_rate_limit(server):
+    server.set_faults(insufficient_quota=True)
+    with pytest.raises(openai.RateLimitError) as exc:
+        _create(server, model="whisper-1")
+    assert exc.value.status_code == 429 and exc.value.code == "insufficient_quota"
+    assert exc.value.type == "insufficient_quota" and _message(exc).startswith("You exceeded your current quota")
+    assert "retry-after" not in exc.value.response.headers
+    assert server.requests[-1].fault == "insufficient_quota"
+
+
+def test_forbidden_is_403_request_forbidden(server):
+    server.set_faults(forbidden=True)
+    with pytest.raises(openai.PermissionDeniedError) as exc:
+        _create(server, model="whisper-1")
+    assert exc.value.code == "unsupported_country_region_territory" and exc.value.type == "request_forbidden"
+    assert _message(exc) == "Country, region, or territory not supported"
+
+
+def test_request_budget_headers_and_429_beyond_it():
+    with openai_server(rpm_limit=60, rpm_burst=2) as s:
+        client = _client(s)
+        first = client.audio.transcriptions.with_raw_response.create(file=("a.wav", WAV_12S), model="whisper-1")
+        assert first.headers["x-ratelimit-limit-requests"] == "60"
+        assert first.headers["x-ratelimit-remaining-requests"] == "1"
+        assert re.fullmatch(r"9\d\dms|1s", first.headers["x-ratelimit-reset-requests"])  # ~1 s to refill one request
+        client.audio.transcriptions.create(file=("a.wav", WAV_12S), model="whisper-1")
+        with pytest.raises(openai.RateLimitError) as exc:
+            client.audio.transcriptions.create(file=("a.wav", WAV_12S), model="whisper-1")
+        headers = exc.value.response.headers
+        assert exc.value.code == "rate_limit_exceeded" and exc.value.type == "requests"
+        assert headers["x-ratelimit-remaining-requests"] == "0"
+        assert 0.5 < float(headers["retry-after"]) <= 1.0
+        assert "on requests per min (RPM): Limit 60, Used 60" in _message(exc)
+        assert [r.fault for r in s.requests] == [None, None, "rpm_budget"]
+
+
+def test_request_budget_refills_continuously():
+    from media_pipeline_dagster_tests.servers.openai_fake_faults import RequestBudget, go_duration
+
+    now = [0.0]
+    bucket = RequestBudget(600, burst=10, clock=lambda: now[0])  # one request per 100 ms
+    for remaining in range(9, -1, -1):
+        assert bucket.take("whisper-1")["x-ratelimit-remaining-requests"] == str(remaining)
+    with pytest.raises(Exception) as exc:
+        bucket.take("whisper-1")
+    assert exc.value.status == 429 and exc.value.headers["x-ratelimit-reset-requests"] == "1s"
+    now[0] = 0.25  # 2.5 requests refilled
+    assert bucket.take("whisper-1")["x-ratelimit-remaining-requests"] == "1"
+    assert [go_duration(s) for s in (0.012, 1.5, 360.0, 61.25)] == ["12ms", "1.5s", "6m0s", "1m1.25s"]

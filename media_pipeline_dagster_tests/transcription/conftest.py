@@ -8,6 +8,7 @@ import pytest
 from dagster_openai import OpenAIResource
 
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.transcriber import TranscriberResource
 
 from ..servers.openai_fake import OpenAIFake, openai_server
@@ -22,6 +23,7 @@ def openai_fake_server() -> Iterator[OpenAIFake]:
 @pytest.fixture
 def openai_fake(openai_fake_server: OpenAIFake) -> OpenAIFake:
     openai_fake_server.clear_faults()
+    openai_fake_server.set_budget(None)
     openai_fake_server.reset()
     return openai_fake_server
 
@@ -39,4 +41,5 @@ def openai_resources(pg_url, object_store, openai_fake) -> dict:
         "catalog": CatalogResource(database_url=pg_url),
         "object_store": object_store,
         "transcriber": openai_transcriber(openai_fake),
+        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),  # the test origin is on loopback
     }

@@ -39,6 +39,15 @@ def test_whisper_verbose_json_with_word_timestamps(instance, openai_resources, o
         assert row.segments[-1]["end"] == pytest.approx(row.metadata["duration"], abs=0.01)
 
 
+def test_expected_language_setting_is_sent_to_openai_and_a_run_may_override_it(instance, openai_resources, openai_fake):
+    seed(openai_resources, seconds=(1.0, 2.0))
+    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, language="de")}
+    meta = metadata(materialize(instance, resources, max_files=1))
+    assert meta["expected_language"] == "de" and [r.language for r in openai_fake.requests] == ["de"]
+    assert metadata(materialize(instance, resources, language="en"))["expected_language"] == "en"
+    assert [r.language for r in openai_fake.requests] == ["de", "en"]
+
+
 @pytest.mark.parametrize("model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"])
 def test_gpt4o_models_json_with_token_usage_cost(instance, openai_resources, openai_fake, model):
     seed(openai_resources, seconds=(3.0,))
@@ -73,6 +82,24 @@ def test_429_honours_retry_after_and_gives_the_slot_away(instance, openai_resour
     served = sorted(r.time for r in sent if r.status == 200)
     assert served[-1] - limited[-1] >= 0.29
     assert any(limited[0] < t < limited[0] + 0.29 for t in served)
+
+
+def test_requests_are_paced_by_the_budget_the_api_reports_not_by_its_429s(instance, openai_resources, openai_fake):
+    seed(openai_resources, seconds=(1.0,) * 8)
+    openai_fake.set_budget(120, rpm_burst=2)  # 2 requests per second, at most 2 at once
+    meta = metadata(materialize(instance, openai_resources, concurrency=4))
+    assert meta["transcribed"] == 8 and meta["failed"] == 0
+    assert openai_fake.counts[429] == 0 and meta["rate_limited_retries"] == 0
+    assert meta["requests_per_minute_allowed"] == 120 and meta["paced_wait_seconds"] > 0
+
+
+def test_the_same_budget_without_pacing_is_met_with_429s(instance, openai_resources, openai_fake):
+    """The setting above does bite: unpaced, 4 files at once against 2 per second get 429s."""
+    seed(openai_resources, seconds=(1.0,) * 8)
+    openai_fake.set_budget(120, rpm_burst=2)
+    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, pace_requests=False)}
+    meta = metadata(materialize(instance, resources, concurrency=4))
+    assert meta["transcribed"] == 8 and openai_fake.counts[429] > 0 and meta["rate_limited_retries"] > 0
 
 
 def test_persistent_5xx_is_transient_with_cooldown_then_cleared_by_success(instance, openai_resources, openai_fake):
@@ -111,15 +138,38 @@ def test_invalid_audio_is_permanent_and_not_retried(instance, openai_resources, 
     assert [r.audio_file_id for r in rows(openai_resources)] == good_ids
 
 
-def test_wrong_api_key_fails_the_run_and_writes_nothing(instance, openai_resources, openai_fake):
-    seed(openai_resources)
-    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, api_key="wrong-key")}
-    result = materialize(instance, resources, raise_on_error=False)
+ACCOUNT_ERRORS = {  # what OpenAI answers when the account, not the file, is the problem
+    "insufficient_quota": ({"insufficient_quota": True}, None, "429 insufficient_quota: You exceeded your current quota"),
+    "invalid_api_key": ({}, "wrong-key", "401 invalid_api_key (the API key was refused): Incorrect API key provided"),
+    "forbidden": ({"forbidden": True}, None, "403 unsupported_country_region_territory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACCOUNT_ERRORS))
+def test_account_errors_stop_the_run_at_once_and_park_nothing(instance, openai_resources, openai_fake, case):
+    faults, api_key, expected = ACCOUNT_ERRORS[case]
+    ids = seed(openai_resources, seconds=(1.0, 1.5, 2.0, 2.5, 3.0, 3.5))
+    openai_fake.set_faults(**faults)
+    resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, api_key=api_key)}
+    result = materialize(instance, resources, raise_on_error=False, concurrency=2)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "401" in failure
+    assert expected in failure, failure
+    sent = openai_fake.requests
+    assert 1 <= len(sent) <= 2 and len({r.file_sha256 or r.seq for r in sent}) == len(sent)  # no file retried
     for name in ("transcriptions", "transcription_failures", "transcription_claims"):
-        assert rows(openai_resources, name) == []
+        assert rows(openai_resources, name) == []  # claims handed back, no cooldown written
+    # once the account is fixed, the very next run transcribes everything: nothing was parked
+    openai_fake.clear_faults()
+    meta = metadata(materialize(instance, openai_resources))
+    assert meta["transcribed"] == len(ids) and meta["skipped"] == 0
+
+
+def test_ordinary_rate_limits_are_still_retried_and_never_stop_the_run(instance, openai_resources, openai_fake):
+    seed(openai_resources, seconds=(1.0, 1.5))
+    openai_fake.set_faults(rate_limit_next=2, retry_after=0.1)
+    meta = metadata(materialize(instance, openai_resources, concurrency=1))
+    assert meta["transcribed"] == 2 and meta["failed"] == 0 and meta["rate_limited_retries"] == 2
 
 
 def test_unknown_model_fails_before_any_request(instance, openai_resources, openai_fake):

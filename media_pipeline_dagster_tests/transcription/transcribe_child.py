@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_openai import OpenAIResource
 
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 from media_pipeline_dagster.resources.transcriber import TranscriberResource
 
@@ -24,6 +25,7 @@ def main(args: dict) -> None:
     resources = {
         "catalog": CatalogResource(database_url=args["pg_url"]),
         "object_store": S3ObjectStoreResource(**args["s3"]),
+        "fetch_policy": FetchPolicyResource(),
         "transcriber": TranscriberResource(
             provider="openai", openai=OpenAIResource(api_key=args["api_key"], base_url=args["base_url"]),
         ),

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Path
 
 from ...calls.keys import normalize_prefix
+from ...kernel.fetch import FetchRefused
 from ..deps import AuthenticatedRoute, Catalog, Gateway, GatewayState, KeyName, SubmitSlot
 from ..lookup import AmbiguousRecording, find_recording
 from ..schemas import AudioStatus, Queued, Rerun, TranscribeForm, errors
@@ -55,8 +56,13 @@ async def transcribe(form: Annotated[TranscribeForm, Form()], key_name: KeyName,
     the same recording asked again answers the same ``audio_file_id`` without a second download."""
     settings = state.settings
     deadline = anyio.current_time() + settings.request_deadline_seconds
-    if form.callback_url and not (settings.webhook_secret and callback_allowed(form.callback_url, settings.callback_hosts)):
-        raise HTTPException(422, "callback_url must be http(s) on a host listed in GATEWAY_CALLBACK_HOSTS")
+    if form.callback_url:
+        if not (settings.webhook_secret and callback_allowed(form.callback_url, settings.callback_hosts)):
+            raise HTTPException(422, "callback_url must be http(s) on a host listed in GATEWAY_CALLBACK_HOSTS")
+        try:
+            settings.fetch_policy.check_url(form.callback_url)
+        except FetchRefused as exc:
+            raise HTTPException(422, f"callback_url: {exc.reason}") from None
     prefix = form.b2_prefix if form.b2_prefix is not None else normalize_prefix(settings.b2_prefix)
     recording = await _find_recording(state, form, deadline)
     try:

@@ -1,0 +1,1 @@
+"""Plumbing every domain shares and no domain owns: the fetch policy, error classification."""

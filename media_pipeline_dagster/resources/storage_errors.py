@@ -1,0 +1,43 @@
+"""What an object store error means for a run: one object's problem, or the bucket's."""
+
+from __future__ import annotations
+
+import re
+
+from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
+
+from ..kernel.resilience import Kind, SystemicFailure, service_kind
+
+CREDENTIALS_HINT = "check the key id and application key (BACKBLAZE_B2_KEY_ID / BACKBLAZE_B2_APPLICATION_KEY) and that the key may use this bucket"
+ENDPOINT_HINT = "check BACKBLAZE_B2_S3_ENDPOINT and the network"
+_STATUS = re.compile(r"status code: (\d{3})")
+_S3_CODE = re.compile(r"<Code>(\w+)</Code>")
+_REQUEST = re.compile(r"Error performing (\w+) (\S+)")
+_UNREACHABLE = ("error sending request", "connection refused", "dns error", "failed to lookup address", "connect timeout")
+
+
+class StorageUnavailable(SystemicFailure):
+    """The bucket cannot be used at all: credentials refused, bucket missing, endpoint unreachable."""
+
+
+def storage_failure(exc: BaseException) -> StorageUnavailable | None:
+    """The systemic failure an object store error reveals, or None when it concerns one object.
+
+    obstore reports S3 errors as text (``... PUT <url> ... status code: 403 ... <Code>...``),
+    so the status, the S3 error code and the request are read from it; the request URL
+    names the endpoint and bucket, never a secret."""
+    text = str(exc)
+    request = _REQUEST.search(text)
+    where = f" ({request.group(1)} {request.group(2)})" if request else ""
+    code = _S3_CODE.search(text)
+    status = _STATUS.search(text)
+    if code and code.group(1) == "NoSuchBucket":
+        return StorageUnavailable(f"the bucket does not exist (NoSuchBucket){where}: create it or fix BACKBLAZE_B2_BUCKET")
+    if status and service_kind(int(status.group(1))) is Kind.SYSTEMIC:
+        detail = " ".join(x for x in (f"HTTP {status.group(1)}", code and code.group(1)) if x)
+        return StorageUnavailable(f"object storage refused our credentials ({detail}){where}: {CREDENTIALS_HINT}")
+    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):  # a local folder, or a store without HTTP statuses
+        return StorageUnavailable(f"object storage refused access: {text.splitlines()[0][:300]}")
+    if any(marker in text.lower() for marker in _UNREACHABLE):
+        return StorageUnavailable(f"object storage endpoint unreachable{where}: {text.splitlines()[0][:300]}; {ENDPOINT_HINT}")
+    return None
