@@ -68,7 +68,7 @@ def client(gateway_settings) -> TestClient:
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.calls: list[dict] = []
         self.fail_next = 0
         self.redirect_to: str | None = None
@@ -89,8 +89,8 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -138,11 +138,12 @@ def stored_keys(object_store) -> set[str]:
 
 
 class MisbehavingOrigin:
-    """Audio routes that hold the client: ``/gate/<name>.mp3`` answers once ``release`` is set,
-    ``/stall/<name>.mp3`` sends headers and 1,000 of the promised 100,000 bytes, then waits;
-    ``/redirect/<n>?to=<url>`` answers 302 to ``to``."""
+    """Audio routes, some holding the client: ``/audio/<name>.mp3`` answers at once,
+    ``/gate/<name>.mp3`` once ``release`` is set, ``/stall/<name>.mp3`` sends headers and
+    1,000 of the promised 100,000 bytes, then waits; ``/redirect/<n>?to=<url>`` answers 302
+    to ``to``. ``host`` is the address it listens on (127.0.0.2 stands for an internal host)."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.release = threading.Event()
         self.stop = threading.Event()
         self.hits: Counter[str] = Counter()
@@ -164,8 +165,9 @@ class MisbehavingOrigin:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                if path.startswith("/gate/"):
-                    origin.release.wait(60)
+                if path.startswith(("/gate/", "/audio/")):
+                    if path.startswith("/gate/"):
+                        origin.release.wait(60)
                     body = gen_bytes(path, 4000)
                     self.send_response(200)
                     self.send_header("Content-Type", "audio/mpeg")
@@ -181,20 +183,28 @@ class MisbehavingOrigin:
                 self.wfile.flush()
                 origin.stop.wait(120)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
 
+@contextmanager
+def misbehaving(host: str = "127.0.0.1"):
+    origin = MisbehavingOrigin(host)
+    try:
+        yield origin
+    finally:
+        origin.release.set()
+        origin.stop.set()
+        origin.server.shutdown()
+        origin.server.server_close()
+
+
 @pytest.fixture
 def misbehaving_origin():
-    origin = MisbehavingOrigin()
-    yield origin
-    origin.release.set()
-    origin.stop.set()
-    origin.server.shutdown()
-    origin.server.server_close()
+    with misbehaving() as origin:
+        yield origin

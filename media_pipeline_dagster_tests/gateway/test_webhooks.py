@@ -67,8 +67,8 @@ def test_signed_webhook_on_completion_retried_after_failure(gateway_settings, pg
     assert row.attempts == 2 and row.delivered_status == "completed"
 
 
-def submit_with_callback(gateway_settings, callback_url: str) -> int:
-    gateway_settings.callback_hosts = frozenset({"127.0.0.1"})
+def submit_with_callback(gateway_settings, callback_url: str, hosts=frozenset({"127.0.0.1"})) -> int:
+    gateway_settings.callback_hosts = frozenset(hosts)
     gateway_settings.webhook_secret = SECRET
     gateway_settings.webhook_interval_seconds = 3600  # passes are driven by the test
     with served(create_app(gateway_settings)) as base:
