@@ -53,13 +53,13 @@ class QueueResult:
 
 
 def _existing(engine: sa.Engine, url_sha1: str, recording_id: str | None):
-    """The row of this URL, else the row holding the recording under another URL."""
-    select = sa.select(audio_files.c.id, audio_files.c.b2_object_key)
+    """The row of this URL, else the row holding the recording under another URL (one statement)."""
+    a = audio_files.c
+    by_url = a.url_sha1 == url_sha1
+    match = sa.or_(by_url, a.recording_id == recording_id) if recording_id else by_url
+    select = sa.select(a.id, a.b2_object_key).where(match).order_by(sa.case((by_url, 0), else_=1)).limit(1)
     with engine.connect() as conn:
-        found = conn.execute(select.where(audio_files.c.url_sha1 == url_sha1)).first()
-        if found is None and recording_id:
-            found = conn.execute(select.where(audio_files.c.recording_id == recording_id)).first()
-        return found
+        return conn.execute(select).first()
 
 
 def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
