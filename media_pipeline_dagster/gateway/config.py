@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from ..calls.keys import UnsafeKeyError, normalize_prefix
 from ..calls.transfer import TransferSettings
-from ..kernel.fetch import FetchPolicy
 from ..catalog.schema import create_catalog_engine, ensure_schema, normalize_database_url
+from ..kernel.fetch import FetchPolicy
 from ..resources.databases import RecordingsDatabaseResource
 from ..settings import ConfigurationError, environment, load_profile, resolved
 

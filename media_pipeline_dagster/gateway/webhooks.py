@@ -86,7 +86,10 @@ def _post(policy: FetchPolicy, url: str, secret: str, body: bytes, stamp: int, t
     return (None, False) if 200 <= status < 300 else (f"HTTP {status}", False)
 
 
-def deliver_due(engine: sa.Engine, secret: str, *, policy: FetchPolicy = FetchPolicy(), max_attempts: int = 8,
+NO_INTERNAL_ADDRESSES = FetchPolicy()
+
+
+def deliver_due(engine: sa.Engine, secret: str, *, policy: FetchPolicy = NO_INTERNAL_ADDRESSES, max_attempts: int = 8,
                 timeout: float = 10.0, now: datetime | None = None) -> int:
     """One pass: POST every open callback whose file is done or failed for good; returns deliveries made."""
     now = now or datetime.now(timezone.utc)

@@ -6,7 +6,6 @@ import concurrent.futures
 import logging
 
 import obstore
-
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 

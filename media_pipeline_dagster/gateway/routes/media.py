@@ -19,7 +19,8 @@ from ...kernel.fetch import FetchRefused
 from ..deps import AuthenticatedRoute, Catalog, Gateway, GatewayState, KeyName, SubmitSlot
 from ..lookup import AmbiguousRecording, find_recording
 from ..schemas import AudioStatus, Queued, Rerun, TranscribeForm, errors
-from ..status import audio_status, rerun as rerun_failed
+from ..status import audio_status
+from ..status import rerun as rerun_failed
 from ..submit import SubmitError
 from ..webhooks import callback_allowed, register
 
