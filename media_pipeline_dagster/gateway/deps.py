@@ -33,7 +33,7 @@ class GatewayState:
     auth: Authenticator
     metrics: Metrics
     # Made when the app starts (they need the running loop): submits' database work and
-    # everyone else's (status, rerun, health) get separate halves of the pool.
+    # everyone else's (status, rerun, health) get separate shares of the pool.
     submitter: Submitter | None = None
     catalog: Database | None = None
     submits_in_flight: int = 0
@@ -72,10 +72,11 @@ class AuthenticatedRoute(APIRoute):
         async def authenticated(request: Request):
             state = state_of(request)
             request.state.key_name = state.auth.check(request.headers, request.client.host if request.client else "unknown")
-            if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            declared = request.headers.get("content-length") or "0"
+            if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
                 raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES} bytes; send only the form fields")
-            request._receive = _LimitedBody(request.receive, MAX_FORM_BYTES)
-            return await handler(request)
+            # The same request (scope and state are shared), reading its body through the limit.
+            return await handler(Request(request.scope, _LimitedBody(request.receive, MAX_FORM_BYTES)))
 
         return authenticated
 
