@@ -7,7 +7,6 @@ every missing one is named before anything runs, and nothing falls back to local
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -255,13 +254,19 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def environment(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Mapping[str, str]:
+    """The variables to read: ``env`` when given (tests, the demo), else the process environment
+    after ``.env`` in the working directory (values already set win, as with the seed scripts)."""
+    if env is not None:
+        return env
+    if dotenv:
+        load_dotenv(Path.cwd() / ".env", override=False)
+    return os.environ
+
+
 def load_profile(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Profile:
-    """Resources of the active profile; ``.env`` in the working directory is read first
-    (values already in the environment win, as with the seed scripts)."""
-    if env is None:
-        if dotenv:
-            load_dotenv(Path.cwd() / ".env", override=False)
-        env = os.environ
+    """Resources of the active profile (see ``environment`` for where the variables come from)."""
+    env = environment(env, dotenv=dotenv)
     name = get_environment(env)
     resources = prod_resources(env) if name == "prod" else local_resources(env)
     try:
@@ -288,52 +293,7 @@ def load_operations(env: Mapping[str, str] | None = None) -> OperationsResource:
     return _resolved(operations_resource(env), env)
 
 
-def _resolved(resource, env: Mapping[str, str]):
-    """The resource with its ``EnvVar`` fields replaced by their values: the gateway runs outside Dagster."""
+def resolved(resource, env: Mapping[str, str]):
+    """The resource with its ``EnvVar`` fields replaced by their values, for code that runs outside Dagster."""
     fields = {name: getattr(resource, name) for name in type(resource).model_fields}
     return type(resource)(**{k: env.get(v, "") if isinstance(v, dg.EnvVar) else v for k, v in fields.items()})
-
-
-def gateway_api_keys(env: Mapping[str, str]) -> dict[str, str]:
-    """GATEWAY_API_KEYS='name:key,name2:key2'; the seed's single API_KEY is the key named 'default'."""
-    keys: dict[str, str] = {}
-    for item in (env.get("GATEWAY_API_KEYS") or "").split(","):
-        name, sep, key = item.strip().partition(":")
-        if sep and name.strip() and key.strip():
-            keys[name.strip()] = key.strip()
-        elif item.strip():
-            raise ConfigurationError("GATEWAY_API_KEYS entries must read name:key (comma-separated); the names appear in logs, never the keys")
-    if env.get("API_KEY", "").strip():
-        keys.setdefault("default", env["API_KEY"].strip())
-    return keys
-
-
-def load_gateway_settings(env: Mapping[str, str] | None = None):
-    """What ``uvicorn media_pipeline_dagster.gateway:app`` runs with: the profile's catalog,
-    bucket and recordings database, the gateway's keys and prefix."""
-    from .gateway.api import GatewaySettings
-
-    if env is None:
-        load_dotenv(Path.cwd() / ".env", override=False)
-        env = os.environ
-    resources = load_profile(env, dotenv=False).resources
-    keys = gateway_api_keys(env)
-    recordings_url = env.get("RECORDINGS_DATABASE_URL") or env.get("DATABASE_URL")
-    missing = [n for n, ok in (("GATEWAY_API_KEYS or API_KEY", keys), ("RECORDINGS_DATABASE_URL or DATABASE_URL", recordings_url)) if not ok]
-    if missing:
-        raise ConfigurationError("the gateway needs: " + "; ".join(missing) + " (see .env.example)")
-    catalog = _resolved(resources["catalog"], env)
-    return GatewaySettings(
-        catalog_engine=catalog.engine,
-        recordings_engine=RecordingsDatabaseResource(database_url=recordings_url).engine,
-        object_store=_resolved(resources["object_store"], env),
-        api_keys=keys,
-        b2_prefix=(env.get("GATEWAY_B2_PREFIX") or "").strip(),
-        rate_limit_per_minute=int(env.get("GATEWAY_RATE_LIMIT") or 600),
-        callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
-        webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
-        transfer=dataclasses.replace(resources["audio_transfer"].transfer_settings(
-                                         concurrency=1, fetch_policy=resources["fetch_policy"].policy()),
-                                     max_bytes=int(env.get("GATEWAY_MAX_AUDIO_BYTES") or 200 * 1024 * 1024),
-                                     audio_only=True),
-    )

@@ -134,7 +134,7 @@ def test_d1_resource_follows_the_profile():
 
 
 def test_gateway_settings_from_the_environment(tmp_path):
-    from media_pipeline_dagster.settings import gateway_api_keys, load_gateway_settings
+    from media_pipeline_dagster.gateway.config import gateway_api_keys, load_gateway_settings
 
     assert gateway_api_keys({"GATEWAY_API_KEYS": "ops:k1, crm:k2", "API_KEY": "legacy"}) == {"ops": "k1", "crm": "k2", "default": "legacy"}
     with pytest.raises(ConfigurationError, match="name:key"):

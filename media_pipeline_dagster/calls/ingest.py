@@ -147,39 +147,46 @@ class _CatalogWriter:
                 await asyncio.to_thread(self._write, batch)
 
     def _write(self, batch: list[TransferOutcome]) -> None:
-        now = datetime.now(timezone.utc)
-        values, failures, done = [], [], []
-        for outcome in batch:
-            row = self.by_key[outcome.job.key]
-            if outcome.ok:
-                values.append({
-                    **row.catalog_values(),
-                    "content_sha256": outcome.sha256,
-                    "file_size_bytes": outcome.size,
-                    "b2_object_key": outcome.job.key,
-                    "local_path": str(outcome.job.keep_local_path) if self.keep_local else None,
-                })
-                done.append(row.url_sha1)
-            else:
-                failures.append({
-                    "url_sha1": row.url_sha1, "url": row.url, "campaign_name": row.campaign_name,
-                    "status": "permanent" if outcome.permanent else "transient",
-                    "error_code": outcome.error_code, "error": outcome.error,
-                    "attempts": 1, "first_failed_at": now, "last_attempt_at": now,
-                })
-                self.report.failures.append(Failure(row.origin, row.url, outcome.error or "unknown error", outcome.permanent))
-        with self.engine.begin() as conn:
-            inserted = queries.insert_audio_files(conn, values)
-            attached = queries.attach_objects(conn, [v for v in values if v["url_sha1"] not in inserted])
-            queries.clear_ingest_failures(conn, done)
-            queries.record_ingest_failures(conn, failures)
-            queries.refresh_index_in_phone(conn, (v["phone"] for v in values if v["url_sha1"] in inserted))
-        self.report.objects_attached += len(attached)
-        for value in values:
-            if value["url_sha1"] in inserted:
-                self.report.inserted.append({**value, "id": inserted[value["url_sha1"]]})
-            elif value["url_sha1"] not in attached:
-                self.report.already_cataloged += 1  # another writer got there first
+        record_outcomes(self.engine, batch, self.by_key, self.report, keep_local=self.keep_local)
+
+
+def record_outcomes(engine: sa.Engine, batch: Sequence[TransferOutcome], by_key: dict[str, CallRow],
+                    report: IngestReport, *, keep_local: bool = False) -> None:
+    """Catalog finished transfers in one transaction: rows for the stored objects, failures for
+    the others (``ingest_failures``), index_in_phone refreshed; counts go into ``report``."""
+    now = datetime.now(timezone.utc)
+    values, failures, done = [], [], []
+    for outcome in batch:
+        row = by_key[outcome.job.key]
+        if outcome.ok:
+            values.append({
+                **row.catalog_values(),
+                "content_sha256": outcome.sha256,
+                "file_size_bytes": outcome.size,
+                "b2_object_key": outcome.job.key,
+                "local_path": str(outcome.job.keep_local_path) if keep_local else None,
+            })
+            done.append(row.url_sha1)
+        else:
+            failures.append({
+                "url_sha1": row.url_sha1, "url": row.url, "campaign_name": row.campaign_name,
+                "status": "permanent" if outcome.permanent else "transient",
+                "error_code": outcome.error_code, "error": outcome.error,
+                "attempts": 1, "first_failed_at": now, "last_attempt_at": now,
+            })
+            report.failures.append(Failure(row.origin, row.url, outcome.error or "unknown error", outcome.permanent))
+    with engine.begin() as conn:
+        inserted = queries.insert_audio_files(conn, values)
+        attached = queries.attach_objects(conn, [v for v in values if v["url_sha1"] not in inserted])
+        queries.clear_ingest_failures(conn, done)
+        queries.record_ingest_failures(conn, failures)
+        queries.refresh_index_in_phone(conn, (v["phone"] for v in values if v["url_sha1"] in inserted))
+    report.objects_attached += len(attached)
+    for value in values:
+        if value["url_sha1"] in inserted:
+            report.inserted.append({**value, "id": inserted[value["url_sha1"]]})
+        elif value["url_sha1"] not in attached:
+            report.already_cataloged += 1  # another writer got there first
 
 
 def _run_loop(coro):

@@ -21,24 +21,28 @@ from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
 from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
 
-__all__ = ["MiB", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
+__all__ = ["MiB", "TransferClients", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
 
 
-class _Clients:
-    """What the transfers of one run share: HTTP clients and the memory budget."""
+class TransferClients:
+    """What transfers share: HTTP clients and the memory budget; one per run, or one per
+    server process (the gateway), whose requests then reuse connections and one budget."""
 
     def __init__(self, settings: TransferSettings):
         self.http = paths.HttpClient(settings)
         self.budget = MemoryBudget(settings.memory_budget)
 
+    async def close(self) -> None:
+        await self.http.close()
 
-async def _attempt(clients: _Clients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
+
+async def _attempt(clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
     if job.url[:5].lower() == "file:":
         return await paths.local_file(store, job, settings, sink, clients.budget)
     return await paths.via_http(clients.http, store, job, settings, sink, clients.budget)
 
 
-async def _attempt_once(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> Sink:
+async def _attempt_once(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> Sink:
     sink = Sink(job.keep_local_path, settings.max_bytes)
     try:
         await _attempt(clients, store, job, settings, sink)
@@ -55,7 +59,7 @@ async def _attempt_once(clients: _Clients, store, job: TransferJob, settings: Tr
     return sink
 
 
-async def transfer_one(clients: _Clients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
+async def transfer_one(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
     """Download → hash → upload one file, retrying transient failures with backoff."""
     started = time.perf_counter()
     retrying = tenacity.AsyncRetrying(
@@ -85,7 +89,7 @@ async def run_transfers(
     A systemic storage failure (StorageUnavailable) cancels the transfers in flight and
     is raised as it is; outcomes already reported stay reported."""
     pending = iter(jobs)
-    clients = _Clients(settings)
+    clients = TransferClients(settings)
 
     async def worker() -> None:
         for job in pending:  # a shared iterator: each job is taken by exactly one worker
@@ -98,4 +102,4 @@ async def run_transfers(
     except BaseExceptionGroup as group_error:
         raise group_error.exceptions[0] from None
     finally:
-        await clients.http.close()
+        await clients.close()

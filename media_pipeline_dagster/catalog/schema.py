@@ -48,8 +48,11 @@ def mask_database_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_catalog_engine(url: str) -> sa.Engine:
+def create_catalog_engine(url: str, **pool_options) -> sa.Engine:
     """An engine whose connections see the catalog as schema ``media_pipeline``.
+
+    ``pool_options`` (``pool_size``, ``max_overflow``, ``pool_timeout``)
+    size a PostgreSQL engine's pool, as a long-running server needs; SQLite ignores them.
 
     On SQLite the catalog lives in ``<stem>.media_pipeline.sqlite`` beside the main
     database file and is attached as ``media_pipeline`` on every connection, so the
@@ -60,7 +63,7 @@ def create_catalog_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() != "sqlite":
         # A catalog that does not answer fails the run in seconds, not after the OS's TCP timeout.
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if parsed.get_backend_name() == "postgresql" else {}
-        return sa.create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
+        return sa.create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **pool_options)
 
     database = parsed.database or ""
     if database in ("", ":memory:"):

@@ -38,8 +38,8 @@ def run_gateway_demo(data_dir: Path, audio_root: Path, transcribe_pending: Calla
                      out: Callable[[str], None] = print) -> bool:
     from fastapi.testclient import TestClient
 
-    from ..settings import load_gateway_settings
     from .api import create_app
+    from .config import load_gateway_settings
 
     recordings = data_dir / "dialer.sqlite"
     seed_recordings(recordings)

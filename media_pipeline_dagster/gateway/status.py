@@ -12,7 +12,7 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def audio_status(engine: sa.Engine, audio_file_id: int) -> dict | None:
+def audio_status(conn: sa.Connection, audio_file_id: int) -> dict | None:
     """One query (audio ⟕ transcription ⟕ failure ⟕ claim): the endpoint answers under load."""
     a, t, f, c = audio_files, transcriptions, transcription_failures, transcription_claims
     stmt = (
@@ -27,8 +27,7 @@ def audio_status(engine: sa.Engine, audio_file_id: int) -> dict | None:
                      .outerjoin(c, c.c.audio_file_id == a.c.id))
         .where(a.c.id == audio_file_id)
     )
-    with engine.connect() as conn:
-        row = conn.execute(stmt).first()
+    row = conn.execute(stmt).first()
     if row is None:
         return None
     base = {"audio_file_id": audio_file_id, "b2_key": row.b2_object_key}
@@ -51,9 +50,17 @@ def audio_status(engine: sa.Engine, audio_file_id: int) -> dict | None:
             "metadata": {"in_progress": row.claimed_by is not None, "claimed_by": row.claimed_by}}
 
 
-def clear_failure(engine: sa.Engine, audio_file_id: int) -> bool:
+def clear_failure(conn: sa.Connection, audio_file_id: int) -> bool:
     """Re-queue a failed file: its failure row goes, so the sensor sees it as pending."""
-    with engine.begin() as conn:
-        deleted = conn.execute(sa.delete(transcription_failures).where(
-            transcription_failures.c.audio_file_id == audio_file_id)).rowcount
+    deleted = conn.execute(sa.delete(transcription_failures).where(
+        transcription_failures.c.audio_file_id == audio_file_id)).rowcount
+    conn.commit()
     return bool(deleted)
+
+
+def rerun(conn: sa.Connection, audio_file_id: int) -> tuple[dict | None, bool]:
+    """The file's status and whether a failure was cleared (never for a missing or completed file)."""
+    found = audio_status(conn, audio_file_id)
+    if found is None or found["status"] == "completed":
+        return found, False
+    return found, clear_failure(conn, audio_file_id)

@@ -1,10 +1,16 @@
 """Webhook callbacks: when a queued file is transcribed or fails for good, POST its status, signed.
 
-The body is the status endpoint's answer; ``X-Signature-256: sha256=<hex>`` is
-HMAC-SHA256 over ``<X-Signature-Timestamp>.<body>`` with GATEWAY_WEBHOOK_SECRET, so a
-receiver can check origin and freshness. Undelivered callbacks are retried with
-exponential backoff (10 s doubling, at most an hour apart) up to ``max_attempts``; the
-state lives in ``media_pipeline.gateway_callbacks``, so a gateway restart loses nothing.
+The body is the status endpoint's answer plus ``event_id`` (the same for every retry of
+one event, so receivers can drop repeats), ``event`` and ``timestamp`` (Unix seconds of
+this attempt); ``X-Signature-256: sha256=<hex>`` is HMAC-SHA256 over
+``<X-Signature-Timestamp>.<body>`` with GATEWAY_WEBHOOK_SECRET. The event id and the
+timestamp are inside the signed bytes, so a receiver checking the signature, a freshness
+window and the ids it has seen cannot be fed a replay. Deliveries go through the fetch
+policy: the host must be in GATEWAY_CALLBACK_HOSTS (by name) and the address connected to
+must not be internal unless its network is allowed (by address), and redirects are never
+followed: a 3xx is a failed attempt. A refused destination is given up at once. Undelivered callbacks are retried with exponential backoff (10 s
+doubling, at most an hour apart) up to ``max_attempts``; the state lives in
+``media_pipeline.gateway_callbacks``, so a gateway restart loses nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ import json
 import logging
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-import requests
 import sqlalchemy as sa
 
 from ..catalog.queries import _dialect_insert
 from ..catalog.tables import gateway_callbacks
+from ..kernel import fetch
+from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, mask_url
 from .status import audio_status
 
 log = logging.getLogger("media_pipeline_dagster.gateway.webhooks")
@@ -48,12 +56,41 @@ def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> 
         conn.execute(stmt)
 
 
+def event_id(audio_file_id: int, callback_url: str, status: str) -> str:
+    """Stable across retries of one event; a rerun that ends differently is a new event."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"media_pipeline_dagster:{audio_file_id}:{callback_url}:{status}"))
+
+
+def event_body(status: dict, callback_url: str, timestamp: int) -> bytes:
+    event = {"event_id": event_id(status["audio_file_id"], callback_url, status["status"]),
+             "event": f"transcription.{status['status']}", "timestamp": timestamp, **status}
+    return json.dumps(event, sort_keys=True).encode()
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def deliver_due(engine: sa.Engine, secret: str, *, max_attempts: int = 8, timeout: float = 10.0,
-                now: datetime | None = None) -> int:
+def _post(policy: FetchPolicy, url: str, secret: str, body: bytes, stamp: int, timeout: float) -> tuple[str | None, bool]:
+    """(error or None, whether the error is final) of one delivery attempt."""
+    headers = {"Content-Type": "application/json", "X-Signature-Timestamp": str(stamp),
+               "X-Signature-256": sign(secret, str(stamp), body)}
+    try:
+        status = fetch.post(policy, url, body, headers, timeout=timeout)
+    except FetchRefused as exc:
+        return str(exc)[:500], True
+    except FetchError as exc:
+        return str(exc)[:500], False
+    if 300 <= status < 400:
+        return f"HTTP {status}: redirects are not followed; configure the final URL", False
+    return (None, False) if 200 <= status < 300 else (f"HTTP {status}", False)
+
+
+NO_INTERNAL_ADDRESSES = FetchPolicy()
+
+
+def deliver_due(engine: sa.Engine, secret: str, *, policy: FetchPolicy = NO_INTERNAL_ADDRESSES, max_attempts: int = 8,
+                timeout: float = 10.0, now: datetime | None = None) -> int:
     """One pass: POST every open callback whose file is done or failed for good; returns deliveries made."""
     now = now or datetime.now(timezone.utc)
     g = gateway_callbacks
@@ -62,30 +99,23 @@ def deliver_due(engine: sa.Engine, secret: str, *, max_attempts: int = 8, timeou
             g.c.delivered_at.is_(None), sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now))))
     delivered = 0
     for cb in due:
-        status = audio_status(engine, cb.audio_file_id)
+        with engine.connect() as conn:
+            status = audio_status(conn, cb.audio_file_id)
         final = status is not None and (status["status"] == "completed" or (
             status["status"] == "failed" and status["metadata"].get("failure") == "permanent"))
         if not final:
             continue
-        body = json.dumps(status, sort_keys=True).encode()
-        stamp = str(int(time.time()))
-        error = None
-        try:
-            answer = requests.post(cb.callback_url, data=body, timeout=timeout, headers={
-                "Content-Type": "application/json", "X-Signature-Timestamp": stamp,
-                "X-Signature-256": sign(secret, stamp, body)})
-            if not 200 <= answer.status_code < 300:
-                error = f"HTTP {answer.status_code}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        stamp = int(time.time())
+        error, final_error = _post(policy, cb.callback_url, secret, event_body(status, cb.callback_url, stamp), stamp, timeout)
         attempts = cb.attempts + 1
         values: dict = {"attempts": attempts, "last_error": error}
         if error is None:
             values.update(delivered_at=now, delivered_status=status["status"])
             delivered += 1
-        elif attempts >= max_attempts:
-            values.update(delivered_at=now, delivered_status="gave_up")
-            log.warning("callback %s for audio_file %s given up after %d attempts: %s", cb.callback_url, cb.audio_file_id, attempts, error)
+        elif final_error or attempts >= max_attempts:
+            values.update(delivered_at=now, delivered_status="refused" if final_error else "gave_up")
+            log.warning("callback %s for audio_file %s given up after %d attempts: %s", mask_url(cb.callback_url),
+                        cb.audio_file_id, attempts, error)
         else:
             wait = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1))
             values["next_attempt_at"] = now + timedelta(seconds=wait)
@@ -97,8 +127,8 @@ def deliver_due(engine: sa.Engine, secret: str, *, max_attempts: int = 8, timeou
 class Deliverer:
     """A background thread running ``deliver_due`` every ``interval`` seconds while the app lives."""
 
-    def __init__(self, engine: sa.Engine, secret: str, interval: float):
-        self.engine, self.secret, self.interval = engine, secret, interval
+    def __init__(self, engine: sa.Engine, secret: str, interval: float, policy: FetchPolicy):
+        self.engine, self.secret, self.interval, self.policy = engine, secret, interval, policy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gateway-webhooks", daemon=True)
 
@@ -112,6 +142,6 @@ class Deliverer:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                deliver_due(self.engine, self.secret)
+                deliver_due(self.engine, self.secret, policy=self.policy)
             except Exception:  # keep delivering on the next pass; the state is in the table
                 log.exception("webhook delivery pass failed")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import obstore
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from fastapi.testclient import TestClient
 
-from media_pipeline_dagster.gateway.api import GatewaySettings, create_app
+from media_pipeline_dagster.calls.transfer import TransferSettings
+from media_pipeline_dagster.gateway.api import create_app
+from media_pipeline_dagster.gateway.config import GatewaySettings
 from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.databases import CatalogResource
-from media_pipeline_dagster.calls.transfer import TransferSettings
+
+from ..servers.audio_origin import gen_bytes
 
 KEY = "k-" + "x" * 30
 SOURCE_DDL = """
@@ -58,9 +68,10 @@ def client(gateway_settings) -> TestClient:
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.calls: list[dict] = []
         self.fail_next = 0
+        self.redirect_to: str | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,14 +81,16 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls.append({"body": body, "headers": dict(self.headers)})
-                status = 500 if receiver.fail_next > 0 else 204
+                status = 500 if receiver.fail_next > 0 else 307 if receiver.redirect_to else 204
                 receiver.fail_next = max(0, receiver.fail_next - 1)
                 self.send_response(status)
+                if receiver.redirect_to:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -86,3 +99,112 @@ def receiver():
     r = Receiver()
     yield r
     r.server.shutdown()
+
+
+@contextmanager
+def served(app, **config):
+    """The app on a real uvicorn (a thread of this process) on a free port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def wait_for(condition, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def audio_rows(settings):
+    with settings.catalog_engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT * FROM media_pipeline.audio_files ORDER BY id")))
+
+
+def stored_keys(object_store) -> set[str]:
+    return {o["path"] for batch in obstore.list(object_store.store) for o in batch}
+
+
+class MisbehavingOrigin:
+    """Audio routes, some holding the client: ``/audio/<name>.mp3`` answers at once,
+    ``/gate/<name>.mp3`` once ``release`` is set, ``/stall/<name>.mp3`` sends headers and
+    1,000 of the promised 100,000 bytes, then waits; ``/redirect/<n>?to=<url>`` answers 302
+    to ``to``. ``host`` is the address it listens on (127.0.0.2 stands for an internal host)."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.release = threading.Event()
+        self.stop = threading.Event()
+        self.hits: Counter[str] = Counter()
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                origin.hits[path] += 1
+                if path.startswith("/redirect/"):
+                    target = re.search(r"[?&]to=(.+)$", self.path).group(1)
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if path.startswith(("/gate/", "/audio/")):
+                    if path.startswith("/gate/"):
+                        origin.release.wait(60)
+                    body = gen_bytes(path, 4000)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/mpeg")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)  # /stall/
+                self.send_header("Content-Type", "audio/mpeg")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(gen_bytes(path, 1000))
+                self.wfile.flush()
+                origin.stop.wait(120)
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@contextmanager
+def misbehaving(host: str = "127.0.0.1"):
+    origin = MisbehavingOrigin(host)
+    try:
+        yield origin
+    finally:
+        origin.release.set()
+        origin.stop.set()
+        origin.server.shutdown()
+        origin.server.server_close()
+
+
+@pytest.fixture
+def misbehaving_origin():
+    with misbehaving() as origin:
+        yield origin

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 
 import dagster as dg
 import requests
-import uvicorn
 
 from media_pipeline_dagster.gateway.api import create_app
 from media_pipeline_dagster.gateway.webhooks import sign
@@ -21,22 +18,8 @@ from media_pipeline_dagster.transcription.sensors import pending_transcriptions_
 from ..servers.openai_fake import openai_server
 from ..transcription.conftest import openai_transcriber
 from ..transcription.helpers import wav_bytes
-from .conftest import KEY, seed_recordings
+from .conftest import KEY, seed_recordings, served
 from .test_webhooks import SECRET
-
-
-def serve(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def test_submit_sensor_run_completed_webhook(gateway_settings, pg_url, origin, object_store, instance, receiver):
@@ -45,8 +28,7 @@ def test_submit_sensor_run_completed_webhook(gateway_settings, pg_url, origin, o
     gateway_settings.callback_hosts = frozenset({"127.0.0.1"})
     gateway_settings.webhook_secret = SECRET
     gateway_settings.webhook_interval_seconds = 0.2  # the app's own delivery thread
-    server, thread, base = serve(create_app(gateway_settings))
-    try:
+    with served(create_app(gateway_settings)) as base:
         submitted = requests.post(f"{base}/api/media/transcribe", data={"recording_id": "4242", "callback_url": receiver.url},
                                   headers={"X-API-Key": KEY}, timeout=30).json()
         audio_id = submitted["audio_file_id"]
@@ -75,6 +57,3 @@ def test_submit_sensor_run_completed_webhook(gateway_settings, pg_url, origin, o
         call = receiver.calls[0]
         assert call["headers"]["X-Signature-256"] == sign(SECRET, call["headers"]["X-Signature-Timestamp"], call["body"])
         assert json.loads(call["body"])["status"] == "completed"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

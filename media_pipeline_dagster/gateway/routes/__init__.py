@@ -1,0 +1,1 @@
+"""The gateway's routers, by concern: media (submit, status, rerun) and operations (health, metrics, docs)."""
