@@ -290,7 +290,7 @@ def load_operations(env: Mapping[str, str] | None = None) -> OperationsResource:
     if env is None:
         load_dotenv(Path.cwd() / ".env", override=False)
         env = os.environ
-    return _resolved(operations_resource(env), env)
+    return resolved(operations_resource(env), env)
 
 
 def resolved(resource, env: Mapping[str, str]):
