@@ -23,7 +23,10 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu() -> float:
-    self_, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return self_.ru_utime + self_.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -39,8 +42,8 @@ def _live_children() -> dict[int, tuple[str, float]]:
                 stat = fh.read()
         except OSError:
             continue  # gone meanwhile
-        name = stat[stat.index("(") + 1: stat.rindex(")")]
-        rest = stat[stat.rindex(")") + 2:].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
         # rest[1] is ppid; rest[11], rest[12] are utime, stime (fields 4, 14, 15 of stat(5))
         if int(rest[1]) == me:
             found[int(entry)] = (name, (int(rest[11]) + int(rest[12])) / _TICKS)

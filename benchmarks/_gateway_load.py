@@ -24,7 +24,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(p * len(ordered)) - 1))] if ordered else 0.0
 
 
-async def status_loop(session, base: str, rate: float, ids: int, until, latencies: list[float], errors: Counter) -> int:
+async def status_loop(
+    session, base: str, rate: float, ids: int, until, latencies: list[float], errors: Counter
+) -> int:
     async def one(i: int) -> None:
         started = time.perf_counter()
         try:
@@ -52,15 +54,27 @@ async def steady(base: str, key: str, rate: float, seconds: float, ids: int) -> 
 
     latencies: list[float] = []
     errors: Counter = Counter()
-    async with aiohttp.ClientSession(headers={"X-API-Key": key}, connector=aiohttp.TCPConnector(limit=256)) as session:
+    async with aiohttp.ClientSession(
+        headers={"X-API-Key": key}, connector=aiohttp.TCPConnector(limit=256)
+    ) as session:
         start = time.perf_counter()
-        n = await status_loop(session, base, rate, ids, lambda elapsed: elapsed >= seconds, latencies, errors)
+        n = await status_loop(
+            session, base, rate, ids, lambda elapsed: elapsed >= seconds, latencies, errors
+        )
         wall = time.perf_counter() - start
-    return {"requests": n, "wall": wall, "errors": sum(errors.values()), "p50": percentile(latencies, 0.5),
-            "p99": percentile(latencies, 0.99), "max": max(latencies)}
+    return {
+        "requests": n,
+        "wall": wall,
+        "errors": sum(errors.values()),
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies),
+    }
 
 
-async def burst(base: str, key: str, submits: int, first_id: int, status_rate: float, ids: int) -> dict:
+async def burst(
+    base: str, key: str, submits: int, first_id: int, status_rate: float, ids: int
+) -> dict:
     import aiohttp
 
     answers: list[tuple[int | str, float]] = []
@@ -68,11 +82,16 @@ async def burst(base: str, key: str, submits: int, first_id: int, status_rate: f
     errors: Counter = Counter()
     timeout = aiohttp.ClientTimeout(total=600)
     connector = aiohttp.TCPConnector(limit=submits + 64)
-    async with aiohttp.ClientSession(headers={"X-API-Key": key}, connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        headers={"X-API-Key": key}, connector=connector, timeout=timeout
+    ) as session:
+
         async def submit(i: int) -> None:
             started = time.perf_counter()
             try:
-                async with session.post(f"{base}/api/media/transcribe", data={"recording_id": str(i)}) as answer:
+                async with session.post(
+                    f"{base}/api/media/transcribe", data={"recording_id": str(i)}
+                ) as answer:
                     await answer.read()
                     status: int | str = answer.status
             except Exception as exc:
@@ -81,18 +100,30 @@ async def burst(base: str, key: str, submits: int, first_id: int, status_rate: f
 
         start = time.perf_counter()
         burst_task = asyncio.gather(*(submit(i) for i in range(first_id, first_id + submits)))
-        statuses = asyncio.create_task(status_loop(session, base, status_rate, ids, lambda _: burst_task.done(), latencies, errors))
+        statuses = asyncio.create_task(
+            status_loop(
+                session, base, status_rate, ids, lambda _: burst_task.done(), latencies, errors
+            )
+        )
         await burst_task
         wall = time.perf_counter() - start
         await statuses
     codes = Counter(status for status, _ in answers)
-    return {"ok": codes[200], "refused": codes[503], "other": sum(n for c, n in codes.items() if c not in (200, 503)),
-            "other_codes": {str(c): n for c, n in codes.items() if c not in (200, 503)}, "wall": wall,
-            "p50": percentile([s for _, s in answers], 0.5), "p99": percentile([s for _, s in answers], 0.99),
-            "ok_p99": percentile([s for c, s in answers if c == 200], 0.99),
-            "refused_max": max([s for c, s in answers if c == 503], default=0.0),
-            "status_requests": len(latencies), "status_errors": dict(errors), "status_p50": percentile(latencies, 0.5),
-            "status_p99": percentile(latencies, 0.99)}
+    return {
+        "ok": codes[200],
+        "refused": codes[503],
+        "other": sum(n for c, n in codes.items() if c not in (200, 503)),
+        "other_codes": {str(c): n for c, n in codes.items() if c not in (200, 503)},
+        "wall": wall,
+        "p50": percentile([s for _, s in answers], 0.5),
+        "p99": percentile([s for _, s in answers], 0.99),
+        "ok_p99": percentile([s for c, s in answers if c == 200], 0.99),
+        "refused_max": max([s for c, s in answers if c == 503], default=0.0),
+        "status_requests": len(latencies),
+        "status_errors": dict(errors),
+        "status_p50": percentile(latencies, 0.5),
+        "status_p99": percentile(latencies, 0.99),
+    }
 
 
 def main() -> None:
@@ -101,7 +132,9 @@ def main() -> None:
     if mode == "steady":
         result = asyncio.run(steady(base, key, numbers[0], numbers[1], int(numbers[2])))
     else:
-        result = asyncio.run(burst(base, key, int(numbers[0]), int(numbers[1]), numbers[2], int(numbers[3])))
+        result = asyncio.run(
+            burst(base, key, int(numbers[0]), int(numbers[1]), numbers[2], int(numbers[3]))
+        )
     print(json.dumps(result))
 
 

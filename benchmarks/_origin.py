@@ -74,8 +74,19 @@ def _stop(proc: subprocess.Popen) -> None:
 def static_origin(rclone: str, root: Path) -> Iterator[str]:
     """``rclone serve http`` over ``root``; yields its base URL."""
     port = free_port()
-    cmd = [rclone, "serve", "http", str(root), "--addr", f"127.0.0.1:{port}", "--read-only",
-           "--config", os.devnull, "--log-level", "ERROR"]
+    cmd = [
+        rclone,
+        "serve",
+        "http",
+        str(root),
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--read-only",
+        "--config",
+        os.devnull,
+        "--log-level",
+        "ERROR",
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         _wait_for_port(port, proc, "rclone serve http")
@@ -107,7 +118,7 @@ def _body_view(name: str) -> memoryview:
     # A 1 MiB window into the block at a per-name offset: no two files are equal (a store
     # must not dedupe them) and serving costs no hashing, so the origin stays cheap.
     offset = len(MP3_FRAME_HEADER) + zlib.crc32(name.encode()) % MiB
-    view = memoryview(_BLOCK)[offset:offset + MiB]
+    view = memoryview(_BLOCK)[offset : offset + MiB]
     return view
 
 
@@ -121,7 +132,9 @@ async def _gen(request):
     view = _body_view(request.match_info["name"])
     headers = {"Content-Type": "audio/mpeg"}
     if size <= MiB:
-        return web.Response(body=MP3_FRAME_HEADER + view[: size - len(MP3_FRAME_HEADER)], headers=headers)
+        return web.Response(
+            body=MP3_FRAME_HEADER + view[: size - len(MP3_FRAME_HEADER)], headers=headers
+        )
     response = web.StreamResponse(headers=headers)
     response.content_length = size
     await response.prepare(request)

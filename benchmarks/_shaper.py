@@ -54,8 +54,14 @@ class Shaper:
             return
         await asyncio.sleep(self.rtt)  # the handshake across the WAN
         pumps = [
-            asyncio.create_task(self.pump(client_reader, up_writer, TokenBucket(self.conn_rate), self.totals["up"])),
-            asyncio.create_task(self.pump(up_reader, client_writer, TokenBucket(self.conn_rate), self.totals["down"])),
+            asyncio.create_task(
+                self.pump(client_reader, up_writer, TokenBucket(self.conn_rate), self.totals["up"])
+            ),
+            asyncio.create_task(
+                self.pump(
+                    up_reader, client_writer, TokenBucket(self.conn_rate), self.totals["down"]
+                )
+            ),
         ]
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         await asyncio.gather(*pumps, return_exceptions=True)
@@ -102,7 +108,9 @@ class Shaper:
 
 async def main(args) -> None:
     host, port = args.upstream.rsplit(":", 1)
-    shaper = Shaper((host, int(port)), args.rtt_ms / 1000, args.conn_mbit * 125_000, args.total_mbit * 125_000)
+    shaper = Shaper(
+        (host, int(port)), args.rtt_ms / 1000, args.conn_mbit * 125_000, args.total_mbit * 125_000
+    )
     server = await asyncio.start_server(shaper.handle, "127.0.0.1", args.port, backlog=1024)
     print(f"port={server.sockets[0].getsockname()[1]}", flush=True)
     async with server:

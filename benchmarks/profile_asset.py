@@ -52,17 +52,24 @@ BUCKETS = {
     "any SQLAlchemy frame": r"\(sqlalchemy/",
     "any aiohttp frame": r"\(aiohttp/",
     "any dagster frame": r"\(dagster/",
-    "asyncio loop bookkeeping (_run_once self + callbacks from native threads)":
-        r"^(BaseEventLoop\._run_once|BaseEventLoop\.call_soon_threadsafe|BaseSelectorEventLoop\._(read_from|write_to)_self) \(asyncio/",
+    "asyncio loop bookkeeping (_run_once self + callbacks from native threads)": r"^(BaseEventLoop\._run_once|BaseEventLoop\.call_soon_threadsafe|BaseSelectorEventLoop\._(read_from|write_to)_self) \(asyncio/",
 }
 # Stages timed by wrapping product functions (module, attribute path as the caller looks
 # it up). Sync functions only: their CPU is the calling thread's (time.thread_time), so a
 # worker thread's insert batch is billed its own CPU, not the waiting on PostgreSQL.
 STAGES = (
     ("media_pipeline_dagster.calls.assets", "gather", "read + parse the CSV inbox"),
-    ("media_pipeline_dagster.calls.assets", "ingest", "ingest(): plan + transfers + catalog writes"),
+    (
+        "media_pipeline_dagster.calls.assets",
+        "ingest",
+        "ingest(): plan + transfers + catalog writes",
+    ),
     ("media_pipeline_dagster.calls.ingest", "plan", "  plan(): catalog look-ups"),
-    ("media_pipeline_dagster.calls.ingest", "_CatalogWriter._write", "  catalog write batches (worker threads)"),
+    (
+        "media_pipeline_dagster.calls.ingest",
+        "_CatalogWriter._write",
+        "  catalog write batches (worker threads)",
+    ),
     ("media_pipeline_dagster.calls.transfer_core", "Sink.feed", "  sha256 + size of the bodies"),
     ("media_pipeline_dagster.calls.assets", "build_metadata", "build_metadata()"),
     ("media_pipeline_dagster.calls.checks", "check_results", "asset checks"),
@@ -78,11 +85,24 @@ def py_spy() -> str:
 
 
 def start_py_spy(out: Path, rate: int, native: bool) -> subprocess.Popen:
-    cmd = [py_spy(), "record", "--pid", str(os.getpid()), "--rate", str(rate), "--format", "raw",
-           "--output", str(out), "--threads"]
+    cmd = [
+        py_spy(),
+        "record",
+        "--pid",
+        str(os.getpid()),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--threads",
+    ]
     # --native (C/Rust frames, e.g. obstore's) needs to pause the threads it samples.
     cmd += ["--native"] if native else ["--nonblocking"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     time.sleep(1.0)  # let it attach before the clock starts
     return proc
 
@@ -127,6 +147,7 @@ class StageTimers:
                 total[0] += 1
                 total[1] += time.perf_counter() - wall
                 total[2] += time.thread_time() - cpu
+
         return wrapper
 
     def __exit__(self, *exc) -> None:
@@ -134,12 +155,23 @@ class StageTimers:
             setattr(owner, name, original)
 
     def report(self, whole_seconds: float) -> None:
-        print("\nstages (wall s summed over calls, so concurrent calls can exceed the run; CPU s of the calling thread):")
-        body = sum(self.totals.get(label, [0, 0.0])[1] for label in (
-            "read + parse the CSV inbox", "ingest(): plan + transfers + catalog writes", "build_metadata()", "asset checks"))
+        print(
+            "\nstages (wall s summed over calls, so concurrent calls can exceed the run; CPU s of the calling thread):"
+        )
+        body = sum(
+            self.totals.get(label, [0, 0.0])[1]
+            for label in (
+                "read + parse the CSV inbox",
+                "ingest(): plan + transfers + catalog writes",
+                "build_metadata()",
+                "asset checks",
+            )
+        )
         for label, (calls, wall, cpu) in self.totals.items():
             print(f"  {label:<46} {int(calls):>6} calls {wall:>7.2f} s wall {cpu:>7.2f} s CPU")
-        print(f"  {'Dagster run around the asset body':<46} {'':>12} {whole_seconds - body:>7.2f} s wall")
+        print(
+            f"  {'Dagster run around the asset body':<46} {'':>12} {whole_seconds - body:>7.2f} s wall"
+        )
 
 
 def read_raw(raw: Path) -> Counter[tuple[str, ...]]:
@@ -164,9 +196,16 @@ def summarize(raw: Path, top: int) -> None:
     buckets: Counter[str] = Counter()
     patterns = {name: re.compile(rx) for name, rx in BUCKETS.items()}
     for frames, n in busy.items():
-        name = frames[0].split(": ", 1)[-1] if ": " in frames[0] else "native thread, no Python frames"
-        threads["MainThread (asyncio loop, Dagster)" if name == "MainThread" else
-                 "to_thread workers" if name.startswith("asyncio_") else name] += n
+        name = (
+            frames[0].split(": ", 1)[-1] if ": " in frames[0] else "native thread, no Python frames"
+        )
+        threads[
+            "MainThread (asyncio loop, Dagster)"
+            if name == "MainThread"
+            else "to_thread workers"
+            if name.startswith("asyncio_")
+            else name
+        ] += n
         leaves[frames[-1] if len(frames) > 1 else "(native code, no Python frame)"] += n
         for bucket, rx in patterns.items():
             if any(rx.search(f) for f in frames[1:]):
@@ -183,14 +222,22 @@ def summarize(raw: Path, top: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Profile one audio_files materialization with py-spy.")
+    parser = argparse.ArgumentParser(
+        description="Profile one audio_files materialization with py-spy."
+    )
     parser.add_argument("set", choices=sorted(SETS))
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
-    parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here (flamegraph input)")
+    parser.add_argument(
+        "--raw", type=Path, help="keep py-spy's collapsed stacks here (flamegraph input)"
+    )
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--no-py-spy", action="store_true", help="stage timers only (no sampling overhead)")
-    parser.add_argument("--native", action="store_true", help="also sample native frames (slower, perturbs timings)")
+    parser.add_argument(
+        "--no-py-spy", action="store_true", help="stage timers only (no sampling overhead)"
+    )
+    parser.add_argument(
+        "--native", action="store_true", help="also sample native frames (slower, perturbs timings)"
+    )
     args = parser.parse_args()
 
     from media_pipeline_dagster_tests.servers.postgres import ensure_server
@@ -223,12 +270,16 @@ def main() -> None:
                 finally:
                     if spy is not None:
                         stop_py_spy(spy)
-        print(f"{args.set}: {count} x {ingest.fmt_size(size)}, concurrency {args.concurrency}: "
-              f"materialize {whole.seconds:.2f} s ({count / whole.seconds:.0f} files/s, "
-              f"{count * size / MiB / whole.seconds:.1f} MiB/s), of which transfer {transfer.seconds:.2f} s"
-              + ("" if args.no_py_spy else " (timings include py-spy's overhead)"))
-        print(f"CPU s client/s3/origin/other: {ingest.cpu_split(whole.cpu)} over {whole.seconds:.2f} s wall "
-              f"on {os.cpu_count()} cores")
+        print(
+            f"{args.set}: {count} x {ingest.fmt_size(size)}, concurrency {args.concurrency}: "
+            f"materialize {whole.seconds:.2f} s ({count / whole.seconds:.0f} files/s, "
+            f"{count * size / MiB / whole.seconds:.1f} MiB/s), of which transfer {transfer.seconds:.2f} s"
+            + ("" if args.no_py_spy else " (timings include py-spy's overhead)")
+        )
+        print(
+            f"CPU s client/s3/origin/other: {ingest.cpu_split(whole.cpu)} over {whole.seconds:.2f} s wall "
+            f"on {os.cpu_count()} cores"
+        )
         stages.report(whole.seconds)
         if spy is not None:
             summarize(raw, args.top)

@@ -48,13 +48,22 @@ from media_pipeline_dagster.resources.databases import CatalogResource  # noqa: 
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource  # noqa: E402
 from media_pipeline_dagster.resources.object_store import LocalObjectStoreResource  # noqa: E402
 from media_pipeline_dagster_tests.transcription.conftest import openai_transcriber  # noqa: E402
-from media_pipeline_dagster_tests.transcription.helpers import SAMPLES, materialize, metadata, seed_audio, wav_bytes  # noqa: E402
+from media_pipeline_dagster_tests.transcription.helpers import (  # noqa: E402
+    SAMPLES,
+    materialize,
+    metadata,
+    seed_audio,
+    wav_bytes,
+)
 
 LATENCY_S = 0.3
 RATE_LIMIT_EVERY = 20
 RETRY_AFTER_S = 1.0
 CONCURRENCY = 8  # the asset's default (TranscriptionConfig.concurrency)
-RPM_LIMIT, RPM_BURST = 600, 10  # 10 requests/s: the rate, not the 26.7/s of 8 slots at 300 ms, binds
+RPM_LIMIT, RPM_BURST = (
+    600,
+    10,
+)  # 10 requests/s: the rate, not the 26.7/s of 8 slots at 300 ms, binds
 
 
 class _RemoteFake:
@@ -73,9 +82,14 @@ class _RemoteFake:
             "    sys.stdin.read()\n"
             "    print(json.dumps(s.counts), flush=True)\n"
         )
-        self.proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(options)], cwd=REPO,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(options)],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        )
         info = json.loads(self.proc.stdout.readline())
         self.base_url, self.api_key = info["base_url"], info["api_key"]
         self.counts: dict[int, int] = {}  # answers by HTTP status, known once the fake stopped
@@ -87,17 +101,27 @@ class _RemoteFake:
         import json
 
         self.proc.stdin.close()
-        self.counts = {int(k): v for k, v in json.loads(self.proc.stdout.readline() or "{}").items()}
+        self.counts = {
+            int(k): v for k, v in json.loads(self.proc.stdout.readline() or "{}").items()
+        }
         self.proc.wait(timeout=30)
 
 
 def asset_run(files: int, tmp: Path) -> tuple[float, dict]:
-    with _RemoteFake(latency=LATENCY_S, rate_limit_every=RATE_LIMIT_EVERY, retry_after=RETRY_AFTER_S) as server:
+    with _RemoteFake(
+        latency=LATENCY_S, rate_limit_every=RATE_LIMIT_EVERY, retry_after=RETRY_AFTER_S
+    ) as server:
         catalog = CatalogResource(database_url=f"sqlite:///{tmp / 'catalog.sqlite'}")
         store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
-        seed_audio(catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
-        resources = {"catalog": catalog, "object_store": store, "transcriber": openai_transcriber(server),
-                     "fetch_policy": FetchPolicyResource()}
+        seed_audio(
+            catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)]
+        )
+        resources = {
+            "catalog": catalog,
+            "object_store": store,
+            "transcriber": openai_transcriber(server),
+            "fetch_policy": FetchPolicyResource(),
+        }
         with dg.instance_for_test() as instance:
             started = time.perf_counter()
             result = materialize(instance, resources, concurrency=CONCURRENCY)
@@ -110,9 +134,15 @@ def paced_run(files: int, tmp: Path, pace: bool) -> tuple[float, dict, dict[int,
     with _RemoteFake(latency=LATENCY_S, rpm_limit=RPM_LIMIT, rpm_burst=RPM_BURST) as server:
         catalog = CatalogResource(database_url=f"sqlite:///{tmp / 'catalog.sqlite'}")
         store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
-        seed_audio(catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
-        resources = {"catalog": catalog, "object_store": store,
-                     "transcriber": openai_transcriber(server, pace_requests=pace), "fetch_policy": FetchPolicyResource()}
+        seed_audio(
+            catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)]
+        )
+        resources = {
+            "catalog": catalog,
+            "object_store": store,
+            "transcriber": openai_transcriber(server, pace_requests=pace),
+            "fetch_policy": FetchPolicyResource(),
+        }
         with dg.instance_for_test() as instance:
             started = time.perf_counter()
             result = materialize(instance, resources, concurrency=CONCURRENCY)
@@ -129,13 +159,19 @@ def paced_ideal(files: int) -> tuple[float, float]:
 
 def sequential_loop(files: int) -> float:
     """The legacy worker's shape: one file, one request, sleep on 429, next file."""
-    with _RemoteFake(latency=LATENCY_S, rate_limit_every=RATE_LIMIT_EVERY, retry_after=RETRY_AFTER_S) as server:
+    with _RemoteFake(
+        latency=LATENCY_S, rate_limit_every=RATE_LIMIT_EVERY, retry_after=RETRY_AFTER_S
+    ) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=5)
         bodies = [wav_bytes(0.5, freq=200 + i) for i in range(files)]
         started = time.perf_counter()
         for i, body in enumerate(bodies):
-            client.audio.transcriptions.create(file=(f"{i}.wav", body), model="whisper-1", response_format="verbose_json",
-                                               timestamp_granularities=["segment"])
+            client.audio.transcriptions.create(
+                file=(f"{i}.wav", body),
+                model="whisper-1",
+                response_format="verbose_json",
+                timestamp_granularities=["segment"],
+            )
         return time.perf_counter() - started
 
 
@@ -164,10 +200,14 @@ def sensor_tick(rows: int) -> float | None:
     with postgres.temporary_database(base) as url, dg.instance_for_test() as instance:
         catalog = CatalogResource(database_url=url)
         with catalog.engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO media_pipeline.audio_files (campaign_name, url, url_sha1, started) "
-                "SELECT 'Campaign ' || (g % 40), 'https://x/' || g, md5(g::text), "
-                "timestamptz '2025-01-01 10:00+00' + (g % 300) * interval '1 day' FROM generate_series(1, :n) g"), {"n": rows})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO media_pipeline.audio_files (campaign_name, url, url_sha1, started) "
+                    "SELECT 'Campaign ' || (g % 40), 'https://x/' || g, md5(g::text), "
+                    "timestamptz '2025-01-01 10:00+00' + (g % 300) * interval '1 day' FROM generate_series(1, :n) g"
+                ),
+                {"n": rows},
+            )
             conn.execute(sa.text("ANALYZE media_pipeline.audio_files"))
         resources = {"catalog": catalog, "transcriber": TranscriberResource(provider="local")}
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
@@ -179,7 +219,9 @@ def sensor_tick(rows: int) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--paced-files", type=int, default=300)
     parser.add_argument("--files", type=int, default=200)
@@ -212,15 +254,24 @@ def main() -> None:
     tick = sensor_tick(args.sensor_rows)
 
     rows = [
-        (f"paced: files ({RPM_LIMIT} RPM, burst {RPM_BURST}, {LATENCY_S * 1000:.0f} ms, conc. {CONCURRENCY})", args.paced_files),
+        (
+            f"paced: files ({RPM_LIMIT} RPM, burst {RPM_BURST}, {LATENCY_S * 1000:.0f} ms, conc. {CONCURRENCY})",
+            args.paced_files,
+        ),
         ("  concurrency bound seconds", f"{concurrency_bound:.2f}"),
         ("  rate bound seconds (ideal = the larger)", f"{rate_bound:.2f}"),
         ("  asset, paced: transcription seconds", f"{paced['seconds']:.2f}"),
         ("  asset, paced: whole run seconds", f"{paced_wall:.2f}"),
-        ("  asset, paced: 429 answers / all answers", f"{paced_counts.get(429, 0)} / {sum(paced_counts.values())}"),
+        (
+            "  asset, paced: 429 answers / all answers",
+            f"{paced_counts.get(429, 0)} / {sum(paced_counts.values())}",
+        ),
         ("  asset, paced: seconds waiting for the budget", f"{paced['paced_wait_seconds']:.2f}"),
         ("  reference, unpaced: transcription seconds", f"{bounced['seconds']:.2f}"),
-        ("  reference, unpaced: 429 answers / all answers", f"{bounced_counts.get(429, 0)} / {sum(bounced_counts.values())}"),
+        (
+            "  reference, unpaced: 429 answers / all answers",
+            f"{bounced_counts.get(429, 0)} / {sum(bounced_counts.values())}",
+        ),
         ("  reference, unpaced: files parked on a cooldown", bounced["failed"]),
         (f"429 every {RATE_LIMIT_EVERY}th: files", args.files),
         ("  asset: wall seconds", f"{wall:.2f}"),
@@ -237,14 +288,19 @@ def main() -> None:
     for label, value in [("measure", "value"), *rows]:
         print(f"{label:<56}{value!s:>14}")
     figures = {
-        "paced_vs_ideal": round(ideal_paced / paced["seconds"], 3), "rate_limited_share": round(share(paced_counts), 4),
-        "unpaced_rate_limited_share": round(share(bounced_counts), 4), "unpaced_files_parked": bounced["failed"],
-        "vs_ideal": round(ideal / meta["seconds"], 2), "vs_ideal_run": round(ideal / wall, 2),
-        "vs_sequential": round(asset_fps / seq_fps, 1), "local_rtf": round(rtf, 3),
+        "paced_vs_ideal": round(ideal_paced / paced["seconds"], 3),
+        "rate_limited_share": round(share(paced_counts), 4),
+        "unpaced_rate_limited_share": round(share(bounced_counts), 4),
+        "unpaced_files_parked": bounced["failed"],
+        "vs_ideal": round(ideal / meta["seconds"], 2),
+        "vs_ideal_run": round(ideal / wall, 2),
+        "vs_sequential": round(asset_fps / seq_fps, 1),
+        "local_rtf": round(rtf, 3),
     }
     if tick is not None:
         figures["sensor_tick_s"] = round(tick, 2)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,10 @@ from .transcription.definitions import defs as transcription_defs
 def defs() -> dg.Definitions:
     profile = load_profile()
     return dg.Definitions.merge(
-        calls_defs, transcription_defs, inventory_defs, archive_defs, operations_defs,
+        calls_defs,
+        transcription_defs,
+        inventory_defs,
+        archive_defs,
+        operations_defs,
         dg.Definitions(resources=profile.resources, executor=profile.executor),
     )

@@ -63,18 +63,24 @@ def _print_transcriptions(result: dg.ExecuteInProcessResult) -> None:
         )
 
 
-def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, cursor_key: str) -> bool:
+def _tick_and_run(
+    instance, defs, sensor, resource_names, asset: str, printer, cursor_key: str
+) -> bool:
     """Evaluate a sensor as the daemon would, run what it requests; False when a run failed."""
     cursor = instance.run_storage.get_cursor_values({cursor_key}).get(cursor_key)
     with dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={name: defs.resources[name] for name in resource_names}
+        instance=instance,
+        cursor=cursor,
+        resources={name: defs.resources[name] for name in resource_names},
     ) as context:
         result = sensor(context)
     if isinstance(result, dg.SkipReason):
         result = dg.SensorResult(skip_reason=result)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-    for event in result.asset_events or []:  # observations and check evaluations, as the daemon stores them
+    for event in (
+        result.asset_events or []
+    ):  # observations and check evaluations, as the daemon stores them
         instance.report_runless_asset_event(event)
     if not result.run_requests:
         reason = result.skip_reason.skip_message if result.skip_reason else "nothing to do"
@@ -83,10 +89,18 @@ def _tick_and_run(instance, defs, sensor, resource_names, asset: str, printer, c
     ok = True
     for request in result.run_requests:
         tags = dict(request.tags)
-        print(f"  {asset} {tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}")
+        print(
+            f"  {asset} {tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}"
+        )
         run = job.execute_in_process(
-            instance=instance, tags=tags, asset_selection=[dg.AssetKey(asset)], raise_on_error=False,
-            run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=instance,
+            tags=tags,
+            asset_selection=[dg.AssetKey(asset)],
+            raise_on_error=False,
+            run_config={
+                **request.run_config,
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            },
         )
         printer(run)
         for check in run.get_asset_check_evaluations():
@@ -102,19 +116,23 @@ def _print_a_transcript(catalog) -> None:
 
     with catalog.engine.connect() as conn:
         total = conn.scalar(sa.text("SELECT COUNT(*) FROM media_pipeline.audio_files"))
-        done = conn.execute(sa.text(
-            "SELECT a.phone, a.started, t.transcript_text, t.b2_transcript_key FROM media_pipeline.transcriptions t "
-            "JOIN media_pipeline.audio_files a ON a.id = t.audio_file_id WHERE t.status = 'completed' ORDER BY a.started"
-        )).all()
+        done = conn.execute(
+            sa.text(
+                "SELECT a.phone, a.started, t.transcript_text, t.b2_transcript_key FROM media_pipeline.transcriptions t "
+                "JOIN media_pipeline.audio_files a ON a.id = t.audio_file_id WHERE t.status = 'completed' ORDER BY a.started"
+            )
+        ).all()
     print(f"  catalog {catalog.display_url}: {total} audio_files rows, {len(done)} transcriptions")
     if done:
         phone, started, text, key = done[-1]
-        print(f"  latest transcript ({phone}, {started}): \"{text}\"\n    stored as {key}")
+        print(f'  latest transcript ({phone}, {started}): "{text}"\n    stored as {key}')
 
 
 def main() -> int:
     os.environ.setdefault("MEDIA_PIPELINE_ENV", "local")
-    data_dir = Path(os.environ.setdefault("MEDIA_PIPELINE_DATA_DIR", str(Path(".media_pipeline").resolve())))
+    data_dir = Path(
+        os.environ.setdefault("MEDIA_PIPELINE_DATA_DIR", str(Path(".media_pipeline").resolve()))
+    )
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
     os.environ.setdefault("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT", str(sample_audio_root()))
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -122,7 +140,9 @@ def main() -> int:
     if not instance_yaml.exists():
         # The repository's instance settings (pools, run limits) when run from a checkout.
         repo_yaml = Path("dagster.yaml")
-        instance_yaml.write_text(repo_yaml.read_text() if repo_yaml.is_file() else "telemetry:\n  enabled: false\n")
+        instance_yaml.write_text(
+            repo_yaml.read_text() if repo_yaml.is_file() else "telemetry:\n  enabled: false\n"
+        )
 
     from .calls.sensors import csv_inbox_sensor
     from .definitions import defs as build_defs
@@ -135,31 +155,61 @@ def main() -> int:
     ok = True
     with dg.DagsterInstance.get() as instance:
         print(f"1. call audio (sample CSV {sample.name})")
-        ok &= _tick_and_run(instance, defs, csv_inbox_sensor, ["csv_inbox", "call_sources"], "audio_files", _print_ingest,
-                            "demo:csv_inbox_sensor")
+        ok &= _tick_and_run(
+            instance,
+            defs,
+            csv_inbox_sensor,
+            ["csv_inbox", "call_sources"],
+            "audio_files",
+            _print_ingest,
+            "demo:csv_inbox_sensor",
+        )
         print("2. transcriptions (offline, local Whisper model)")
-        ok &= _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"], "transcriptions",
-                            _print_transcriptions, "demo:pending_transcriptions_sensor")
+        ok &= _tick_and_run(
+            instance,
+            defs,
+            pending_transcriptions_sensor,
+            ["catalog", "transcriber"],
+            "transcriptions",
+            _print_transcriptions,
+            "demo:pending_transcriptions_sensor",
+        )
         _print_a_transcript(defs.resources["catalog"])
         print("3. gateway: one on-demand request, transcribed by the pending sensor's run")
         from .gateway.demo import run_gateway_demo
 
         ok &= run_gateway_demo(
-            data_dir, Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
-            lambda: _tick_and_run(instance, defs, pending_transcriptions_sensor, ["catalog", "transcriber"],
-                                  "transcriptions", _print_transcriptions, "demo:pending_transcriptions_sensor"),
+            data_dir,
+            Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
+            lambda: _tick_and_run(
+                instance,
+                defs,
+                pending_transcriptions_sensor,
+                ["catalog", "transcriber"],
+                "transcriptions",
+                _print_transcriptions,
+                "demo:pending_transcriptions_sensor",
+            ),
             out=lambda text: print("  " + text),
         )
-        print("4. bucket inventory -> D1 (a local SQLite file: the first line says which, and whether wrangler reads it)")
+        print(
+            "4. bucket inventory -> D1 (a local SQLite file: the first line says which, and whether wrangler reads it)"
+        )
         from .inventory.mirror import mirror_bucket_to_d1
 
-        ok &= mirror_bucket_to_d1(defs.resources, instance=instance, echo=lambda line: print("  " + line)).success
+        ok &= mirror_bucket_to_d1(
+            defs.resources, instance=instance, echo=lambda line: print("  " + line)
+        ).success
         print("5. media archive (sample social cache -> local archive folder)")
         from .archive.demo import run_archive_demo
 
-        ok &= run_archive_demo(defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  ")))
+        ok &= run_archive_demo(
+            defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  "))
+        )
     print(f"Run it again: nothing new to do. Start over: delete {data_dir}")
-    print(f"Open the UI on these runs: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (or: make dev)")
+    print(
+        f"Open the UI on these runs: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (or: make dev)"
+    )
     return 0 if ok else 1
 
 

@@ -19,10 +19,10 @@ from .archive.profile import local_archive_resources, prod_archive_missing, prod
 from .calls.config import CallSourcesResource, call_sources_from_env
 from .inventory.options import InventoryOptionsResource
 from .kernel.executors import executor_from_env
+from .kernel.fetch import parse_networks
 from .operations.resources import OperationsResource
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
-from .kernel.fetch import parse_networks
 from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
@@ -37,7 +37,10 @@ B2_VARIABLES = {
     "endpoint_url": ("B2 S3 endpoint", ("BACKBLAZE_B2_S3_ENDPOINT", "AWS_ENDPOINT_URL")),
     "region": ("B2 region", ("BACKBLAZE_B2_REGION", "AWS_REGION")),
     "access_key_id": ("B2 key id", ("BACKBLAZE_B2_KEY_ID", "AWS_ACCESS_KEY_ID")),
-    "secret_access_key": ("B2 application key", ("BACKBLAZE_B2_APPLICATION_KEY", "AWS_SECRET_ACCESS_KEY")),
+    "secret_access_key": (
+        "B2 application key",
+        ("BACKBLAZE_B2_APPLICATION_KEY", "AWS_SECRET_ACCESS_KEY"),
+    ),
     "bucket": ("B2 bucket", ("BACKBLAZE_B2_BUCKET", "B2_BUCKET_NAME")),
 }
 SECRET_FIELDS = {"access_key_id", "secret_access_key"}
@@ -70,17 +73,27 @@ def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if env.get(n, "").strip()), None)
 
 
-def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple[TranscriberResource, list[str]]:
+def transcriber_resource(
+    env: Mapping[str, str], default_provider: str
+) -> tuple[TranscriberResource, list[str]]:
     """The transcription provider (MEDIA_PIPELINE_TRANSCRIBER=openai|local) and what is missing for it."""
     from dagster_openai import OpenAIResource
 
     provider = (env.get("MEDIA_PIPELINE_TRANSCRIBER") or default_provider).strip().lower()
     if provider not in ("openai", "local"):
-        raise ConfigurationError(f"MEDIA_PIPELINE_TRANSCRIBER={provider!r} is not one of openai, local")
+        raise ConfigurationError(
+            f"MEDIA_PIPELINE_TRANSCRIBER={provider!r} is not one of openai, local"
+        )
     openai = None
     if env.get("OPENAI_API_KEY", "").strip():
-        openai = OpenAIResource(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None)
-    missing = ["OPENAI_API_KEY (OpenAI API key; or MEDIA_PIPELINE_TRANSCRIBER=local)"] if provider == "openai" and openai is None else []
+        openai = OpenAIResource(
+            api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None
+        )
+    missing = (
+        ["OPENAI_API_KEY (OpenAI API key; or MEDIA_PIPELINE_TRANSCRIBER=local)"]
+        if provider == "openai" and openai is None
+        else []
+    )
     try:
         language = normalize_language(env.get("MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE"))
     except ValueError as exc:
@@ -91,7 +104,8 @@ def transcriber_resource(env: Mapping[str, str], default_provider: str) -> tuple
         language=language,
         openai=openai,
         local_model_dir=env.get("MEDIA_PIPELINE_WHISPER_MODEL_DIR") or None,
-        local_allow_download=env.get("MEDIA_PIPELINE_WHISPER_DOWNLOAD", "").strip().lower() in ("1", "true", "yes"),
+        local_allow_download=env.get("MEDIA_PIPELINE_WHISPER_DOWNLOAD", "").strip().lower()
+        in ("1", "true", "yes"),
         claim_ttl_minutes=float(env.get("MEDIA_PIPELINE_CLAIM_TTL_MINUTES") or 60),
         cooldown_minutes=float(env.get("MEDIA_PIPELINE_COOLDOWN_MINUTES") or 60),
     )
@@ -109,13 +123,19 @@ def call_sources_resource(env: Mapping[str, str]) -> CallSourcesResource:
 def fetch_policy_resource(env: Mapping[str, str]) -> FetchPolicyResource:
     """Where URLs from data may lead: MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS (CIDRs of internal
     networks that may be fetched from) and MEDIA_PIPELINE_LOCAL_AUDIO_ROOT (file:// URLs)."""
-    networks = [n.strip() for n in (env.get("MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS") or "").split(",") if n.strip()]
+    networks = [
+        n.strip()
+        for n in (env.get("MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS") or "").split(",")
+        if n.strip()
+    ]
     try:
         parse_networks(networks)
     except ValueError as exc:
         raise ConfigurationError(f"MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS: {exc}") from None
-    return FetchPolicyResource(allow_networks=networks,
-                               local_audio_root=(env.get("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT") or "").strip() or None)
+    return FetchPolicyResource(
+        allow_networks=networks,
+        local_audio_root=(env.get("MEDIA_PIPELINE_LOCAL_AUDIO_ROOT") or "").strip() or None,
+    )
 
 
 def d1_database_name(env: Mapping[str, str]) -> str:
@@ -188,14 +208,23 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
     data_dir = Path(env.get("MEDIA_PIPELINE_DATA_DIR") or ".media_pipeline").expanduser().resolve()
     transcriber, missing = transcriber_resource(env, default_provider="local")
     if missing:
-        raise ConfigurationError("MEDIA_PIPELINE_TRANSCRIBER=openai but these variables are not set: " + "; ".join(missing))
+        raise ConfigurationError(
+            "MEDIA_PIPELINE_TRANSCRIBER=openai but these variables are not set: "
+            + "; ".join(missing)
+        )
     return {
         "transcriber": transcriber,
-        "catalog": CatalogResource(database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"),
+        "catalog": CatalogResource(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"
+        ),
         "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
-        "csv_inbox": CsvInboxResource(path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")),
+        "csv_inbox": CsvInboxResource(
+            path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")
+        ),
         "call_sources": call_sources_resource(env),
-        "recordings_db": RecordingsDatabaseResource(database_url=env.get("RECORDINGS_DATABASE_URL") or None),
+        "recordings_db": RecordingsDatabaseResource(
+            database_url=env.get("RECORDINGS_DATABASE_URL") or None
+        ),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
         "fetch_policy": fetch_policy_resource(env),
         **local_archive_resources(env, data_dir),
@@ -213,18 +242,24 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
             missing.append(f"{' or '.join(names)} ({what})")
         else:
             b2_fields[field] = dg.EnvVar(name) if field in SECRET_FIELDS else env[name].strip()
-    for name, what in (("DATABASE_URL", "catalog PostgreSQL URL"), ("MEDIA_PIPELINE_CSV_INBOX", "folder of CSV exports")):
+    for name, what in (
+        ("DATABASE_URL", "catalog PostgreSQL URL"),
+        ("MEDIA_PIPELINE_CSV_INBOX", "folder of CSV exports"),
+    ):
         if not env.get(name, "").strip():
             missing.append(f"{name} ({what})")
     missing.extend(prod_archive_missing(env))
     missing += [f"{name} ({what})" for name, what in D1_VARIABLES if not env.get(name, "").strip()]
     if missing:
         raise ConfigurationError(
-            "MEDIA_PIPELINE_ENV=prod but these variables are not set: " + "; ".join(missing)
+            "MEDIA_PIPELINE_ENV=prod but these variables are not set: "
+            + "; ".join(missing)
             + ". Put them in .env or the environment (see .env.example)."
         )
     if not env["DATABASE_URL"].lower().startswith("postgres"):
-        raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
+        raise ConfigurationError(
+            "DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)"
+        )
     try:
         archive = prod_archive_resources(env)
     except ValueError as exc:
@@ -242,12 +277,16 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
         "object_store": S3ObjectStoreResource(
-            **b2_fields, unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower() in ("1", "true", "yes")
+            **b2_fields,
+            unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower()
+            in ("1", "true", "yes"),
         ),
         "csv_inbox": CsvInboxResource(path=env["MEDIA_PIPELINE_CSV_INBOX"]),
         "call_sources": call_sources_resource(env),
         "recordings_db": RecordingsDatabaseResource(
-            database_url=dg.EnvVar("RECORDINGS_DATABASE_URL") if env.get("RECORDINGS_DATABASE_URL") else None
+            database_url=dg.EnvVar("RECORDINGS_DATABASE_URL")
+            if env.get("RECORDINGS_DATABASE_URL")
+            else None
         ),
         "audio_transfer": AudioTransferResource(key_prefix=env.get("MEDIA_PIPELINE_B2_PREFIX", "")),
         "fetch_policy": fetch_policy_resource(env),
@@ -273,13 +312,19 @@ def load_profile(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -
         executor = executor_from_env(env)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-    return Profile(name=name, resources={**resources, "operations": operations_resource(env)}, executor=executor)
+    return Profile(
+        name=name,
+        resources={**resources, "operations": operations_resource(env)},
+        executor=executor,
+    )
 
 
 def operations_resource(env: Mapping[str, str]) -> OperationsResource:
     """Alerts (a Slack-compatible webhook; its URL is a secret, kept as an EnvVar) and the backlog threshold."""
     return OperationsResource(
-        alert_webhook_url=dg.EnvVar("MEDIA_PIPELINE_ALERT_WEBHOOK_URL") if env.get("MEDIA_PIPELINE_ALERT_WEBHOOK_URL", "").strip() else None,
+        alert_webhook_url=dg.EnvVar("MEDIA_PIPELINE_ALERT_WEBHOOK_URL")
+        if env.get("MEDIA_PIPELINE_ALERT_WEBHOOK_URL", "").strip()
+        else None,
         ui_base_url=(env.get("MEDIA_PIPELINE_UI_URL") or "").strip() or None,
         pending_max_hours=float(env.get("MEDIA_PIPELINE_PENDING_MAX_HOURS") or 24),
     )
@@ -296,4 +341,6 @@ def load_operations(env: Mapping[str, str] | None = None) -> OperationsResource:
 def resolved(resource, env: Mapping[str, str]):
     """The resource with its ``EnvVar`` fields replaced by their values, for code that runs outside Dagster."""
     fields = {name: getattr(resource, name) for name in type(resource).model_fields}
-    return type(resource)(**{k: env.get(v, "") if isinstance(v, dg.EnvVar) else v for k, v in fields.items()})
+    return type(resource)(
+        **{k: env.get(v, "") if isinstance(v, dg.EnvVar) else v for k, v in fields.items()}
+    )

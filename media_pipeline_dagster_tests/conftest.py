@@ -86,7 +86,9 @@ def inbox(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pipeline_resources(pg_url: str, object_store: S3ObjectStoreResource, inbox: Path) -> dict[str, object]:
+def pipeline_resources(
+    pg_url: str, object_store: S3ObjectStoreResource, inbox: Path
+) -> dict[str, object]:
     """Everything audio_files needs, on real PostgreSQL and SeaweedFS, with quick retries."""
     return {
         "catalog": CatalogResource(database_url=pg_url),
@@ -96,8 +98,11 @@ def pipeline_resources(pg_url: str, object_store: S3ObjectStoreResource, inbox: 
         "call_sources": CallSourcesResource(),
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
         "audio_transfer": AudioTransferResource(
-            read_timeout_seconds=2.0, connect_timeout_seconds=2.0, backoff_base_seconds=0.05,
-            backoff_max_seconds=0.2, max_attempts=3,
+            read_timeout_seconds=2.0,
+            connect_timeout_seconds=2.0,
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.2,
+            max_attempts=3,
         ),
     }
 

@@ -9,7 +9,12 @@ from media_pipeline_dagster import demo
 
 def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "MEDIA_PIPELINE_CSV_INBOX", "RECORDINGS_DATABASE_URL", "MEDIA_PIPELINE_B2_PREFIX"):
+    for name in (
+        "DATABASE_URL",
+        "MEDIA_PIPELINE_CSV_INBOX",
+        "RECORDINGS_DATABASE_URL",
+        "MEDIA_PIPELINE_B2_PREFIX",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEDIA_PIPELINE_ENV", "local")
     monkeypatch.setenv("MEDIA_PIPELINE_DATA_DIR", str(tmp_path / "data"))
@@ -29,8 +34,13 @@ def test_demo_ingests_the_samples_once(monkeypatch, tmp_path, capsys):
     assert demo.main() == 0
     second = capsys.readouterr().out
     assert "0 rows written" in second
-    assert "no new or changed CSV files" in second and "pending_transcriptions_sensor: no pending audio" in second
+    assert (
+        "no new or changed CSV files" in second
+        and "pending_transcriptions_sensor: no pending audio" in second
+    )
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'catalog.media_pipeline.sqlite'}")
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT COUNT(*) FROM audio_files")) == 6  # 5 sample calls + the gateway request
+        assert (
+            conn.scalar(sa.text("SELECT COUNT(*) FROM audio_files")) == 6
+        )  # 5 sample calls + the gateway request
     assert len([p for p in (tmp_path / "data" / "bucket").rglob("*.wav")]) == 6

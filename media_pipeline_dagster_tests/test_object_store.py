@@ -29,7 +29,9 @@ def store(request, tmp_path):
 def test_sizes_by_listing_and_by_head_agree(store):
     many = put_many(store, [f"c/audio/+49/{i:04d}.mp3" for i in range(LIST_MIN_KEYS + 30)], size=5)
     few = put_many(store, [f"other/audio/+43/{i}.mp3" for i in range(3)], size=7)
-    put_many(store, [f"c/audio/+50/{i}.mp3" for i in range(40)], size=1)  # neighbours the listing must skip
+    put_many(
+        store, [f"c/audio/+50/{i}.mp3" for i in range(40)], size=1
+    )  # neighbours the listing must skip
     wanted = many[10:] + few + ["c/audio/+49/missing.mp3", "other/audio/+43/missing.mp3"]
     sizes = asyncio.run(store.sizes(wanted))
     assert {k: sizes[k] for k in many[10:]} == dict.fromkeys(many[10:], 5)
@@ -37,7 +39,9 @@ def test_sizes_by_listing_and_by_head_agree(store):
     assert sizes["c/audio/+49/missing.mp3"] is None and sizes["other/audio/+43/missing.mp3"] is None
 
 
-def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folders(object_store, s3_server):
+def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folders(
+    object_store, s3_server
+):
     keys = put_many(object_store, [f"big/audio/+1/{i:04d}.mp3" for i in range(1200)])
     wanted = keys[::24]  # 50 keys spread over 1,200 entries: two pages of listing
     with slowdown_proxy(s3_server.endpoint_url) as proxy:

@@ -48,8 +48,11 @@ def wait_http(url: str, timeout: float = 180) -> None:
 def graphql(base: str, query: str) -> dict:
     import json
 
-    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)["data"]
 
@@ -60,7 +63,9 @@ def latest_asset_run(base: str, asset: str) -> tuple[str, str] | None:
     for run in graphql(base, query)["runsOrError"]["results"]:
         if [asset] in [key["path"] for key in run["assetSelection"] or []]:
             tags = {t["key"]: t["value"] for t in run["tags"]}
-            return run["runId"], tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition", "")
+            return run["runId"], tags.get("dagster/asset_partition_range_start") or tags.get(
+                "dagster/partition", ""
+            )
     return None
 
 
@@ -70,7 +75,7 @@ def dismiss_first_visit_dialog(page) -> None:
     try:
         skip.wait_for(timeout=8000)
         skip.click()
-    except Exception:  # noqa: BLE001 - not shown this time
+    except Exception:
         pass
 
 
@@ -95,17 +100,27 @@ def main() -> int:
     parser.add_argument("--dagster-home", default=str(REPO / ".media_pipeline" / "dagster_home"))
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
-        sys.exit(f"error: {CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)")
+        sys.exit(
+            f"error: {CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)"
+        )
     if not (Path(args.dagster_home) / "dagster.yaml").exists():
-        sys.exit(f"error: no demo instance at {args.dagster_home}; run `bash scripts/demo.sh` first")
+        sys.exit(
+            f"error: no demo instance at {args.dagster_home}; run `bash scripts/demo.sh` first"
+        )
     from playwright.sync_api import sync_playwright
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": args.dagster_home, "MEDIA_PIPELINE_ENV": "local"}
-    ui = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-p", str(port)], cwd=REPO, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    ui = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/server_info")
@@ -115,9 +130,13 @@ def main() -> int:
             "runs": f"{base}/runs",
         }
         latest = latest_asset_run(base, "audio_files")
-        if latest:  # a materialized partition selected, and that run's page (its target asset on top)
+        if (
+            latest
+        ):  # a materialized partition selected, and that run's page (its target asset on top)
             run_id, partition = latest
-            pages["audio_files_partitions"] += "&partition=" + urllib.parse.quote(partition, safe="")
+            pages["audio_files_partitions"] += "&partition=" + urllib.parse.quote(
+                partition, safe=""
+            )
             pages["run"] = f"{base}/runs/{run_id}"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -8,7 +8,17 @@ from .config import ArchiveConfig
 from .metadata import LISTED, build_metadata, md_table
 from .partitions import month_bounds, partitioned_span, post_media_months
 from .stats import archive_statistics
-from .upload import FAILED, INVALID, MISMATCH, MISSING, REFUSED, ArchiveOptions, ArchiveReport, ArchiveTargetError, archive_rows
+from .upload import (
+    FAILED,
+    INVALID,
+    MISMATCH,
+    MISSING,
+    REFUSED,
+    ArchiveOptions,
+    ArchiveReport,
+    ArchiveTargetError,
+    archive_rows,
+)
 
 post_media_source = dg.AssetSpec(
     "post_media",
@@ -33,10 +43,13 @@ SELECTED_ROWS_ARCHIVED = "selected_rows_archived"
     group_name="archive",
     kinds={"s3", "postgres"},
     pool="s3_archive",
-    check_specs=[dg.AssetCheckSpec(
-        SELECTED_ROWS_ARCHIVED, asset="post_media_archive",
-        description="Every row the run selected now has its archive_url; lists the rows left behind and why.",
-    )],
+    check_specs=[
+        dg.AssetCheckSpec(
+            SELECTED_ROWS_ARCHIVED,
+            asset="post_media_archive",
+            description="Every row the run selected now has its archive_url; lists the rows left behind and why.",
+        )
+    ],
 )
 def post_media_archive(
     context: dg.AssetExecutionContext,
@@ -51,17 +64,25 @@ def post_media_archive(
     span = partitioned_span()
     engine = post_media_db.engine
     with engine.connect() as conn:
-        rows = queries.rows_between(conn, start, end, include_archived=config.force, limit=config.limit)
+        rows = queries.rows_between(
+            conn, start, end, include_archived=config.force, limit=config.limit
+        )
         if config.include_unpartitioned and (config.limit is None or len(rows) < config.limit):
             rest = None if config.limit is None else config.limit - len(rows)
             rows += queries.rows_outside(conn, *span, include_archived=config.force, limit=rest)
-    context.log.info(f"{len(rows)} rows of {start:%Y-%m} .. {end:%Y-%m} (exclusive) to archive to {archive_bucket.describe()}")
+    context.log.info(
+        f"{len(rows)} rows of {start:%Y-%m} .. {end:%Y-%m} (exclusive) to archive to {archive_bucket.describe()}"
+    )
     options = ArchiveOptions(
-        dry_run=config.dry_run, batch_size=config.batch_size, concurrency=config.concurrency,
+        dry_run=config.dry_run,
+        batch_size=config.batch_size,
+        concurrency=config.concurrency,
         delete_local_after_upload=config.delete_local_after_upload,
     )
     try:
-        report = archive_rows(engine, rows, media_cache.cache(), archive_bucket, options, log=context.log)
+        report = archive_rows(
+            engine, rows, media_cache.cache(), archive_bucket, options, log=context.log
+        )
     except ArchiveTargetError as exc:
         raise dg.Failure(description=str(exc)) from None
     with engine.connect() as conn:
@@ -72,9 +93,17 @@ def post_media_archive(
             f"{outside.total} unarchived rows are in no monthly partition (created_at NULL: {outside.undated}); "
             "run with include_unpartitioned to archive them"
         )
-    metadata = build_metadata(report, stats, outside, target=archive_bucket.describe(),
-                              database=post_media_db.display_url, dry_run=config.dry_run)
-    return dg.MaterializeResult(metadata=metadata, check_results=[_selected_rows_check(report, config.dry_run)])
+    metadata = build_metadata(
+        report,
+        stats,
+        outside,
+        target=archive_bucket.describe(),
+        database=post_media_db.display_url,
+        dry_run=config.dry_run,
+    )
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=[_selected_rows_check(report, config.dry_run)]
+    )
 
 
 def _selected_rows_check(report: ArchiveReport, dry_run: bool) -> dg.AssetCheckResult:
@@ -87,8 +116,11 @@ def _selected_rows_check(report: ArchiveReport, dry_run: bool) -> dg.AssetCheckR
             "dry_run": dry_run,
             "rows_selected": len(report.outcomes),
             "rows_left_without_archive_url": len(left),
-            "rows": dg.MetadataValue.md(md_table(
-                ["media_id", "status", "reason"], [(o.row.media_id, o.status, o.reason) for o in left[:LISTED]]
-            )),
+            "rows": dg.MetadataValue.md(
+                md_table(
+                    ["media_id", "status", "reason"],
+                    [(o.row.media_id, o.status, o.reason) for o in left[:LISTED]],
+                )
+            ),
         },
     )

@@ -89,8 +89,13 @@ def glacier_rule(days: int) -> dict:
 
 def _rule_shape(rule: dict) -> tuple:
     prefix = (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", ""))
-    transitions = sorted((t.get("Days"), t.get("StorageClass")) for t in rule.get("Transitions") or [])
-    noncurrent = sorted((t.get("NoncurrentDays"), t.get("StorageClass")) for t in rule.get("NoncurrentVersionTransitions") or [])
+    transitions = sorted(
+        (t.get("Days"), t.get("StorageClass")) for t in rule.get("Transitions") or []
+    )
+    noncurrent = sorted(
+        (t.get("NoncurrentDays"), t.get("StorageClass"))
+        for t in rule.get("NoncurrentVersionTransitions") or []
+    )
     return rule.get("Status"), prefix, transitions, noncurrent
 
 
@@ -123,7 +128,9 @@ def _lifecycle_rules(client, bucket: str) -> list[dict]:
 
 def _put_lifecycle(client, bucket: str, rules: list[dict], wanted: dict) -> None:
     try:
-        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        client.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+        )
     except ClientError as exc:
         if _code(exc) in DENIED_CODES or _status(exc) == 403:
             raise BucketSetupError(
@@ -170,12 +177,16 @@ def _lifecycle(client, bucket: str, options: SetupOptions, report: SetupReport) 
         return
     # Rules someone else added stay; only ours is replaced.
     others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
-    _put_lifecycle(client, bucket, others + [wanted], wanted)
-    report.lifecycle = f"{'updated' if ours else 'added'} (Glacier after {options.glacier_after_days} days)"
+    _put_lifecycle(client, bucket, [*others, wanted], wanted)
+    report.lifecycle = (
+        f"{'updated' if ours else 'added'} (Glacier after {options.glacier_after_days} days)"
+    )
     report.changes.append(f"lifecycle rule {report.lifecycle}")
 
 
-def _versioning_unsupported(client, bucket: str, operation: str, exc: ClientError, report: SetupReport) -> None:
+def _versioning_unsupported(
+    client, bucket: str, operation: str, exc: ClientError, report: SetupReport
+) -> None:
     report.versioning = "not supported by this store"
     report.unsupported.append(
         f"{_where(client, bucket)} has no object versioning ({operation} answered {_answer(exc)}), "
@@ -223,7 +234,9 @@ def _write_test(client, bucket: str) -> str:
     extra = {"VersionId": put["VersionId"]} if put.get("VersionId") else {}
     client.delete_object(Bucket=bucket, Key=key, **extra)
     if size != len(body):
-        raise BucketSetupError(f"write test: wrote {len(body)} bytes to s3://{bucket}/{key}, HEAD says {size}")
+        raise BucketSetupError(
+            f"write test: wrote {len(body)} bytes to s3://{bucket}/{key}, HEAD says {size}"
+        )
     return "ok (put, head, delete)"
 
 
@@ -232,7 +245,9 @@ def setup_s3_bucket(client, bucket: str, options: SetupOptions) -> SetupReport:
     try:
         return _setup(client, bucket, options)
     except ClientError as exc:
-        raise BucketSetupError(f"{exc.operation_name} on {_where(client, bucket)} failed: {_answer(exc)}") from None
+        raise BucketSetupError(
+            f"{exc.operation_name} on {_where(client, bucket)} failed: {_answer(exc)}"
+        ) from None
     except BotoCoreError as exc:
         raise BucketSetupError(
             f"cannot set up {_where(client, bucket)}: {exc}. Check ARCHIVE_S3_REGION, the endpoint and the network"
@@ -245,19 +260,27 @@ def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
         if options.check_only:
             report.problems.append(f"bucket {bucket} does not exist")
             return report
-        extra = {} if options.region == US_EAST_1 else {"CreateBucketConfiguration": {"LocationConstraint": options.region}}
+        extra = (
+            {}
+            if options.region == US_EAST_1
+            else {"CreateBucketConfiguration": {"LocationConstraint": options.region}}
+        )
         try:
             client.create_bucket(Bucket=bucket, **extra)
         except ClientError as exc:
             if _code(exc) != "BucketAlreadyOwnedByYou":  # created meanwhile by another run: fine
                 if _code(exc) == "BucketAlreadyExists":
-                    raise BucketSetupError(f"bucket name {bucket!r} is taken by another AWS account; choose another ARCHIVE_S3_BUCKET") from None
+                    raise BucketSetupError(
+                        f"bucket name {bucket!r} is taken by another AWS account; choose another ARCHIVE_S3_BUCKET"
+                    ) from None
                 raise
         report.created = True
         report.changes.append(f"bucket created in {options.region}")
     report.region = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or US_EAST_1
     if report.existed and report.region != options.region:
-        report.changes.append(f"note: the bucket is in {report.region}, not {options.region} (buckets cannot move)")
+        report.changes.append(
+            f"note: the bucket is in {report.region}, not {options.region} (buckets cannot move)"
+        )
     _setup_lifecycle(client, bucket, options, report)
     _setup_versioning(client, bucket, options, report)
     if options.write_test and not options.check_only:
@@ -267,8 +290,13 @@ def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
 
 def setup_local_folder(root: Path, bucket: str, options: SetupOptions) -> SetupReport:
     """The local profile's folder 'bucket': created if missing, written to; no lifecycle or versioning."""
-    report = SetupReport(bucket=bucket, existed=root.is_dir(), region="local folder",
-                         lifecycle="not applicable (local folder)", versioning="not applicable (local folder)")
+    report = SetupReport(
+        bucket=bucket,
+        existed=root.is_dir(),
+        region="local folder",
+        lifecycle="not applicable (local folder)",
+        versioning="not applicable (local folder)",
+    )
     if not report.existed:
         if options.check_only:
             report.problems.append(f"folder {root} does not exist")

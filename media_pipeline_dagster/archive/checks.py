@@ -16,10 +16,16 @@ from .verify import check_local_files, verify_archived_objects
     "rows on large archives) with the row's MD5.",
 )
 def archived_objects_exist(
-    config: VerifyArchiveConfig, post_media_db: PostMediaDatabaseResource, archive_bucket: ArchiveBucketResource,
+    config: VerifyArchiveConfig,
+    post_media_db: PostMediaDatabaseResource,
+    archive_bucket: ArchiveBucketResource,
 ) -> dg.AssetCheckResult:
     result = verify_archived_objects(
-        post_media_db.engine, archive_bucket, limit=config.limit, sample=config.sample, concurrency=config.concurrency
+        post_media_db.engine,
+        archive_bucket,
+        limit=config.limit,
+        sample=config.sample,
+        concurrency=config.concurrency,
     )
     return dg.AssetCheckResult(
         passed=result.passed,
@@ -29,9 +35,14 @@ def archived_objects_exist(
             "rows_checked": result.rows_checked,
             "sampled": result.sampled,
             "missing": dg.MetadataValue.int(len(result.missing)),
-            "missing_objects": dg.MetadataValue.json([{"media_id": m, "archive_url": u} for m, u in result.missing[:LISTED]]),
+            "missing_objects": dg.MetadataValue.json(
+                [{"media_id": m, "archive_url": u} for m, u in result.missing[:LISTED]]
+            ),
             "md5_differs": dg.MetadataValue.json(
-                [{"media_id": m, "archive_url": u, "md5_sum": e, "in_bucket": s} for m, u, e, s in result.differs[:LISTED]]
+                [
+                    {"media_id": m, "archive_url": u, "md5_sum": e, "in_bucket": s}
+                    for m, u, e, s in result.differs[:LISTED]
+                ]
             ),
             "not_in_this_bucket": dg.MetadataValue.int(len(result.elsewhere)),
             "target": archive_bucket.describe(),
@@ -45,7 +56,8 @@ def archived_objects_exist(
     "covers; lists those that do not (they would never be archived).",
 )
 def unarchived_rows_archivable(
-    post_media_db: PostMediaDatabaseResource, media_cache: MediaCacheResource,
+    post_media_db: PostMediaDatabaseResource,
+    media_cache: MediaCacheResource,
 ) -> dg.AssetCheckResult:
     report = check_local_files(post_media_db.engine, media_cache.cache(), partitioned_span())
     outside = report.unpartitioned
@@ -54,15 +66,24 @@ def unarchived_rows_archivable(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "rows": report.rows,
-            "unarchived_without_local_file": dg.MetadataValue.int(len(report.unarchived_without_file)),
+            "unarchived_without_local_file": dg.MetadataValue.int(
+                len(report.unarchived_without_file)
+            ),
             "missing_local_files": dg.MetadataValue.json(
-                [{"media_id": m, "media_type": t, "md5_sum": s} for m, t, s in report.unarchived_without_file[:LISTED]]
+                [
+                    {"media_id": m, "media_type": t, "md5_sum": s}
+                    for m, t, s in report.unarchived_without_file[:LISTED]
+                ]
             ),
             "archived_without_local_file": dg.MetadataValue.int(report.archived_without_file),
             "unpartitioned_unarchived_rows": dg.MetadataValue.int(outside.total),
-            "unpartitioned": dg.MetadataValue.json({
-                "created_at_null": outside.undated, "before_first_partition": outside.before_start,
-                "after_last_partition": outside.after_end, "media_ids": outside.sample_ids,
-            }),
+            "unpartitioned": dg.MetadataValue.json(
+                {
+                    "created_at_null": outside.undated,
+                    "before_first_partition": outside.before_start,
+                    "after_last_partition": outside.after_end,
+                    "media_ids": outside.sample_ids,
+                }
+            ),
         },
     )

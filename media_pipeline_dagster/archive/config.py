@@ -7,15 +7,29 @@ from pydantic import Field
 class ArchiveConfig(dg.Config):
     """``post_media_archive`` (the seed's upload_to_s3.py)."""
 
-    dry_run: bool = Field(default=False, description="Locate and verify files, report the keys; no uploads, no database writes.")
-    limit: int | None = Field(default=None, ge=0, description="Consider at most this many rows in this run (oldest first).")
-    batch_size: int = Field(default=50, ge=1, le=5000, description="Rows per batch; archive_url is written once per batch.")
+    dry_run: bool = Field(
+        default=False,
+        description="Locate and verify files, report the keys; no uploads, no database writes.",
+    )
+    limit: int | None = Field(
+        default=None,
+        ge=0,
+        description="Consider at most this many rows in this run (oldest first).",
+    )
+    batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=5000,
+        description="Rows per batch; archive_url is written once per batch.",
+    )
     force: bool = Field(
         default=False,
         description="Also rows that already have an archive_url: objects missing or different in the bucket are "
         "uploaded again and archive_url rewritten. Verified objects are never uploaded twice.",
     )
-    concurrency: int = Field(default=8, ge=1, le=64, description="Files hashed and uploaded at once.")
+    concurrency: int = Field(
+        default=8, ge=1, le=64, description="Files hashed and uploaded at once."
+    )
     delete_local_after_upload: bool = Field(
         default=False,
         description="Delete a cached file once its object is verified in the bucket (HEAD: same size and MD5) and no "
@@ -32,16 +46,33 @@ class ArchiveConfig(dg.Config):
 class VerifyArchiveConfig(dg.Config):
     """``archived_objects_exist`` (the seed's verify_s3_archive.py --verify-s3)."""
 
-    limit: int | None = Field(default=1000, ge=1, description="HEAD at most this many archived rows; empty: all of them.")
-    sample: bool = Field(default=True, description="Pick the rows at random (else the oldest) when there are more than limit.")
+    limit: int | None = Field(
+        default=1000, ge=1, description="HEAD at most this many archived rows; empty: all of them."
+    )
+    sample: bool = Field(
+        default=True,
+        description="Pick the rows at random (else the oldest) when there are more than limit.",
+    )
     concurrency: int = Field(default=16, ge=1, le=64, description="HEAD requests at once.")
 
 
 class SetupArchiveBucketConfig(dg.Config):
     """``setup_archive_bucket`` (the seed's setup_s3_bucket.py)."""
 
-    region: str | None = Field(default=None, description="Region to create the bucket in; empty: the resource's (ARCHIVE_S3_REGION).")
-    check_only: bool = Field(default=False, description="Only report; fail if the bucket is missing or not set up as below.")
-    enable_versioning: bool = Field(default=False, description="Turn versioning on (it is never turned off by this job).")
-    glacier_after_days: int = Field(default=90, ge=1, description="Lifecycle rule: objects under cache/ move to Glacier after this many days.")
+    region: str | None = Field(
+        default=None,
+        description="Region to create the bucket in; empty: the resource's (ARCHIVE_S3_REGION).",
+    )
+    check_only: bool = Field(
+        default=False,
+        description="Only report; fail if the bucket is missing or not set up as below.",
+    )
+    enable_versioning: bool = Field(
+        default=False, description="Turn versioning on (it is never turned off by this job)."
+    )
+    glacier_after_days: int = Field(
+        default=90,
+        ge=1,
+        description="Lifecycle rule: objects under cache/ move to Glacier after this many days.",
+    )
     write_test: bool = Field(default=True, description="Put, HEAD and delete a small test object.")

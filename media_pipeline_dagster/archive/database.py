@@ -13,7 +13,15 @@ from ..catalog.schema import mask_database_url, normalize_database_url
 TABLE = "post_media"
 DDL_FILE = "0001_post_media.sql"
 # What the archive reads or writes; the rest of the seed's columns are left alone.
-REQUIRED_COLUMNS = ("media_id", "media_type", "local_file_path", "md5_sum", "mime_type", "archive_url", "created_at")
+REQUIRED_COLUMNS = (
+    "media_id",
+    "media_type",
+    "local_file_path",
+    "md5_sum",
+    "mime_type",
+    "archive_url",
+    "created_at",
+)
 
 
 class PostMediaTableError(RuntimeError):
@@ -26,16 +34,22 @@ def create_post_media_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:"):
-            raise ValueError(f"SQLite post_media URL {url!r} needs a file path, e.g. sqlite:///data/post_media.sqlite")
+            raise ValueError(
+                f"SQLite post_media URL {url!r} needs a file path, e.g. sqlite:///data/post_media.sqlite"
+            )
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(url, future=True, connect_args={"timeout": 60})
     # Naive timestamps and month boundaries are UTC whatever the server's TimeZone says.
-    return sa.create_engine(url, future=True, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    return sa.create_engine(
+        url, future=True, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}
+    )
 
 
 def ddl_statements(dialect: str) -> list[str]:
     folder = "postgres" if dialect == "postgresql" else "sqlite"
-    text = (resources.files("media_pipeline_dagster") / "sql" / "archive" / folder / DDL_FILE).read_text(encoding="utf-8")
+    text = (
+        resources.files("media_pipeline_dagster") / "sql" / "archive" / folder / DDL_FILE
+    ).read_text(encoding="utf-8")
     lines = [line.split("--")[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 

@@ -9,15 +9,22 @@ from .bucket_setup import US_EAST_1, BucketSetupError, SetupOptions
 from .config import SetupArchiveBucketConfig
 
 
-@dg.op(description="Create the archive bucket in its region if missing, add the Glacier lifecycle rule, "
-       "optionally enable versioning, and prove we can write; or, with check_only, only report.")
+@dg.op(
+    description="Create the archive bucket in its region if missing, add the Glacier lifecycle rule, "
+    "optionally enable versioning, and prove we can write; or, with check_only, only report."
+)
 def configure_archive_bucket(
-    context: dg.OpExecutionContext, config: SetupArchiveBucketConfig, archive_bucket: ArchiveBucketResource,
+    context: dg.OpExecutionContext,
+    config: SetupArchiveBucketConfig,
+    archive_bucket: ArchiveBucketResource,
 ) -> dg.Output[dict]:
     region = config.region or getattr(archive_bucket, "region", None) or US_EAST_1
     options = SetupOptions(
-        region=region, check_only=config.check_only, enable_versioning=config.enable_versioning,
-        glacier_after_days=config.glacier_after_days, write_test=config.write_test,
+        region=region,
+        check_only=config.check_only,
+        enable_versioning=config.enable_versioning,
+        glacier_after_days=config.glacier_after_days,
+        write_test=config.write_test,
     )
     try:
         report = archive_bucket.setup(options)
@@ -41,7 +48,8 @@ def configure_archive_bucket(
         done = "; ".join(report.changes) or "nothing else to change"
         raise dg.Failure(
             description=f"{archive_bucket.describe()} can take the archive but is not set up as asked, because the "
-            "store lacks a feature: " + "; ".join(report.unsupported)
+            "store lacks a feature: "
+            + "; ".join(report.unsupported)
             + f". Done: {done}; write test: {report.write_test}. Uploads work without it; for Glacier transitions "
             "use AWS S3 (leave ARCHIVE_S3_ENDPOINT_URL empty).",
             metadata=metadata,
@@ -55,6 +63,8 @@ def configure_archive_bucket(
     return dg.Output(asdict(report), metadata=metadata)
 
 
-@dg.job(description="One-time (and repeatable) setup of the S3 archive bucket: the seed's setup_s3_bucket.py.")
+@dg.job(
+    description="One-time (and repeatable) setup of the S3 archive bucket: the seed's setup_s3_bucket.py."
+)
 def setup_archive_bucket():
     configure_archive_bucket()

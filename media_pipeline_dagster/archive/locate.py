@@ -20,11 +20,26 @@ from .queries import MediaRow
 
 MEDIA_FOLDERS = {"image": "images", "video": "videos", "document": "documents"}
 MIME_EXTENSIONS = {
-    "image/jpeg": "jpg", "image/jpg": "jpg", "image/pjpeg": "jpg", "image/png": "png", "image/gif": "gif",
-    "image/webp": "webp", "image/heic": "heic", "image/avif": "avif", "image/bmp": "bmp", "image/svg+xml": "svg",
-    "video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov", "video/x-matroska": "mkv",
-    "video/mpeg": "mpeg", "video/3gpp": "3gp", "application/pdf": "pdf", "text/plain": "txt",
-    "application/msword": "doc", "application/zip": "zip",
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/pjpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/avif": "avif",
+    "image/bmp": "bmp",
+    "image/svg+xml": "svg",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/quicktime": "mov",
+    "video/x-matroska": "mkv",
+    "video/mpeg": "mpeg",
+    "video/3gpp": "3gp",
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "application/msword": "doc",
+    "application/zip": "zip",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
 }
@@ -126,11 +141,15 @@ class MediaCache:
         for name in folders:
             names = self._listing(name).get(md5, [])
             preferred = [n for n in names if n.lower() == f"{md5}.{extension}"]
-            for candidate, how in [(n, "md5_extension") for n in preferred] + [(n, "md5_stem") for n in names]:
+            for candidate, how in [(n, "md5_extension") for n in preferred] + [
+                (n, "md5_stem") for n in names
+            ]:
                 path = self.root / name / candidate
                 found = self.inside(path)
                 if found:
                     return Located(found, how, refused)
-                if not path.resolve().is_relative_to(self.root):  # a symlink leading out of the cache
+                if not path.resolve().is_relative_to(
+                    self.root
+                ):  # a symlink leading out of the cache
                     refused = refused or str(path)
         return Located(None, refused_path=refused)

@@ -16,7 +16,9 @@ import dagster as dg
 
 ARCHIVE_START = "2020-01-01"
 
-post_media_months = dg.MonthlyPartitionsDefinition(start_date=ARCHIVE_START, timezone="UTC", end_offset=1)
+post_media_months = dg.MonthlyPartitionsDefinition(
+    start_date=ARCHIVE_START, timezone="UTC", end_offset=1
+)
 
 
 def month_start(key: str) -> datetime:

@@ -38,11 +38,16 @@ def local_archive_resources(env: Mapping[str, str], data_dir: Path) -> dict[str,
     """SQLite post_media, the cache and a folder as the bucket, all under the data dir unless set."""
     return {
         "post_media_db": PostMediaDatabaseResource(
-            database_url=_get(env, "ARCHIVE_DATABASE_URL") or f"sqlite:///{data_dir / 'post_media.sqlite'}", create_table=True,
+            database_url=_get(env, "ARCHIVE_DATABASE_URL")
+            or f"sqlite:///{data_dir / 'post_media.sqlite'}",
+            create_table=True,
         ),
-        "media_cache": MediaCacheResource(path=_get(env, "MEDIA_CACHE_DIR") or str(data_dir / "cache" / "media")),
+        "media_cache": MediaCacheResource(
+            path=_get(env, "MEDIA_CACHE_DIR") or str(data_dir / "cache" / "media")
+        ),
         "archive_bucket": LocalArchiveBucketResource(
-            root_dir=str(data_dir / "archive"), bucket=_get(env, "ARCHIVE_S3_BUCKET") or DEFAULT_BUCKET,
+            root_dir=str(data_dir / "archive"),
+            bucket=_get(env, "ARCHIVE_S3_BUCKET") or DEFAULT_BUCKET,
         ),
     }
 
@@ -60,7 +65,9 @@ def prod_archive_resources(env: Mapping[str, str]) -> dict[str, object]:
     """PostgreSQL post_media and AWS S3 by boto3; call after prod_archive_missing() came back empty."""
     url = _get(env, "ARCHIVE_DATABASE_URL")
     if not url.lower().startswith("postgres"):
-        raise ValueError("ARCHIVE_DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)")
+        raise ValueError(
+            "ARCHIVE_DATABASE_URL must be a PostgreSQL URL in the prod profile (postgresql+psycopg2://...)"
+        )
     secret = lambda name: dg.EnvVar(name) if _get(env, name) else None  # noqa: E731 - secrets stay env references
     return {
         "post_media_db": PostMediaDatabaseResource(database_url=dg.EnvVar("ARCHIVE_DATABASE_URL")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -41,15 +41,22 @@ def parse_created_at(value: object) -> datetime | None:
         except ValueError:
             return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
 def _row(r: sa.Row) -> MediaRow:
     return MediaRow(
-        media_id=str(r.media_id), post_id=r.post_id, media_type=r.media_type, local_file_path=r.local_file_path,
-        md5_sum=r.md5_sum, file_size=r.file_size, mime_type=r.mime_type, archive_url=r.archive_url,
-        created_at=parse_created_at(r.created_at), created_at_raw=None if r.created_at is None else str(r.created_at),
+        media_id=str(r.media_id),
+        post_id=r.post_id,
+        media_type=r.media_type,
+        local_file_path=r.local_file_path,
+        md5_sum=r.md5_sum,
+        file_size=r.file_size,
+        mime_type=r.mime_type,
+        archive_url=r.archive_url,
+        created_at=parse_created_at(r.created_at),
+        created_at_raw=None if r.created_at is None else str(r.created_at),
     )
 
 
@@ -58,29 +65,47 @@ def _bound(conn: sa.Connection, moment: datetime) -> object:
         return moment
     # Month bounds are midnights: a bare date compares right against '2025-12-01', '2025-12-01 10:00'
     # and '2025-12-01T10:00Z' alike, where '2025-12-01 00:00:00' would put a bare date before it.
-    return moment.strftime("%Y-%m-%d" if moment.time() == datetime.min.time() else "%Y-%m-%d %H:%M:%S")
+    return moment.strftime(
+        "%Y-%m-%d" if moment.time() == datetime.min.time() else "%Y-%m-%d %H:%M:%S"
+    )
 
 
 def _limit(limit: int | None) -> str:
     return f" LIMIT {int(limit)}" if limit is not None else ""
 
 
-def rows_between(conn: sa.Connection, start: datetime, end: datetime, *, include_archived: bool,
-                 limit: int | None = None) -> list[MediaRow]:
+def rows_between(
+    conn: sa.Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    include_archived: bool,
+    limit: int | None = None,
+) -> list[MediaRow]:
     """Rows with start <= created_at < end, oldest first (archive_url NULL only unless include_archived)."""
     unarchived = "" if include_archived else " AND archive_url IS NULL"
-    sql = (f"SELECT {COLUMNS} FROM post_media WHERE created_at >= :start AND created_at < :end{unarchived}"
-           f" ORDER BY created_at, media_id{_limit(limit)}")
+    sql = (
+        f"SELECT {COLUMNS} FROM post_media WHERE created_at >= :start AND created_at < :end{unarchived}"
+        f" ORDER BY created_at, media_id{_limit(limit)}"
+    )
     result = conn.execute(sa.text(sql), {"start": _bound(conn, start), "end": _bound(conn, end)})
     return [_row(r) for r in result]
 
 
-def rows_outside(conn: sa.Connection, start: datetime, end: datetime, *, include_archived: bool,
-                 limit: int | None = None) -> list[MediaRow]:
+def rows_outside(
+    conn: sa.Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    include_archived: bool,
+    limit: int | None = None,
+) -> list[MediaRow]:
     """Rows no partition covers: created_at NULL, before ``start`` or from ``end`` on."""
     unarchived = "" if include_archived else " AND archive_url IS NULL"
-    sql = (f"SELECT {COLUMNS} FROM post_media WHERE (created_at IS NULL OR created_at < :start OR created_at >= :end)"
-           f"{unarchived} ORDER BY media_id{_limit(limit)}")
+    sql = (
+        f"SELECT {COLUMNS} FROM post_media WHERE (created_at IS NULL OR created_at < :start OR created_at >= :end)"
+        f"{unarchived} ORDER BY media_id{_limit(limit)}"
+    )
     result = conn.execute(sa.text(sql), {"start": _bound(conn, start), "end": _bound(conn, end)})
     return [_row(r) for r in result]
 
@@ -101,17 +126,23 @@ class Unpartitioned:
 
 def unpartitioned(conn: sa.Connection, start: datetime, end: datetime) -> Unpartitioned:
     params = {"start": _bound(conn, start), "end": _bound(conn, end)}
-    counts = conn.execute(sa.text(
-        "SELECT SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN created_at < :start THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN created_at >= :end THEN 1 ELSE 0 END)"
-        " FROM post_media WHERE archive_url IS NULL"
-    ), params).one()
-    ids = conn.scalars(sa.text(
-        "SELECT media_id FROM post_media WHERE archive_url IS NULL"
-        " AND (created_at IS NULL OR created_at < :start OR created_at >= :end)"
-        f" ORDER BY media_id LIMIT {SAMPLE_IDS}"
-    ), params).all()
+    counts = conn.execute(
+        sa.text(
+            "SELECT SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN created_at < :start THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN created_at >= :end THEN 1 ELSE 0 END)"
+            " FROM post_media WHERE archive_url IS NULL"
+        ),
+        params,
+    ).one()
+    ids = conn.scalars(
+        sa.text(
+            "SELECT media_id FROM post_media WHERE archive_url IS NULL"
+            " AND (created_at IS NULL OR created_at < :start OR created_at >= :end)"
+            f" ORDER BY media_id LIMIT {SAMPLE_IDS}"
+        ),
+        params,
+    ).all()
     return Unpartitioned(*(int(c or 0) for c in counts), sample_ids=[str(i) for i in ids])
 
 
@@ -129,9 +160,11 @@ def unarchived_md5s(conn: sa.Connection, md5s: Iterable[str]) -> set[str]:
     wanted = sorted({m.lower() for m in md5s})
     found: set[str] = set()
     for i in range(0, len(wanted), 500):
-        stmt = sa.text("SELECT DISTINCT lower(md5_sum) FROM post_media WHERE archive_url IS NULL"
-                       " AND lower(md5_sum) IN :md5s").bindparams(sa.bindparam("md5s", expanding=True))
-        found.update(conn.scalars(stmt, {"md5s": wanted[i:i + 500]}))
+        stmt = sa.text(
+            "SELECT DISTINCT lower(md5_sum) FROM post_media WHERE archive_url IS NULL"
+            " AND lower(md5_sum) IN :md5s"
+        ).bindparams(sa.bindparam("md5s", expanding=True))
+        found.update(conn.scalars(stmt, {"md5s": wanted[i : i + 500]}))
     return found
 
 
@@ -149,23 +182,33 @@ def months_with_unarchived_rows(conn: sa.Connection) -> list[MonthState]:
     month = "substr(created_at, 1, 7)" if sqlite else "to_char(created_at, 'YYYY-MM')"
     newest = "MAX(created_at)" if sqlite else "to_char(MAX(created_at), 'YYYY-MM-DD HH24:MI:SS.US')"
     unarchived = "SUM(CASE WHEN archive_url IS NULL THEN 1 ELSE 0 END)"
-    result = conn.execute(sa.text(
-        f"SELECT {month} AS month, COUNT(*) AS n, {unarchived} AS unarchived, {newest} AS newest FROM post_media"
-        f" WHERE created_at IS NOT NULL GROUP BY {month} HAVING {unarchived} > 0 ORDER BY 1"
-    ))
+    result = conn.execute(
+        sa.text(
+            f"SELECT {month} AS month, COUNT(*) AS n, {unarchived} AS unarchived, {newest} AS newest FROM post_media"
+            f" WHERE created_at IS NOT NULL GROUP BY {month} HAVING {unarchived} > 0 ORDER BY 1"
+        )
+    )
     return [MonthState(str(r.month), int(r.n), int(r.unarchived), str(r.newest)) for r in result]
 
 
-def archived_rows(conn: sa.Connection, *, limit: int | None, sample: bool) -> tuple[int, list[MediaRow]]:
+def archived_rows(
+    conn: sa.Connection, *, limit: int | None, sample: bool
+) -> tuple[int, list[MediaRow]]:
     """(how many rows have an archive_url, up to ``limit`` of them: random when ``sample``, else oldest)."""
-    total = int(conn.scalar(sa.text("SELECT COUNT(*) FROM post_media WHERE archive_url IS NOT NULL")) or 0)
+    total = int(
+        conn.scalar(sa.text("SELECT COUNT(*) FROM post_media WHERE archive_url IS NOT NULL")) or 0
+    )
     order = "RANDOM()" if sample and limit is not None and limit < total else "created_at, media_id"
-    rows = conn.execute(sa.text(
-        f"SELECT {COLUMNS} FROM post_media WHERE archive_url IS NOT NULL ORDER BY {order}{_limit(limit)}"
-    ))
+    rows = conn.execute(
+        sa.text(
+            f"SELECT {COLUMNS} FROM post_media WHERE archive_url IS NOT NULL ORDER BY {order}{_limit(limit)}"
+        )
+    )
     return total, [_row(r) for r in rows]
 
 
 def unarchived_rows(conn: sa.Connection) -> list[MediaRow]:
-    rows = conn.execute(sa.text(f"SELECT {COLUMNS} FROM post_media WHERE archive_url IS NULL ORDER BY media_id"))
+    rows = conn.execute(
+        sa.text(f"SELECT {COLUMNS} FROM post_media WHERE archive_url IS NULL ORDER BY media_id")
+    )
     return [_row(r) for r in rows]

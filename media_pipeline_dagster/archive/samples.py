@@ -20,7 +20,9 @@ def sample_dir() -> Path:
 
 def sample_rows() -> list[dict[str, object]]:
     with open(sample_dir() / "post_media.csv", newline="", encoding="utf-8") as handle:
-        rows = [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
+        rows = [
+            {k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)
+        ]
     for row in rows:
         for column in INT_COLUMNS:
             row[column] = int(row[column]) if row[column] is not None else None

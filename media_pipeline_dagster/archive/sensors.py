@@ -7,7 +7,7 @@ finished month is not requested again. The cursor is JSON {month: [signature, da
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -32,8 +32,10 @@ def _due(previous: list | None, signature: str, today: str) -> bool:
     description="Requests a post_media_archive run for each month whose rows changed and still lack archive_url "
     "(and once a day while some stay unarchived).",
 )
-def unarchived_post_media_sensor(context: dg.SensorEvaluationContext, post_media_db: PostMediaDatabaseResource):
-    now = datetime.now(timezone.utc)
+def unarchived_post_media_sensor(
+    context: dg.SensorEvaluationContext, post_media_db: PostMediaDatabaseResource
+):
+    now = datetime.now(UTC)
     today = now.strftime("%Y-%m-%d")
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     valid = set(post_media_months.get_partition_keys(current_time=now))
@@ -48,16 +50,21 @@ def unarchived_post_media_sensor(context: dg.SensorEvaluationContext, post_media
             continue
         signature = f"{state.rows}:{state.newest}"
         if _due(seen.get(key), signature, today):
-            requests.append(dg.RunRequest(
-                partition_key=key, run_key=f"{key}:{signature}:{today}",
-                tags={"media_pipeline/unarchived_rows": str(state.unarchived)},
-                asset_selection=[post_media_archive.key],  # the UI's Target column shows it
-            ))
+            requests.append(
+                dg.RunRequest(
+                    partition_key=key,
+                    run_key=f"{key}:{signature}:{today}",
+                    tags={"media_pipeline/unarchived_rows": str(state.unarchived)},
+                    asset_selection=[post_media_archive.key],  # the UI's Target column shows it
+                )
+            )
             cursor[key] = [signature, today]
         else:
             cursor[key] = seen[key]
     if outside:
-        context.log.warning(f"unarchived rows dated outside the partitions ({', '.join(outside[:5])}); see include_unpartitioned")
+        context.log.warning(
+            f"unarchived rows dated outside the partitions ({', '.join(outside[:5])}); see include_unpartitioned"
+        )
     if not requests:
         waiting = f"{len(months)} month{'s' if len(months) != 1 else ''} still {'have' if len(months) != 1 else 'has'} some"
         skip = dg.SkipReason(f"no month with new or retryable unarchived rows ({waiting})")

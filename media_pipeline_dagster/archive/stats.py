@@ -30,15 +30,21 @@ class ArchiveStatistics:
 
     @property
     def overall(self) -> TypeStats:
-        return TypeStats("all", sum(t.total for t in self.by_type), sum(t.archived for t in self.by_type))
+        return TypeStats(
+            "all", sum(t.total for t in self.by_type), sum(t.archived for t in self.by_type)
+        )
 
 
 def archive_statistics(conn: sa.Connection) -> ArchiveStatistics:
-    rows = conn.execute(sa.text(
-        "SELECT COALESCE(media_type, '(none)') AS media_type, COUNT(*) AS total, COUNT(archive_url) AS archived"
-        " FROM post_media GROUP BY COALESCE(media_type, '(none)') ORDER BY 1"
-    ))
-    return ArchiveStatistics([TypeStats(str(r.media_type), int(r.total), int(r.archived)) for r in rows])
+    rows = conn.execute(
+        sa.text(
+            "SELECT COALESCE(media_type, '(none)') AS media_type, COUNT(*) AS total, COUNT(archive_url) AS archived"
+            " FROM post_media GROUP BY COALESCE(media_type, '(none)') ORDER BY 1"
+        )
+    )
+    return ArchiveStatistics(
+        [TypeStats(str(r.media_type), int(r.total), int(r.archived)) for r in rows]
+    )
 
 
 def _lines(stats: TypeStats, indent: str, total_label: str) -> list[str]:
@@ -52,7 +58,16 @@ def _lines(stats: TypeStats, indent: str, total_label: str) -> list[str]:
 
 def format_statistics(stats: ArchiveStatistics, title: str = "S3 Archive Statistics") -> str:
     """The table as the seed printed it."""
-    lines = [RULE, title, RULE, "", "Overall:", *_lines(stats.overall, "  ", "Total Media:"), "", "By Type:"]
+    lines = [
+        RULE,
+        title,
+        RULE,
+        "",
+        "Overall:",
+        *_lines(stats.overall, "  ", "Total Media:"),
+        "",
+        "By Type:",
+    ]
     for item in stats.by_type:
         lines.append(f"  {item.media_type.capitalize()}:")
         lines.extend(_lines(item, "    ", "Total:"))

@@ -17,19 +17,27 @@ class ObjectVerification:
     rows_checked: int
     sampled: bool
     missing: list[tuple[str, str]] = field(default_factory=list)  # (media_id, archive_url)
-    differs: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)  # (id, url, md5_sum, stored md5)
-    elsewhere: list[tuple[str, str]] = field(default_factory=list)  # archive_url outside this bucket: not checked
+    differs: list[tuple[str, str, str | None, str | None]] = field(
+        default_factory=list
+    )  # (id, url, md5_sum, stored md5)
+    elsewhere: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # archive_url outside this bucket: not checked
 
     @property
     def passed(self) -> bool:
         return not self.missing and not self.differs
 
 
-def verify_archived_objects(engine: sa.Engine, bucket, *, limit: int | None, sample: bool, concurrency: int) -> ObjectVerification:
+def verify_archived_objects(
+    engine: sa.Engine, bucket, *, limit: int | None, sample: bool, concurrency: int
+) -> ObjectVerification:
     """HEAD the objects of archived rows (up to ``limit``, sampled at random when there are more)."""
     with engine.connect() as conn:
         total, rows = queries.archived_rows(conn, limit=limit, sample=sample)
-    result = ObjectVerification(rows_archived=total, rows_checked=len(rows), sampled=limit is not None and total > limit)
+    result = ObjectVerification(
+        rows_archived=total, rows_checked=len(rows), sampled=limit is not None and total > limit
+    )
     keyed = []
     for row in rows:
         key = bucket.key_of(row.archive_url)
@@ -51,7 +59,9 @@ def verify_archived_objects(engine: sa.Engine, bucket, *, limit: int | None, sam
 @dataclass
 class LocalFileReport:
     rows: int
-    unarchived_without_file: list[tuple[str, str | None, str | None]]  # (media_id, media_type, md5_sum)
+    unarchived_without_file: list[
+        tuple[str, str | None, str | None]
+    ]  # (media_id, media_type, md5_sum)
     archived_without_file: int  # fine: e.g. deleted after upload
     unpartitioned: queries.Unpartitioned
 
@@ -60,12 +70,16 @@ class LocalFileReport:
         return not self.unarchived_without_file and not self.unpartitioned.total
 
 
-def check_local_files(engine: sa.Engine, cache: MediaCache, span: tuple[datetime, datetime]) -> LocalFileReport:
+def check_local_files(
+    engine: sa.Engine, cache: MediaCache, span: tuple[datetime, datetime]
+) -> LocalFileReport:
     """Which unarchived rows have no file in the cache (the seed's --check-local), and which no partition covers."""
     with engine.connect() as conn:
         unarchived = queries.unarchived_rows(conn)
         archived_total, archived = queries.archived_rows(conn, limit=None, sample=False)
         outside = queries.unpartitioned(conn, *span)
-    missing = [(r.media_id, r.media_type, r.md5_sum) for r in unarchived if cache.locate(r).path is None]
+    missing = [
+        (r.media_id, r.media_type, r.md5_sum) for r in unarchived if cache.locate(r).path is None
+    ]
     archived_gone = sum(1 for r in archived if cache.locate(r).path is None)
     return LocalFileReport(len(unarchived) + archived_total, missing, archived_gone, outside)

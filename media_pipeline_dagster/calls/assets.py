@@ -35,6 +35,7 @@ recordings_tables = dg.AssetSpec(
     kinds={"postgres"},
 )
 
+
 @dg.asset(
     partitions_def=call_partitions,
     deps=[csv_inbox, recordings_tables],
@@ -62,7 +63,9 @@ def audio_files(
     bucket missing) fails the run at once; a file that cannot be fetched is recorded and
     shown by the check all_rows_ingested."""
     wanted = dates_by_campaign(context.partition_keys)
-    prefix = normalize_prefix(config.b2_prefix if config.b2_prefix is not None else audio_transfer.key_prefix)
+    prefix = normalize_prefix(
+        config.b2_prefix if config.b2_prefix is not None else audio_transfer.key_prefix
+    )
     options = IngestOptions(
         prefix=prefix,
         dry_run=config.dry_run,
@@ -87,7 +90,9 @@ def audio_files(
         raise dg.Failure(description=str(exc)) from None
     for problem in sources.unreadable:
         context.log.warning(problem)
-    metadata = build_metadata(report, sources.rejected, target=object_store.describe(), dry_run=config.dry_run)
+    metadata = build_metadata(
+        report, sources.rejected, target=object_store.describe(), dry_run=config.dry_run
+    )
     metadata["csv_files_read"] = dg.MetadataValue.json(sources.files_read)
     if sources.unreadable:
         metadata["csv_files_unreadable"] = dg.MetadataValue.json(sources.unreadable)
@@ -95,9 +100,12 @@ def audio_files(
     context.log.info(
         "%s: %d new, %d already cataloged, %d failed, %.1f MiB",
         ", ".join(context.partition_keys[:3]) + ("…" if len(context.partition_keys) > 3 else ""),
-        len(report.inserted), report.already_cataloged, report.failed + len(sources.rejected),
+        len(report.inserted),
+        report.already_cataloged,
+        report.failed + len(sources.rejected),
         report.bytes_uploaded / 2**20,
     )
     return dg.MaterializeResult(
-        metadata=metadata, check_results=checks.check_results(engine, object_store, wanted, report, sources)
+        metadata=metadata,
+        check_results=checks.check_results(engine, object_store, wanted, report, sources),
     )

@@ -28,13 +28,19 @@ TABLE_ROWS = 50
 WARN = dg.AssetCheckSeverity.WARN
 
 CHECK_SPECS = [
-    dg.AssetCheckSpec(NO_DUPLICATES, asset="audio_files", description="The catalog's dedupe guard: no url_sha1 twice."),
     dg.AssetCheckSpec(
-        OBJECTS_PRESENT, asset="audio_files",
+        NO_DUPLICATES,
+        asset="audio_files",
+        description="The catalog's dedupe guard: no url_sha1 twice.",
+    ),
+    dg.AssetCheckSpec(
+        OBJECTS_PRESENT,
+        asset="audio_files",
         description="Every row of the run's partitions has its object, of the recorded size; fails (WARN) when there was nothing to check.",
     ),
     dg.AssetCheckSpec(
-        ALL_INGESTED, asset="audio_files",
+        ALL_INGESTED,
+        asset="audio_files",
         description="Every source row of the run's partitions is cataloged; failed downloads, rejected rows and unreadable CSV files are listed with their reasons (WARN).",
     ),
 ]
@@ -58,7 +64,11 @@ def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> lis
         for slug, days in wanted.items():
             start, end = utc_bounds(days)
             matching = [n for n in names if slugify(n) == slug]
-            rows.extend(r for r in queries.audio_files_between(conn, matching, start, end) if r.started.date() in days)
+            rows.extend(
+                r
+                for r in queries.audio_files_between(conn, matching, start, end)
+                if r.started.date() in days
+            )
     return rows
 
 
@@ -67,7 +77,11 @@ def check_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -> Obj
     rows = partition_audio_rows(engine, wanted)
     keyed = [r for r in rows if r.b2_object_key]
     sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
-    missing = [(r.id, r.b2_object_key) for r in rows if not r.b2_object_key or sizes.get(r.b2_object_key) is None]
+    missing = [
+        (r.id, r.b2_object_key)
+        for r in rows
+        if not r.b2_object_key or sizes.get(r.b2_object_key) is None
+    ]
     mismatch = [
         (r.id, r.b2_object_key, r.file_size_bytes, sizes[r.b2_object_key])
         for r in keyed
@@ -93,8 +107,13 @@ def not_ingested(report: IngestReport, sources: SourceRows) -> list[Failure]:
     ]
 
 
-def check_results(engine: sa.Engine, object_store, wanted: dict[str, set[date]], report: IngestReport,
-                  sources: SourceRows) -> list[dg.AssetCheckResult]:
+def check_results(
+    engine: sa.Engine,
+    object_store,
+    wanted: dict[str, set[date]],
+    report: IngestReport,
+    sources: SourceRows,
+) -> list[dg.AssetCheckResult]:
     dupes = duplicate_url_sha1s(engine)
     objects = check_objects(engine, object_store, wanted)
     failed = not_ingested(report, sources)
@@ -102,18 +121,27 @@ def check_results(engine: sa.Engine, object_store, wanted: dict[str, set[date]],
         dg.AssetCheckResult(
             check_name=NO_DUPLICATES,
             passed=not dupes,
-            metadata={"duplicates": dg.MetadataValue.json([{"url_sha1": s, "count": c} for s, c in dupes])},
+            metadata={
+                "duplicates": dg.MetadataValue.json([{"url_sha1": s, "count": c} for s, c in dupes])
+            },
         ),
         dg.AssetCheckResult(
             check_name=OBJECTS_PRESENT,
             passed=objects.passed,
             severity=WARN if not objects.rows_checked else dg.AssetCheckSeverity.ERROR,
-            description=None if objects.rows_checked else "nothing to check: these partitions have no cataloged rows",
+            description=None
+            if objects.rows_checked
+            else "nothing to check: these partitions have no cataloged rows",
             metadata={
                 "rows_checked": objects.rows_checked,
-                "missing": dg.MetadataValue.json([{"id": i, "key": k} for i, k in objects.missing[:TABLE_ROWS]]),
+                "missing": dg.MetadataValue.json(
+                    [{"id": i, "key": k} for i, k in objects.missing[:TABLE_ROWS]]
+                ),
                 "size_mismatch": dg.MetadataValue.json(
-                    [{"id": i, "key": k, "cataloged": a, "in_bucket": b} for i, k, a, b in objects.size_mismatch[:TABLE_ROWS]]
+                    [
+                        {"id": i, "key": k, "cataloged": a, "in_bucket": b}
+                        for i, k, a, b in objects.size_mismatch[:TABLE_ROWS]
+                    ]
                 ),
             },
         ),
@@ -124,10 +152,15 @@ def check_results(engine: sa.Engine, object_store, wanted: dict[str, set[date]],
             description=f"{len(failed)} source row(s) or file(s) not ingested" if failed else None,
             metadata={
                 "not_ingested": dg.MetadataValue.int(len(failed)),
-                "reasons": dg.MetadataValue.md(md_table(
-                    ["source", "url", "reason", "retried next run"],
-                    [(f.origin, f.url, f.reason, "no" if f.permanent else "yes") for f in failed[:TABLE_ROWS]],
-                )),
+                "reasons": dg.MetadataValue.md(
+                    md_table(
+                        ["source", "url", "reason", "retried next run"],
+                        [
+                            (f.origin, f.url, f.reason, "no" if f.permanent else "yes")
+                            for f in failed[:TABLE_ROWS]
+                        ],
+                    )
+                ),
             },
         ),
     ]
@@ -138,7 +171,9 @@ def check_results(engine: sa.Engine, object_store, wanted: dict[str, set[date]],
     name=INBOX_CHECK,
     description="Every CSV in the inbox can be read and every row has a partition; lists unreadable files and rows no run ingests (WARN).",
 )
-def csv_files_readable(csv_inbox: CsvInboxResource, call_sources: CallSourcesResource) -> dg.AssetCheckResult:
+def csv_files_readable(
+    csv_inbox: CsvInboxResource, call_sources: CallSourcesResource
+) -> dg.AssetCheckResult:
     """Reads the whole inbox now (the sensor reports each new file as it arrives)."""
     summaries = {}
     for path in inbox_files(csv_inbox.folder):
@@ -149,4 +184,6 @@ def csv_files_readable(csv_inbox: CsvInboxResource, call_sources: CallSourcesRes
         if summary := scan_file(path, digest, call_sources.zone).summary():
             summaries[path.name] = summary
     passed, description, metadata = inbox_check(summaries)
-    return dg.AssetCheckResult(passed=passed, severity=WARN, description=description, metadata=metadata)
+    return dg.AssetCheckResult(
+        passed=passed, severity=WARN, description=description, metadata=metadata
+    )

@@ -12,15 +12,25 @@ from .keys import slugify
 
 
 class AudioIngestConfig(dg.Config):
-    dry_run: bool = Field(default=False, description="Plan and report only: no downloads, no uploads, no catalog writes.")
-    limit: int | None = Field(default=None, ge=0, description="Ingest at most this many new files in this run.")
+    dry_run: bool = Field(
+        default=False,
+        description="Plan and report only: no downloads, no uploads, no catalog writes.",
+    )
+    limit: int | None = Field(
+        default=None, ge=0, description="Ingest at most this many new files in this run."
+    )
     b2_prefix: str | None = Field(
         default=None,
         description="Key prefix in the bucket, e.g. 'dexter-audio'. Defaults to MEDIA_PIPELINE_B2_PREFIX (else none).",
     )
     concurrency: int = Field(default=32, ge=1, le=256, description="Files transferred at once.")
-    keep_local: bool = Field(default=False, description="Also keep a local copy under local_dir and record local_path.")
-    local_dir: str = Field(default="audio_tmp", description="Where keep_local copies go (relative to the working directory).")
+    keep_local: bool = Field(
+        default=False, description="Also keep a local copy under local_dir and record local_path."
+    )
+    local_dir: str = Field(
+        default="audio_tmp",
+        description="Where keep_local copies go (relative to the working directory).",
+    )
     retry_permanent_failures: bool = Field(
         default=False, description="Try again URLs that failed permanently before (404, not audio)."
     )
@@ -37,7 +47,8 @@ class CallSourcesResource(dg.ConfigurableResource):
 
     timezone: str = "UTC"
     campaign_companies: dict[str, str] = Field(
-        default={}, description="campaign name (or its slug) -> company; a CSV 'company' column wins."
+        default={},
+        description="campaign name (or its slug) -> company; a CSV 'company' column wins.",
     )
 
     @property
@@ -57,15 +68,23 @@ def call_sources_from_env(env: Mapping[str, str]) -> CallSourcesResource:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"MEDIA_PIPELINE_CALL_TIMEZONE={zone!r} is not an IANA time zone; use e.g. UTC or Europe/Berlin") from None
+        raise ValueError(
+            f"MEDIA_PIPELINE_CALL_TIMEZONE={zone!r} is not an IANA time zone; use e.g. UTC or Europe/Berlin"
+        ) from None
     text = (env.get("MEDIA_PIPELINE_CAMPAIGN_COMPANIES") or "").strip()
     example = 'e.g. {"Dexter Outbound": "Dexter GmbH", "Dexter Süd": "Dexter GmbH"}'
     try:
         companies = json.loads(text) if text else {}
     except json.JSONDecodeError as exc:
-        raise ValueError(f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES is not valid JSON ({exc}); {example}") from None
-    if not isinstance(companies, dict) or not all(isinstance(v, str) and v.strip() for v in companies.values()):
-        raise ValueError(f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES must map campaign names to company names; {example}")
+        raise ValueError(
+            f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES is not valid JSON ({exc}); {example}"
+        ) from None
+    if not isinstance(companies, dict) or not all(
+        isinstance(v, str) and v.strip() for v in companies.values()
+    ):
+        raise ValueError(
+            f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES must map campaign names to company names; {example}"
+        )
     by_slug: dict[str, tuple[str, str]] = {}
     for name, company in companies.items():
         first = by_slug.setdefault(slugify(name), (name, company))
@@ -74,4 +93,6 @@ def call_sources_from_env(env: Mapping[str, str]) -> CallSourcesResource:
                 f"MEDIA_PIPELINE_CAMPAIGN_COMPANIES names {first[0]!r} and {name!r}, which are the same campaign "
                 f"({slugify(name)}), with different companies ({first[1]!r}, {company!r})"
             )
-    return CallSourcesResource(timezone=zone, campaign_companies={k: v.strip() for k, v in companies.items()})
+    return CallSourcesResource(
+        timezone=zone, campaign_companies={k: v.strip() for k, v in companies.items()}
+    )

@@ -83,12 +83,20 @@ def detect_encoding(path: Path) -> TextEncoding:
                 )
             return TextEncoding(codec, label)
     if any(b in head for b in _BINARY_BYTES):
-        raise EncodingError(f"not UTF-8, UTF-16 or Windows-1252 text: it looks like {_what_binary_looks_like(head)}")
+        raise EncodingError(
+            f"not UTF-8, UTF-16 or Windows-1252 text: it looks like {_what_binary_looks_like(head)}"
+        )
     bad = _first_invalid_utf8(path, 0)
     if bad is None:
         return TextEncoding("utf-8", "UTF-8")
     with path.open("rb") as fh:
-        undefined_in_1252 = any(b in block for block in iter(lambda: fh.read(_BLOCK), b"") for b in _CP1252_UNDEFINED)
+        undefined_in_1252 = any(
+            b in block for block in iter(lambda: fh.read(_BLOCK), b"") for b in _CP1252_UNDEFINED
+        )
     if undefined_in_1252:
-        return TextEncoding("latin-1", f"ISO-8859-1 (fallback: byte {bad} is not UTF-8)", fallback=True)
-    return TextEncoding("cp1252", f"Windows-1252 (fallback: byte {bad} is not UTF-8)", fallback=True)
+        return TextEncoding(
+            "latin-1", f"ISO-8859-1 (fallback: byte {bad} is not UTF-8)", fallback=True
+        )
+    return TextEncoding(
+        "cp1252", f"Windows-1252 (fallback: byte {bad} is not UTF-8)", fallback=True
+    )

@@ -6,7 +6,7 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timezone, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 from .csv_encoding import EncodingError, TextEncoding, detect_encoding
@@ -28,7 +28,11 @@ COLUMN_ALIASES = {
     "duration_seconds": "duration_seconds",
     "company": "company",
 }
-REQUIRED_FIELDS = {"url": "url (or location)", "campaign_name": "campaign_name", "started": "started"}
+REQUIRED_FIELDS = {
+    "url": "url (or location)",
+    "campaign_name": "campaign_name",
+    "started": "started",
+}
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -54,7 +58,8 @@ def inbox_files(inbox: Path) -> list[Path]:
     if not inbox.is_dir():
         return []
     return sorted(
-        p for p in inbox.iterdir()
+        p
+        for p in inbox.iterdir()
         if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith((".", "~"))
     )
 
@@ -73,12 +78,16 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _records(path: Path, encoding: TextEncoding) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
+def _records(
+    path: Path, encoding: TextEncoding
+) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
     """(data-row number, {field: value}, {field: column name}) per row; 1 is the first row after the header."""
     with path.open("r", encoding=encoding.codec, newline="") as fh:
         header_line = fh.readline()
         if not header_line.strip():
-            raise CsvFileError(f"{path.name}: the file is empty or its first line (the header) is blank")
+            raise CsvFileError(
+                f"{path.name}: the file is empty or its first line (the header) is blank"
+            )
         delimiter = _sniff_delimiter(header_line)
         header = next(csv.reader([header_line], delimiter=delimiter))
         fields = [COLUMN_ALIASES.get(name.strip().lower()) for name in header]
@@ -105,10 +114,12 @@ def _records(path: Path, encoding: TextEncoding) -> Iterator[tuple[int, dict[str
                         record[name] = value
                 yield number, record, columns
         except csv.Error as exc:
-            raise CsvFileError(f"{path.name}: row {number + 1} cannot be read as CSV: {exc}") from None
+            raise CsvFileError(
+                f"{path.name}: row {number + 1} cannot be read as CSV: {exc}"
+            ) from None
 
 
-def read_csv(path: Path, naive_zone: tzinfo = timezone.utc) -> CsvFile:
+def read_csv(path: Path, naive_zone: tzinfo = UTC) -> CsvFile:
     """Parse one CSV export into valid rows and rejected rows (with reasons).
 
     Raises CsvFileError when the file cannot be read at all: empty, not text in an
@@ -122,15 +133,22 @@ def read_csv(path: Path, naive_zone: tzinfo = timezone.utc) -> CsvFile:
     seen: dict[str, int] = {}
     for number, record, columns in _records(path, encoding):
         origin = f"{path.name} row {number}"
-        row = build_call_row(record, origin=origin, source_table=None, naive_zone=naive_zone, columns=columns)
+        row = build_call_row(
+            record, origin=origin, source_table=None, naive_zone=naive_zone, columns=columns
+        )
         if isinstance(row, RejectedRow):
             parsed.rejected.append(row)
             continue
         if row.url in seen:
-            parsed.rejected.append(RejectedRow(
-                origin, f"column {columns['url']}: duplicate URL in this file (first at row {seen[row.url]})",
-                row.campaign_slug, row.url, column=columns["url"],
-            ))
+            parsed.rejected.append(
+                RejectedRow(
+                    origin,
+                    f"column {columns['url']}: duplicate URL in this file (first at row {seen[row.url]})",
+                    row.campaign_slug,
+                    row.url,
+                    column=columns["url"],
+                )
+            )
             continue
         seen[row.url] = number
         parsed.rows.append(row)

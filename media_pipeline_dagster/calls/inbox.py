@@ -34,10 +34,14 @@ class FileScan:
     encoding: str | None = None
     fallback: bool = False
     problem: str | None = None  # why the whole file cannot be read
-    ranges: dict[str, tuple[date, date]] = field(default_factory=dict)  # campaign slug -> first, last call date
+    ranges: dict[str, tuple[date, date]] = field(
+        default_factory=dict
+    )  # campaign slug -> first, last call date
     rows: int = 0
     rejected: int = 0
-    unpartitioned: list[list[str]] = field(default_factory=list)  # [source, column, reason]: rows no run will show
+    unpartitioned: list[list[str]] = field(
+        default_factory=list
+    )  # [source, column, reason]: rows no run will show
 
     def summary(self) -> dict | None:
         """What the cursor keeps about this file version (None: nothing to report)."""
@@ -59,21 +63,33 @@ def scan_file(path: Path, digest: str, naive_zone: tzinfo) -> FileScan:
     except CsvFileError as exc:
         scan.problem = str(exc)[:REASON_CHARS]
         return scan
-    except (OSError, csv.Error, UnicodeError) as exc:  # unreadable, or vanished between listing and reading
+    except (
+        OSError,
+        csv.Error,
+        UnicodeError,
+    ) as exc:  # unreadable, or vanished between listing and reading
         scan.problem = f"{path.name}: cannot be read: {type(exc).__name__}: {exc}"[:REASON_CHARS]
         return scan
     scan.encoding, scan.fallback = parsed.encoding.label, parsed.encoding.fallback
     scan.rows, scan.rejected = len(parsed.rows) + len(parsed.rejected), len(parsed.rejected)
     for row in parsed.rows:
         if not in_partition_range(row.call_date):
-            scan.unpartitioned.append([row.origin, "started", (
-                f"call date {row.call_date} is before the first call-date partition ({CALL_DATE_START}); not ingested"
-            )])
+            scan.unpartitioned.append(
+                [
+                    row.origin,
+                    "started",
+                    (
+                        f"call date {row.call_date} is before the first call-date partition ({CALL_DATE_START}); not ingested"
+                    ),
+                ]
+            )
             continue
         lo, hi = scan.ranges.get(row.campaign_slug, (row.call_date, row.call_date))
         scan.ranges[row.campaign_slug] = (min(lo, row.call_date), max(hi, row.call_date))
     scan.unpartitioned.extend(
-        [r.origin, r.column or "", r.reason[:REASON_CHARS]] for r in parsed.rejected if r.campaign_slug not in scan.ranges
+        [r.origin, r.column or "", r.reason[:REASON_CHARS]]
+        for r in parsed.rejected
+        if r.campaign_slug not in scan.ranges
     )
     return scan
 
@@ -88,15 +104,24 @@ def observation(scan: FileScan) -> dg.AssetObservation:
     if scan.problem:
         metadata["problem"] = dg.MetadataValue.text(scan.problem)
     else:
-        metadata.update({
-            "encoding": scan.encoding,
-            "rows": dg.MetadataValue.int(scan.rows),
-            "rows_rejected": dg.MetadataValue.int(scan.rejected),
-            "rows_without_partition": dg.MetadataValue.int(len(scan.unpartitioned)),
-            "campaigns": dg.MetadataValue.json({s: [lo.isoformat(), hi.isoformat()] for s, (lo, hi) in sorted(scan.ranges.items())}),
-        })
+        metadata.update(
+            {
+                "encoding": scan.encoding,
+                "rows": dg.MetadataValue.int(scan.rows),
+                "rows_rejected": dg.MetadataValue.int(scan.rejected),
+                "rows_without_partition": dg.MetadataValue.int(len(scan.unpartitioned)),
+                "campaigns": dg.MetadataValue.json(
+                    {
+                        s: [lo.isoformat(), hi.isoformat()]
+                        for s, (lo, hi) in sorted(scan.ranges.items())
+                    }
+                ),
+            }
+        )
     if scan.unpartitioned:
-        metadata["rows_not_ingested"] = dg.MetadataValue.md(md_table(["source", "column", "reason"], scan.unpartitioned[:TABLE_ROWS]))
+        metadata["rows_not_ingested"] = dg.MetadataValue.md(
+            md_table(["source", "column", "reason"], scan.unpartitioned[:TABLE_ROWS])
+        )
     return dg.AssetObservation(asset_key=INBOX_ASSET, metadata=metadata)
 
 
@@ -112,13 +137,17 @@ def inbox_check(summaries: dict[str, dict]) -> tuple[bool, str, dict[str, object
         parts.append(f"{len(bad)} file(s) cannot be read: {', '.join(bad)}")
     if rows_total:
         parts.append(f"{rows_total} row(s) belong to no partition and are not ingested")
-    description = "; ".join(parts) or "every CSV in the inbox is readable and every row has a partition"
+    description = (
+        "; ".join(parts) or "every CSV in the inbox is readable and every row has a partition"
+    )
     metadata: dict[str, object] = {
         "unreadable_files": dg.MetadataValue.int(len(bad)),
         "rows_without_partition": dg.MetadataValue.int(rows_total),
     }
     if bad:
-        metadata["files"] = dg.MetadataValue.md(md_table(["file", "why it is not read"], list(bad.items())))
+        metadata["files"] = dg.MetadataValue.md(
+            md_table(["file", "why it is not read"], list(bad.items()))
+        )
     if rows:
         metadata["rows"] = dg.MetadataValue.md(md_table(["source", "column", "reason"], rows))
     if fallback:
@@ -129,6 +158,10 @@ def inbox_check(summaries: dict[str, dict]) -> tuple[bool, str, dict[str, object
 def check_evaluation(summaries: dict[str, dict]) -> dg.AssetCheckEvaluation:
     passed, description, metadata = inbox_check(summaries)
     return dg.AssetCheckEvaluation(
-        asset_key=INBOX_ASSET, check_name=INBOX_CHECK, passed=passed, metadata=metadata,
-        severity=dg.AssetCheckSeverity.WARN, description=description,
+        asset_key=INBOX_ASSET,
+        check_name=INBOX_CHECK,
+        passed=passed,
+        metadata=metadata,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
     )

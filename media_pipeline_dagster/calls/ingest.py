@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,7 +53,9 @@ class IngestReport:
     objects_missing: int = 0  # cataloged rows without an object (legacy SQL backfill)
     objects_attached: int = 0
     known_permanent_failures: int = 0
-    skipped_failures: list[Failure] = field(default_factory=list)  # the known permanent ones, with their recorded reason
+    skipped_failures: list[Failure] = field(
+        default_factory=list
+    )  # the known permanent ones, with their recorded reason
     not_attempted_limit: int = 0
     inserted: list[dict] = field(default_factory=list)
     planned: list[dict] = field(default_factory=list)
@@ -84,10 +86,19 @@ def _unique(rows: Iterable[CallRow], report: IngestReport) -> list[CallRow]:
     by_sha1: dict[str, CallRow] = {}
     by_recording: dict[str, CallRow] = {}
     for row in rows:
-        first = by_sha1.get(row.url_sha1) or (by_recording.get(row.recording_id) if row.recording_id else None)
+        first = by_sha1.get(row.url_sha1) or (
+            by_recording.get(row.recording_id) if row.recording_id else None
+        )
         if first is not None:
             if first.url != row.url:
-                report.failures.append(Failure(row.origin, row.url, f"recording_id {row.recording_id} also listed at {first.origin} with another URL", True))
+                report.failures.append(
+                    Failure(
+                        row.origin,
+                        row.url,
+                        f"recording_id {row.recording_id} also listed at {first.origin} with another URL",
+                        True,
+                    )
+                )
             continue
         by_sha1[row.url_sha1] = row
         if row.recording_id:
@@ -95,7 +106,9 @@ def _unique(rows: Iterable[CallRow], report: IngestReport) -> list[CallRow]:
     return list(by_sha1.values())
 
 
-def plan(engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, report: IngestReport) -> list[CallRow]:
+def plan(
+    engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, report: IngestReport
+) -> list[CallRow]:
     """Which rows need a transfer: one batched catalog look-up per 1,000 rows, not one per row."""
     candidates = _unique(rows, report)
     with engine.connect() as conn:
@@ -111,9 +124,17 @@ def plan(engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, rep
             report.already_cataloged += 1  # cataloged under another URL of the same recording
             continue
         failure = failures.get(row.url_sha1)
-        if failure is not None and failure.status == "permanent" and not options.retry_permanent_failures:
+        if (
+            failure is not None
+            and failure.status == "permanent"
+            and not options.retry_permanent_failures
+        ):
             report.known_permanent_failures += 1
-            report.skipped_failures.append(Failure(row.origin, row.url, f"{failure.error} (failed before; not fetched again)", True))
+            report.skipped_failures.append(
+                Failure(
+                    row.origin, row.url, f"{failure.error} (failed before; not fetched again)", True
+                )
+            )
             continue
         result.append(row)
     if options.limit is not None and len(result) > options.limit:
@@ -125,7 +146,9 @@ def plan(engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, rep
 class _CatalogWriter:
     """Batches catalog writes off the event loop: inserts, failure bookkeeping, index_in_phone."""
 
-    def __init__(self, engine: sa.Engine, report: IngestReport, by_key: dict[str, CallRow], keep_local: bool):
+    def __init__(
+        self, engine: sa.Engine, report: IngestReport, by_key: dict[str, CallRow], keep_local: bool
+    ):
         self.engine = engine
         self.report = report
         self.by_key = by_key
@@ -136,7 +159,10 @@ class _CatalogWriter:
 
     async def add(self, outcome: TransferOutcome) -> None:
         self.pending.append(outcome)
-        if len(self.pending) >= INSERT_BATCH or time.monotonic() - self.last_flush > INSERT_INTERVAL_SECONDS:
+        if (
+            len(self.pending) >= INSERT_BATCH
+            or time.monotonic() - self.last_flush > INSERT_INTERVAL_SECONDS
+        ):
             await self.flush()
 
     async def flush(self) -> None:
@@ -150,37 +176,58 @@ class _CatalogWriter:
         record_outcomes(self.engine, batch, self.by_key, self.report, keep_local=self.keep_local)
 
 
-def record_outcomes(engine: sa.Engine, batch: Sequence[TransferOutcome], by_key: dict[str, CallRow],
-                    report: IngestReport, *, keep_local: bool = False) -> None:
+def record_outcomes(
+    engine: sa.Engine,
+    batch: Sequence[TransferOutcome],
+    by_key: dict[str, CallRow],
+    report: IngestReport,
+    *,
+    keep_local: bool = False,
+) -> None:
     """Catalog finished transfers in one transaction: rows for the stored objects, failures for
     the others (``ingest_failures``), index_in_phone refreshed; counts go into ``report``."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values, failures, done = [], [], []
     for outcome in batch:
         row = by_key[outcome.job.key]
         if outcome.ok:
-            values.append({
-                **row.catalog_values(),
-                "content_sha256": outcome.sha256,
-                "file_size_bytes": outcome.size,
-                "b2_object_key": outcome.job.key,
-                "local_path": str(outcome.job.keep_local_path) if keep_local else None,
-            })
+            values.append(
+                {
+                    **row.catalog_values(),
+                    "content_sha256": outcome.sha256,
+                    "file_size_bytes": outcome.size,
+                    "b2_object_key": outcome.job.key,
+                    "local_path": str(outcome.job.keep_local_path) if keep_local else None,
+                }
+            )
             done.append(row.url_sha1)
         else:
-            failures.append({
-                "url_sha1": row.url_sha1, "url": row.url, "campaign_name": row.campaign_name,
-                "status": "permanent" if outcome.permanent else "transient",
-                "error_code": outcome.error_code, "error": outcome.error,
-                "attempts": 1, "first_failed_at": now, "last_attempt_at": now,
-            })
-            report.failures.append(Failure(row.origin, row.url, outcome.error or "unknown error", outcome.permanent))
+            failures.append(
+                {
+                    "url_sha1": row.url_sha1,
+                    "url": row.url,
+                    "campaign_name": row.campaign_name,
+                    "status": "permanent" if outcome.permanent else "transient",
+                    "error_code": outcome.error_code,
+                    "error": outcome.error,
+                    "attempts": 1,
+                    "first_failed_at": now,
+                    "last_attempt_at": now,
+                }
+            )
+            report.failures.append(
+                Failure(row.origin, row.url, outcome.error or "unknown error", outcome.permanent)
+            )
     with engine.begin() as conn:
         inserted = queries.insert_audio_files(conn, values)
-        attached = queries.attach_objects(conn, [v for v in values if v["url_sha1"] not in inserted])
+        attached = queries.attach_objects(
+            conn, [v for v in values if v["url_sha1"] not in inserted]
+        )
         queries.clear_ingest_failures(conn, done)
         queries.record_ingest_failures(conn, failures)
-        queries.refresh_index_in_phone(conn, (v["phone"] for v in values if v["url_sha1"] in inserted))
+        queries.refresh_index_in_phone(
+            conn, (v["phone"] for v in values if v["url_sha1"] in inserted)
+        )
     report.objects_attached += len(attached)
     for value in values:
         if value["url_sha1"] in inserted:
@@ -217,20 +264,36 @@ def ingest(
     for row in todo:
         key = object_key_for(row, options.prefix)
         local = options.keep_local_dir / key if options.keep_local_dir else None
-        jobs.append(TransferJob(url=row.url, key=key, content_type=content_type_for(row.extension), keep_local_path=local))
+        jobs.append(
+            TransferJob(
+                url=row.url,
+                key=key,
+                content_type=content_type_for(row.extension),
+                keep_local_path=local,
+            )
+        )
         by_key[key] = row
     if options.dry_run:
-        report.planned = [{"origin": r.origin, "url": r.url, "b2_object_key": j.key} for r, j in zip(todo, jobs)]
+        report.planned = [
+            {"origin": r.origin, "url": r.url, "b2_object_key": j.key} for r, j in zip(todo, jobs)
+        ]
         log.info("dry run: %d of %d rows would be ingested", len(jobs), len(rows))
         return report
     if not jobs:
         return report
-    log.info("ingesting %d files (%d rows seen, %d already cataloged)", len(jobs), len(rows), report.already_cataloged)
+    log.info(
+        "ingesting %d files (%d rows seen, %d already cataloged)",
+        len(jobs),
+        len(rows),
+        report.already_cataloged,
+    )
     _run_loop(_execute(engine, store, jobs, by_key, options, report, log))
     return report
 
 
-async def _execute(engine, store, jobs, by_key, options: IngestOptions, report: IngestReport, log) -> None:
+async def _execute(
+    engine, store, jobs, by_key, options: IngestOptions, report: IngestReport, log
+) -> None:
     writer = _CatalogWriter(engine, report, by_key, keep_local=options.keep_local_dir is not None)
     started = time.perf_counter()
     last_log = started
@@ -245,8 +308,13 @@ async def _execute(engine, store, jobs, by_key, options: IngestOptions, report: 
         if now - last_log > PROGRESS_INTERVAL_SECONDS:
             last_log = now
             elapsed = now - started
-            log.info("%d/%d files, %.1f MiB, %.0f files/s", report.downloads, len(jobs),
-                     report.bytes_uploaded / 2**20, report.downloads / elapsed)
+            log.info(
+                "%d/%d files, %.1f MiB, %.0f files/s",
+                report.downloads,
+                len(jobs),
+                report.bytes_uploaded / 2**20,
+                report.downloads / elapsed,
+            )
 
     try:
         await run_transfers(jobs, store, options.transfer, on_outcome)

@@ -8,13 +8,22 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 AUDIO_EXTENSIONS = {
-    "mp3": "audio/mpeg", "mpga": "audio/mpeg", "mpeg": "audio/mpeg", "wav": "audio/wav",
-    "m4a": "audio/mp4", "mp4": "audio/mp4", "aac": "audio/aac", "ogg": "audio/ogg",
-    "oga": "audio/ogg", "opus": "audio/opus", "flac": "audio/flac", "webm": "audio/webm",
+    "mp3": "audio/mpeg",
+    "mpga": "audio/mpeg",
+    "mpeg": "audio/mpeg",
+    "wav": "audio/wav",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/opus",
+    "flac": "audio/flac",
+    "webm": "audio/webm",
 }
 DEFAULT_EXTENSION = "mp3"  # the dialer's recordings are mp3 when the URL does not say
 UNKNOWN_PHONE = "unknown-phone"
@@ -74,9 +83,15 @@ def audio_object_key(
     ext: str,
 ) -> str:
     phone_segment = _PHONE_CHARS.sub("", phone or "") or UNKNOWN_PHONE
-    stamp = started.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ") if started else NO_START
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if started else NO_START
     ident = _SAFE_SEGMENT.sub("_", recording_id) if recording_id else url_sha1[:16]
-    parts = [normalize_prefix(prefix), slugify(campaign_slug), "audio", phone_segment, f"{stamp}_{ident}.{ext}"]
+    parts = [
+        normalize_prefix(prefix),
+        slugify(campaign_slug),
+        "audio",
+        phone_segment,
+        f"{stamp}_{ident}.{ext}",
+    ]
     key = "/".join(part for part in parts if part)
     assert_key_within(key, prefix)
     return key

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
@@ -17,7 +17,9 @@ CAMPAIGN_DIMENSION = "campaign"
 DATE_DIMENSION = "date"
 
 campaigns_partitions = dg.DynamicPartitionsDefinition(name="campaigns")
-call_date_partitions = dg.DailyPartitionsDefinition(start_date=CALL_DATE_START, timezone="UTC", end_offset=1)
+call_date_partitions = dg.DailyPartitionsDefinition(
+    start_date=CALL_DATE_START, timezone="UTC", end_offset=1
+)
 
 call_partitions = dg.MultiPartitionsDefinition(
     {CAMPAIGN_DIMENSION: campaigns_partitions, DATE_DIMENSION: call_date_partitions}
@@ -25,7 +27,9 @@ call_partitions = dg.MultiPartitionsDefinition(
 
 
 def partition_key(campaign_slug: str, call_date: date) -> str:
-    return dg.MultiPartitionKey({CAMPAIGN_DIMENSION: campaign_slug, DATE_DIMENSION: call_date.isoformat()})
+    return dg.MultiPartitionKey(
+        {CAMPAIGN_DIMENSION: campaign_slug, DATE_DIMENSION: call_date.isoformat()}
+    )
 
 
 def dates_by_campaign(partition_keys: Iterable[str]) -> dict[str, set[date]]:
@@ -40,8 +44,8 @@ def dates_by_campaign(partition_keys: Iterable[str]) -> dict[str, set[date]]:
 def utc_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
     """[start of the first day, start of the day after the last) in UTC."""
     ordered = sorted(days)
-    start = datetime.combine(ordered[0], time.min, tzinfo=timezone.utc)
-    end = datetime.combine(ordered[-1] + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    start = datetime.combine(ordered[0], time.min, tzinfo=UTC)
+    end = datetime.combine(ordered[-1] + timedelta(days=1), time.min, tzinfo=UTC)
     return start, end
 
 

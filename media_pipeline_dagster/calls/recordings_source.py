@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta, timezone, tzinfo
+from datetime import UTC, date, timedelta, tzinfo
 
 import sqlalchemy as sa
 
@@ -13,8 +13,14 @@ from .rows import CallRow, RejectedRow, build_call_row
 
 SOURCE_TABLE = "public.recordings"
 # Field -> the column a rejection names, as the dialer's tables call it.
-_COLUMNS = {"url": "recordings.location", "started": "recordings.started", "stopped": "recordings.stopped",
-            "phone": 'contacts."$phone"', "campaign_name": "campaign_map.campaign", "source_row_id": "recordings.id"}
+_COLUMNS = {
+    "url": "recordings.location",
+    "started": "recordings.started",
+    "stopped": "recordings.stopped",
+    "phone": 'contacts."$phone"',
+    "campaign_name": "campaign_map.campaign",
+    "source_row_id": "recordings.id",
+}
 
 _CAMPAIGNS_SQL = """
 SELECT DISTINCT c."$campaign_id" AS campaign_id, {name} AS campaign_name
@@ -73,7 +79,7 @@ def read_rows(
     engine: sa.Engine,
     wanted: dict[str, set[date]],
     known: dict[str, dict[str, str]] | None = None,
-    naive_zone: tzinfo = timezone.utc,
+    naive_zone: tzinfo = UTC,
 ) -> tuple[list[CallRow], list[RejectedRow]]:
     """Rows of the wanted campaign slugs whose call date (UTC) is one of the wanted days.
 
@@ -94,8 +100,14 @@ def read_rows(
             }
             for rec in conn.execute(_ROWS_SQL, params).mappings():
                 row = build_call_row(
-                    {"url": rec["location"], "campaign_name": names[rec["campaign_id"]], "phone": rec["phone"],
-                     "started": rec["started"], "stopped": rec["stopped"], "source_row_id": str(rec["id"])},
+                    {
+                        "url": rec["location"],
+                        "campaign_name": names[rec["campaign_id"]],
+                        "phone": rec["phone"],
+                        "started": rec["started"],
+                        "stopped": rec["stopped"],
+                        "source_row_id": str(rec["id"]),
+                    },
                     origin=f"{SOURCE_TABLE}#{rec['id']}",
                     source_table=SOURCE_TABLE,
                     naive_zone=naive_zone,
@@ -106,11 +118,14 @@ def read_rows(
                 elif row.call_date in days:
                     rows.append(row)
             for rec in conn.execute(_UNDATED_SQL, {"campaign_ids": list(names)}).mappings():
-                rejected.append(RejectedRow(
-                    f"{SOURCE_TABLE}#{rec['id']}",
-                    f"unparseable started {rec['started']!r}: the call date decides the partition",
-                    slug, rec["location"],
-                ))
+                rejected.append(
+                    RejectedRow(
+                        f"{SOURCE_TABLE}#{rec['id']}",
+                        f"unparseable started {rec['started']!r}: the call date decides the partition",
+                        slug,
+                        rec["location"],
+                    )
+                )
     return rows, rejected
 
 
@@ -126,7 +141,11 @@ _NEW_ROWS_SQL = sa.text(
 
 
 def new_call_days(
-    engine: sa.Engine, after_id: int, batch: int, known: dict[str, dict[str, str]], naive_zone: tzinfo = timezone.utc
+    engine: sa.Engine,
+    after_id: int,
+    batch: int,
+    known: dict[str, dict[str, str]],
+    naive_zone: tzinfo = UTC,
 ):
     """UTC days per campaign slug of recordings with id > after_id (at most ``batch`` rows), and the last id seen.
 
@@ -136,7 +155,9 @@ def new_call_days(
     days: dict[str, set[date]] = defaultdict(set)
     last_id = after_id
     with engine.connect() as conn:
-        for rec_id, campaign_id, started in conn.execute(_NEW_ROWS_SQL, {"after": after_id, "batch": batch}):
+        for rec_id, campaign_id, started in conn.execute(
+            _NEW_ROWS_SQL, {"after": after_id, "batch": batch}
+        ):
             last_id = rec_id
             slug = slug_of.get(campaign_id)
             try:

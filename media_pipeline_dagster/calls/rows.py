@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from ..catalog.derive import (
@@ -104,7 +104,7 @@ def build_call_row(
     *,
     origin: str,
     source_table: str | None,
-    naive_zone: tzinfo = timezone.utc,
+    naive_zone: tzinfo = UTC,
     columns: Mapping[str, str] | None = None,
 ) -> CallRow | RejectedRow:
     """Validate one source record. Every problem becomes a RejectedRow with its reason and column.
@@ -121,7 +121,13 @@ def build_call_row(
         return (columns or {}).get(name, name)
 
     def reject(reason: str, name: str) -> RejectedRow:
-        return RejectedRow(origin=origin, reason=f"column {col(name)}: {reason}", campaign_slug=slug, url=url, column=col(name))
+        return RejectedRow(
+            origin=origin,
+            reason=f"column {col(name)}: {reason}",
+            campaign_slug=slug,
+            url=url,
+            column=col(name),
+        )
 
     if not url:
         return reject("no audio URL (empty)", "url")
@@ -130,7 +136,9 @@ def build_call_row(
     if not campaign:
         return reject("no campaign_name (empty)", "campaign_name")
     if looks_like_path_traversal(campaign):
-        return reject(f"campaign_name {campaign!r} looks like a path ('../' or leading '/')", "campaign_name")
+        return reject(
+            f"campaign_name {campaign!r} looks like a path ('../' or leading '/')", "campaign_name"
+        )
     phone_raw = _text(raw, "phone")
     if looks_like_path_traversal(phone_raw):
         return reject(f"phone {phone_raw!r} looks like a path ('../' or leading '/')", "phone")
@@ -147,7 +155,9 @@ def build_call_row(
             return reject(str(exc), name)
     started, stopped = values["started"], values["stopped"]
     if started is None:
-        return reject("no started timestamp (empty): the call date decides the partition", "started")
+        return reject(
+            "no started timestamp (empty): the call date decides the partition", "started"
+        )
     duration = values["duration_seconds"]
     return CallRow(
         url=url,

@@ -1,13 +1,15 @@
 """``csv_inbox_sensor``: a new or changed CSV becomes campaign partitions and one run per campaign;
 ``recordings_sensor``: the same for new rows of ``public.recordings``."""
 
-
 import json
 from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from ..resources.databases import RecordingsDatabaseResource
 from ..resources.inbox import CsvInboxResource
@@ -19,7 +21,9 @@ from .inbox import INBOX_CHECK, check_evaluation, observation, scan_file
 from .partitions import campaigns_partitions, in_partition_range, partition_key
 
 HASH_CHARS = 16  # enough to tell versions of a file apart, keeps the cursor small
-CSV_FILES_TAG = "media_pipeline/csv_files"  # for people; the run reads the files named in its config
+CSV_FILES_TAG = (
+    "media_pipeline/csv_files"  # for people; the run reads the files named in its config
+)
 TAG_CHARS = 200
 
 
@@ -54,7 +58,9 @@ def campaign_runs(
     ]
     return dg.SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)] if new_campaigns else [],
+        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)]
+        if new_campaigns
+        else [],
         cursor=cursor,
         asset_events=list(asset_events),
     )
@@ -76,7 +82,11 @@ def _load_cursor(text: str | None) -> tuple[dict[str, str], dict[str, dict], boo
         "that reads only that file. Unreadable files and rows without a partition are reported on csv_inbox."
     ),
 )
-def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxResource, call_sources: CallSourcesResource):
+def csv_inbox_sensor(
+    context: dg.SensorEvaluationContext,
+    csv_inbox: CsvInboxResource,
+    call_sources: CallSourcesResource,
+):
     seen, reports, legacy_cursor = _load_cursor(context.cursor)
     current: dict[str, str] = {}
     kept: dict[str, dict] = {}
@@ -108,19 +118,29 @@ def csv_inbox_sensor(context: dg.SensorEvaluationContext, csv_inbox: CsvInboxRes
         events.append(check_evaluation(kept))
     cursor = json.dumps({"files": current, "reports": kept}, sort_keys=True)
     if not ranges:
-        reason = "no rows to ingest in the new or changed CSV files" if events else "no new or changed CSV files"
+        reason = (
+            "no rows to ingest in the new or changed CSV files"
+            if events
+            else "no new or changed CSV files"
+        )
         bad = [name for name, report in sorted(kept.items()) if report.get("problem")]
         if bad:
             reason += f"; unreadable (see the check {INBOX_CHECK} on csv_inbox): {', '.join(bad)}"
-        return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor, asset_events=events)
-    versions = {slug: sorted(f"{name}@{current[name]}" for name in names) for slug, names in sources.items()}
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(reason), cursor=cursor, asset_events=events
+        )
+    versions = {
+        slug: sorted(f"{name}@{current[name]}" for name in names) for slug, names in sources.items()
+    }
     return campaign_runs(
         context,
         ranges,
         run_key=lambda slug: f"{slug}:{'+'.join(versions[slug])}",
         cursor=cursor,
         tags=lambda slug: {CSV_FILES_TAG: ",".join(versions[slug])[:TAG_CHARS]},
-        run_config=lambda slug: {"ops": {"audio_files": {"config": {"csv_files": sorted(sources[slug])}}}},
+        run_config=lambda slug: {
+            "ops": {"audio_files": {"config": {"csv_files": sorted(sources[slug])}}}
+        },
         asset_events=events,
         asset=audio_files.key,
     )
@@ -135,7 +155,9 @@ RECORDINGS_BATCH = 50_000
     description="Watches public.recordings by id; new rows add their campaigns and request one run per campaign.",
 )
 def recordings_sensor(
-    context: dg.SensorEvaluationContext, recordings_db: RecordingsDatabaseResource, call_sources: CallSourcesResource
+    context: dg.SensorEvaluationContext,
+    recordings_db: RecordingsDatabaseResource,
+    call_sources: CallSourcesResource,
 ):
     if not recordings_db.enabled:
         return dg.SkipReason("no recordings source configured (RECORDINGS_DATABASE_URL)")
@@ -147,12 +169,16 @@ def recordings_sensor(
     days = {slug: {d for d in ds if in_partition_range(d)} for slug, ds in days.items()}
     days = {slug: ds for slug, ds in days.items() if ds}
     if not days:
-        return dg.SensorResult(skip_reason=dg.SkipReason(f"no new recordings after id {after}"), cursor=str(last_id))
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"no new recordings after id {after}"), cursor=str(last_id)
+        )
     return campaign_runs(
         context,
         {slug: (min(ds), max(ds)) for slug, ds in days.items()},
         run_key=lambda slug: f"recordings:{slug}:{after}-{last_id}",
         cursor=str(last_id),
-        run_config=lambda slug: {"ops": {"audio_files": {"config": {"csv_files": []}}}},  # the CSV sensor has the files
+        run_config=lambda slug: {
+            "ops": {"audio_files": {"config": {"csv_files": []}}}
+        },  # the CSV sensor has the files
         asset=audio_files.key,
     )

@@ -19,9 +19,25 @@ import tenacity
 from ..kernel.resilience import backoff_wait
 from ..resources.storage_errors import storage_failure
 from . import transfer_paths as paths
-from .transfer_core import MemoryBudget, MiB, Sink, TransferError, TransferJob, TransferOutcome, TransferSettings
+from .transfer_core import (
+    MemoryBudget,
+    MiB,
+    Sink,
+    TransferError,
+    TransferJob,
+    TransferOutcome,
+    TransferSettings,
+)
 
-__all__ = ["MiB", "TransferClients", "TransferJob", "TransferOutcome", "TransferSettings", "run_transfers", "transfer_one"]
+__all__ = [
+    "MiB",
+    "TransferClients",
+    "TransferJob",
+    "TransferOutcome",
+    "TransferSettings",
+    "run_transfers",
+    "transfer_one",
+]
 
 
 class TransferClients:
@@ -36,13 +52,17 @@ class TransferClients:
         await self.http.close()
 
 
-async def _attempt(clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink) -> None:
+async def _attempt(
+    clients: TransferClients, store, job: TransferJob, settings: TransferSettings, sink: Sink
+) -> None:
     if job.url[:5].lower() == "file:":
         return await paths.local_file(store, job, settings, sink, clients.budget)
     return await paths.via_http(clients.http, store, job, settings, sink, clients.budget)
 
 
-async def _attempt_once(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> Sink:
+async def _attempt_once(
+    clients: TransferClients, store, job: TransferJob, settings: TransferSettings
+) -> Sink:
     sink = Sink(job.keep_local_path, settings.max_bytes)
     try:
         await _attempt(clients, store, job, settings, sink)
@@ -54,28 +74,46 @@ async def _attempt_once(clients: TransferClients, store, job: TransferJob, setti
         systemic = storage_failure(exc)
         if systemic is not None:  # every other upload would fail alike: stop the run, never retry
             raise systemic from None
-        raise TransferError(f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False) from exc
+        raise TransferError(
+            f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False
+        ) from exc
     sink.finish()
     return sink
 
 
-async def transfer_one(clients: TransferClients, store, job: TransferJob, settings: TransferSettings) -> TransferOutcome:
+async def transfer_one(
+    clients: TransferClients, store, job: TransferJob, settings: TransferSettings
+) -> TransferOutcome:
     """Download → hash → upload one file, retrying transient failures with backoff."""
     started = time.perf_counter()
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(settings.max_attempts),
         wait=backoff_wait(settings.backoff_base, settings.backoff_max),
-        retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, TransferError) and not exc.permanent),
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, TransferError) and not exc.permanent
+        ),
         reraise=True,
     )
     try:
         sink = await retrying(_attempt_once, clients, store, job, settings)
     except TransferError as exc:
-        return TransferOutcome(job, False, error=str(exc)[:2000], error_code=exc.code, permanent=exc.permanent,
-                               attempts=retrying.statistics.get("attempt_number", 1),
-                               seconds=time.perf_counter() - started)
-    return TransferOutcome(job, True, size=sink.size, sha256=sink.sha256.hexdigest(),
-                           attempts=retrying.statistics.get("attempt_number", 1), seconds=time.perf_counter() - started)
+        return TransferOutcome(
+            job,
+            False,
+            error=str(exc)[:2000],
+            error_code=exc.code,
+            permanent=exc.permanent,
+            attempts=retrying.statistics.get("attempt_number", 1),
+            seconds=time.perf_counter() - started,
+        )
+    return TransferOutcome(
+        job,
+        True,
+        size=sink.size,
+        sha256=sink.sha256.hexdigest(),
+        attempts=retrying.statistics.get("attempt_number", 1),
+        seconds=time.perf_counter() - started,
+    )
 
 
 async def run_transfers(

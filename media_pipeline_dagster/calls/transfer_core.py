@@ -32,8 +32,12 @@ class TransferSettings:
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB
     max_bytes: int | None = None  # larger bodies fail permanently (the gateway's size limit)
-    audio_only: bool = False  # also demand an audio Content-Type and a known audio signature (the gateway)
-    fetch_policy: FetchPolicy = FetchPolicy()  # where URLs may lead (schemes, networks, the local audio root)
+    audio_only: bool = (
+        False  # also demand an audio Content-Type and a known audio signature (the gateway)
+    )
+    fetch_policy: FetchPolicy = (
+        FetchPolicy()
+    )  # where URLs may lead (schemes, networks, the local audio root)
 
     @property
     def stream_hold(self) -> int:
@@ -63,7 +67,14 @@ class TransferOutcome:
 
 
 class TransferError(Exception):
-    def __init__(self, message: str, *, permanent: bool, code: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
@@ -75,15 +86,23 @@ def shown_url(url: str) -> str:
     return mask_url(url)
 
 
-def http_status_error(status: int, url: str, reason: str = "", retry_after: float | None = None) -> TransferError:
+def http_status_error(
+    status: int, url: str, reason: str = "", retry_after: float | None = None
+) -> TransferError:
     """429, 408, 425 and 5xx are worth another try; other 4xx are not."""
     transient = status in (408, 425, 429) or status >= 500
-    return TransferError(f"HTTP {status} {reason} from {shown_url(url)}".replace("  ", " "), permanent=not transient,
-                         code=status, retry_after=retry_after)
+    return TransferError(
+        f"HTTP {status} {reason} from {shown_url(url)}".replace("  ", " "),
+        permanent=not transient,
+        code=status,
+        retry_after=retry_after,
+    )
 
 
 def short_body(url: str, got: int, declared: int) -> TransferError:
-    return TransferError(f"short body from {shown_url(url)}: {got} of {declared} bytes", permanent=False)
+    return TransferError(
+        f"short body from {shown_url(url)}: {got} of {declared} bytes", permanent=False
+    )
 
 
 # (offset, bytes) pairs that all must match; the formats OpenAI and faster-whisper read, and dialer exports.
@@ -101,15 +120,23 @@ AUDIO_SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
     "WMA/ASF": ((0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),),
     "AU": ((0, b".snd"),),
 }
-_AUDIO_TYPES = ("audio/", "video/", "application/octet-stream", "binary/octet-stream", "application/ogg")
+_AUDIO_TYPES = (
+    "audio/",
+    "video/",
+    "application/octet-stream",
+    "binary/octet-stream",
+    "application/ogg",
+)
 
 
 def audio_signature(head: bytes) -> str | None:
     """The audio format the first bytes announce, or None."""
     for name, parts in AUDIO_SIGNATURES.items():
-        if all(head[offset:offset + len(magic)] == magic for offset, magic in parts):
+        if all(head[offset : offset + len(magic)] == magic for offset, magic in parts):
             return name
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG audio / ADTS AAC frame sync
+    if (
+        len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    ):  # MPEG audio / ADTS AAC frame sync
         return "MPEG audio"
     return None
 
@@ -125,15 +152,21 @@ def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = 
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
     head = bytes(memoryview(first_bytes)[:64])
     if head.lstrip().lower().startswith(_HTML_STARTS):
-        raise TransferError(f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})", permanent=True)
+        raise TransferError(
+            f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})",
+            permanent=True,
+        )
     if not strict:
         return
     if ctype and not ctype.startswith(_AUDIO_TYPES):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
     if audio_signature(head) is None:
         # Never echo the bytes: they may be a file the URL should not have reached.
-        raise TransferError(f"not audio: {url} starts with no known audio format "
-                            f"({', '.join(AUDIO_SIGNATURES)}, MPEG audio)", permanent=True)
+        raise TransferError(
+            f"not audio: {url} starts with no known audio format "
+            f"({', '.join(AUDIO_SIGNATURES)}, MPEG audio)",
+            permanent=True,
+        )
 
 
 class Sink:
@@ -144,7 +177,9 @@ class Sink:
         self.size = 0
         self.max_bytes = max_bytes
         self._path = keep_local_path
-        self._partial = keep_local_path.with_name(keep_local_path.name + ".part") if keep_local_path else None
+        self._partial = (
+            keep_local_path.with_name(keep_local_path.name + ".part") if keep_local_path else None
+        )
         self._fh = None
         if self._partial is not None:
             self._partial.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +188,9 @@ class Sink:
     def feed(self, chunk) -> None:
         self.size += len(chunk)
         if self.max_bytes is not None and self.size > self.max_bytes:
-            raise TransferError(f"audio larger than the limit of {self.max_bytes} bytes", permanent=True, code=413)
+            raise TransferError(
+                f"audio larger than the limit of {self.max_bytes} bytes", permanent=True, code=413
+            )
         self.sha256.update(chunk)
         if self._fh is not None:
             self._fh.write(chunk)

@@ -18,8 +18,8 @@ import aiohttp
 
 from ..kernel.fetch import FetchRefused, open_url
 from .transfer_core import (
-    MiB,
     MemoryBudget,
+    MiB,
     Sink,
     TransferError,
     TransferJob,
@@ -53,8 +53,10 @@ class HttpClient:
     def session(self):
         if self._session is None:
             self._session = self._settings.fetch_policy.session(
-                connect_timeout=self._settings.connect_timeout, read_timeout=self._settings.read_timeout,
-                limit=self._settings.concurrency)
+                connect_timeout=self._settings.connect_timeout,
+                read_timeout=self._settings.read_timeout,
+                limit=self._settings.concurrency,
+            )
         return self._session
 
     async def close(self) -> None:
@@ -62,16 +64,27 @@ class HttpClient:
             await self._session.close()
 
 
-async def via_http(client: HttpClient, store, job: TransferJob, settings: TransferSettings,
-                   sink: Sink, budget: MemoryBudget) -> None:
+async def via_http(
+    client: HttpClient,
+    store,
+    job: TransferJob,
+    settings: TransferSettings,
+    sink: Sink,
+    budget: MemoryBudget,
+) -> None:
     url = shown_url(job.url)
     try:
         async with open_url(client.session(), settings.fetch_policy, job.url) as resp:
             if resp.status >= 400:
-                raise http_status_error(resp.status, job.url, resp.reason or "", _retry_after(resp.headers))
+                raise http_status_error(
+                    resp.status, job.url, resp.reason or "", _retry_after(resp.headers)
+                )
             if resp.status >= 300:
-                raise TransferError(f"{url} answered HTTP {resp.status} without a usable Location", permanent=True,
-                                    code=resp.status)
+                raise TransferError(
+                    f"{url} answered HTTP {resp.status} without a usable Location",
+                    permanent=True,
+                    code=resp.status,
+                )
             # With Content-Encoding the declared length is of the encoded body, not of what we read.
             declared = resp.content_length if "Content-Encoding" not in resp.headers else None
             ctype = resp.headers.get("Content-Type")
@@ -107,8 +120,10 @@ async def via_http(client: HttpClient, store, job: TransferJob, settings: Transf
         raise TransferError(str(exc), permanent=True) from None
     except aiohttp.ClientPayloadError:
         raise TransferError(f"body from {url} ended early", permanent=False) from None
-    except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
-        kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"connection failed ({exc})"
+    except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        kind = (
+            "timed out" if isinstance(exc, asyncio.TimeoutError) else f"connection failed ({exc})"
+        )
         raise TransferError(f"download {kind}: {url}", permanent=False) from None
 
 
@@ -125,13 +140,17 @@ async def _read_first(resp) -> bytes:
     return b"".join(parts)
 
 
-async def local_file(store, job: TransferJob, settings: TransferSettings, sink: Sink, budget: MemoryBudget) -> None:
+async def local_file(
+    store, job: TransferJob, settings: TransferSettings, sink: Sink, budget: MemoryBudget
+) -> None:
     try:
         path = settings.fetch_policy.local_path(job.url)
     except FetchRefused as exc:
         raise TransferError(str(exc), permanent=True) from None
     if not path.is_file():
-        raise TransferError(f"no such file in the local audio root: {shown_url(job.url)}", permanent=True, code=404)
+        raise TransferError(
+            f"no such file in the local audio root: {shown_url(job.url)}", permanent=True, code=404
+        )
     size = path.stat().st_size
     with path.open("rb") as fh:
         if size <= settings.multipart_threshold:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 _NOT_PHONE = re.compile(r"[^0-9+]")
 # Seed 001: (regexp_match(url, '/(PR_[^./]+)'))[1]
 _RECORDING_ID = re.compile(r"/(PR_[^./]+)")
 # 31.10.2024 10:57[:01[.569]]: the day-first form of spreadsheet exports in German locales.
-_DAY_FIRST = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?")
+_DAY_FIRST = re.compile(
+    r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
+)
 
 
 def url_sha1(url: str) -> str:
@@ -39,7 +41,7 @@ def duration_seconds(started: datetime | None, stopped: datetime | None) -> floa
     return (stopped - started).total_seconds()
 
 
-def parse_timestamp(text: str | None, naive_zone: tzinfo = timezone.utc) -> datetime | None:
+def parse_timestamp(text: str | None, naive_zone: tzinfo = UTC) -> datetime | None:
     """Parse a source timestamp into an aware UTC datetime.
 
     Accepts ISO-8601 (``Z`` or an offset such as ``+01:00`` or PostgreSQL's ``+00``, a
@@ -59,8 +61,15 @@ def parse_timestamp(text: str | None, naive_zone: tzinfo = timezone.utc) -> date
     if day_first:
         day, month, year, hour, minute, second, fraction = day_first.groups()
         try:
-            parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                              int((fraction or "0").ljust(6, "0")[:6]))
+            parsed = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                int((fraction or "0").ljust(6, "0")[:6]),
+            )
         except ValueError as exc:
             raise ValueError(f"unparseable timestamp {text!r} ({exc})") from None
     else:
@@ -74,4 +83,4 @@ def parse_timestamp(text: str | None, naive_zone: tzinfo = timezone.utc) -> date
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=naive_zone)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)

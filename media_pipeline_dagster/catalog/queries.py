@@ -17,15 +17,28 @@ LOOKUP_CHUNK = 1000
 INSERT_CHUNK = 500
 
 AUDIO_COLUMNS = (
-    "phone", "campaign_name", "recording_id", "url", "url_sha1", "content_sha256",
-    "started", "stopped", "duration_seconds", "index_in_phone", "b2_object_key",
-    "local_path", "file_size_bytes", "source_table", "source_row_id", "company",
+    "phone",
+    "campaign_name",
+    "recording_id",
+    "url",
+    "url_sha1",
+    "content_sha256",
+    "started",
+    "stopped",
+    "duration_seconds",
+    "index_in_phone",
+    "b2_object_key",
+    "local_path",
+    "file_size_bytes",
+    "source_table",
+    "source_row_id",
+    "company",
 )
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def _dialect_insert(conn: sa.Connection, table: sa.Table):
@@ -38,7 +51,9 @@ def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, 
     wanted = sorted(set(sha1s))
     found: dict[str, str | None] = {}
     for chunk in _chunks(wanted, LOOKUP_CHUNK):
-        stmt = sa.select(audio_files.c.url_sha1, audio_files.c.b2_object_key).where(audio_files.c.url_sha1.in_(chunk))
+        stmt = sa.select(audio_files.c.url_sha1, audio_files.c.b2_object_key).where(
+            audio_files.c.url_sha1.in_(chunk)
+        )
         found.update({sha1: key for sha1, key in conn.execute(stmt)})
     return found
 
@@ -47,7 +62,9 @@ def attach_objects(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[s
     """Give rows cataloged without an object their uploaded object; never overwrites a key."""
     stmt = (
         sa.update(audio_files)
-        .where(audio_files.c.url_sha1 == sa.bindparam("k_sha1"), audio_files.c.b2_object_key.is_(None))
+        .where(
+            audio_files.c.url_sha1 == sa.bindparam("k_sha1"), audio_files.c.b2_object_key.is_(None)
+        )
         .values(
             b2_object_key=sa.bindparam("k_key"),
             content_sha256=sa.bindparam("k_sha256"),
@@ -57,10 +74,16 @@ def attach_objects(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[s
     )
     updated: set[str] = set()
     for row in rows:
-        result = conn.execute(stmt, {
-            "k_sha1": row["url_sha1"], "k_key": row["b2_object_key"], "k_sha256": row["content_sha256"],
-            "k_size": row["file_size_bytes"], "k_local": row.get("local_path"),
-        })
+        result = conn.execute(
+            stmt,
+            {
+                "k_sha1": row["url_sha1"],
+                "k_key": row["b2_object_key"],
+                "k_sha256": row["content_sha256"],
+                "k_size": row["file_size_bytes"],
+                "k_local": row.get("local_path"),
+            },
+        )
         if result.rowcount:
             updated.add(row["url_sha1"])
     return updated
@@ -144,7 +167,11 @@ def duplicate_url_sha1s(conn: sa.Connection, limit: int = 20) -> list[tuple[str,
 
 
 def campaign_names(conn: sa.Connection) -> list[str]:
-    stmt = sa.select(audio_files.c.campaign_name).distinct().where(audio_files.c.campaign_name.is_not(None))
+    stmt = (
+        sa.select(audio_files.c.campaign_name)
+        .distinct()
+        .where(audio_files.c.campaign_name.is_not(None))
+    )
     return list(conn.scalars(stmt))
 
 
@@ -164,6 +191,7 @@ def audio_files_between(
 
 
 # -- ingest failures (additive table: media_pipeline.ingest_failures) -----------------
+
 
 def failures_for(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, sa.Row]:
     wanted = sorted(set(sha1s))

@@ -22,7 +22,10 @@ DDL_FILES = (
 # all exist still gets these (and nothing else runs against it).
 ADDED_COLUMNS = {("audio_files", "company"): "0004_audio_files_company.sql"}
 CONNECT_TIMEOUT_SECONDS = 10
-_ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(?:\w+\.)?(\w+)\s+ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+_ADD_COLUMN = re.compile(
+    r"ALTER\s+TABLE\s+(?:\w+\.)?(\w+)\s+ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)",
+    re.IGNORECASE,
+)
 
 
 class SchemaUpgradeError(SystemicFailure):
@@ -62,8 +65,14 @@ def create_catalog_engine(url: str, **pool_options) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # A catalog that does not answer fails the run in seconds, not after the OS's TCP timeout.
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if parsed.get_backend_name() == "postgresql" else {}
-        return sa.create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **pool_options)
+        connect_args = (
+            {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            if parsed.get_backend_name() == "postgresql"
+            else {}
+        )
+        return sa.create_engine(
+            url, pool_pre_ping=True, future=True, connect_args=connect_args, **pool_options
+        )
 
     database = parsed.database or ""
     if database in ("", ":memory:"):
@@ -134,7 +143,9 @@ def missing_columns(conn: sa.Connection) -> list[tuple[str, str]]:
     present = set(inspector.get_table_names(schema=SCHEMA))
     missing = []
     for table, column in ADDED_COLUMNS:
-        if table in present and column not in {c["name"] for c in inspector.get_columns(table, schema=SCHEMA)}:
+        if table in present and column not in {
+            c["name"] for c in inspector.get_columns(table, schema=SCHEMA)
+        }:
             missing.append((table, column))
     return missing
 

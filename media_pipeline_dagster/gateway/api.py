@@ -27,8 +27,13 @@ SUBMIT_DB_THREADS = 2
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    state = GatewayState(settings=settings, metrics=Metrics(), auth=Authenticator(
-        settings.api_keys, settings.rate_limit_per_minute, settings.auth_failures_per_minute))
+    state = GatewayState(
+        settings=settings,
+        metrics=Metrics(),
+        auth=Authenticator(
+            settings.api_keys, settings.rate_limit_per_minute, settings.auth_failures_per_minute
+        ),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -38,12 +43,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # more writers only add contention (commits, the GIL) and slow everyone (benchmarks/gateway.py).
         submits = max(1, min(SUBMIT_DB_THREADS, settings.db_pool_size // 2))
         state.catalog = Database(settings.catalog_engine, settings.db_pool_size - submits)
-        state.submitter = Submitter(Database(settings.catalog_engine, submits), settings.object_store.store,
-                                    settings.transfer, locks, settings.transfer_concurrency)
+        state.submitter = Submitter(
+            Database(settings.catalog_engine, submits),
+            settings.object_store.store,
+            settings.transfer,
+            locks,
+            settings.transfer_concurrency,
+        )
         deliverer = None
         if settings.callback_hosts and settings.webhook_secret:
-            deliverer = Deliverer(settings.catalog_engine, settings.webhook_secret, settings.webhook_interval_seconds,
-                                  settings.fetch_policy)
+            deliverer = Deliverer(
+                settings.catalog_engine,
+                settings.webhook_secret,
+                settings.webhook_interval_seconds,
+                settings.fetch_policy,
+            )
             deliverer.start()
         try:
             yield
@@ -53,9 +67,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await state.submitter.close()
             locks.close()
 
-    app = FastAPI(title="media_pipeline_dagster gateway", version="1", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None,
-                  description="On-demand transcription requests: the audio is stored and queued; Dagster transcribes it.")
+    app = FastAPI(
+        title="media_pipeline_dagster gateway",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="On-demand transcription requests: the audio is stored and queued; Dagster transcribes it.",
+    )
     app.state.gateway = state
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)

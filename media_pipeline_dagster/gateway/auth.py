@@ -48,8 +48,12 @@ class Authenticator:
     def __init__(self, keys: dict[str, str], per_key_per_minute: int, failures_per_minute: int):
         self._keys = [(name, key.encode()) for name, key in keys.items() if key]
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._per_key = RateLimitItemPerMinute(per_key_per_minute) if per_key_per_minute > 0 else None
-        self._failures = RateLimitItemPerMinute(failures_per_minute) if failures_per_minute > 0 else None
+        self._per_key = (
+            RateLimitItemPerMinute(per_key_per_minute) if per_key_per_minute > 0 else None
+        )
+        self._failures = (
+            RateLimitItemPerMinute(failures_per_minute) if failures_per_minute > 0 else None
+        )
         self.per_key_per_minute = per_key_per_minute
         self.failures_per_minute = failures_per_minute
 
@@ -61,18 +65,28 @@ class Authenticator:
 
     def check(self, headers: Headers, address: str) -> str:
         """The key's name; 401 for a missing or wrong key, 429 beyond either limit."""
-        if self._failures is not None and not self._limiter.test(self._failures, "failed-auth", address):
+        if self._failures is not None and not self._limiter.test(
+            self._failures, "failed-auth", address
+        ):
             stats = self._limiter.get_window_stats(self._failures, "failed-auth", address)
-            raise HTTPException(429, f"more than {self.failures_per_minute} requests with a missing or wrong key per "
-                                     f"minute from {address}; wait for Retry-After, then send a valid key",
-                                headers=_retry_after(stats.reset_time))
+            raise HTTPException(
+                429,
+                f"more than {self.failures_per_minute} requests with a missing or wrong key per "
+                f"minute from {address}; wait for Retry-After, then send a valid key",
+                headers=_retry_after(stats.reset_time),
+            )
         name = self._match(presented_key(headers))
         if name is None:
             if self._failures is not None:
                 self._limiter.hit(self._failures, "failed-auth", address)
-            raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": REALM})
+            raise HTTPException(
+                401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": REALM}
+            )
         if self._per_key is not None and not self._limiter.hit(self._per_key, "key", name):
             stats = self._limiter.get_window_stats(self._per_key, "key", name)
-            raise HTTPException(429, f"rate limit of {self.per_key_per_minute} requests per minute for key {name!r}",
-                                headers=_retry_after(stats.reset_time))
+            raise HTTPException(
+                429,
+                f"rate limit of {self.per_key_per_minute} requests per minute for key {name!r}",
+                headers=_retry_after(stats.reset_time),
+            )
         return name

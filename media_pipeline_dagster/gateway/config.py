@@ -60,7 +60,9 @@ def gateway_api_keys(env: Mapping[str, str]) -> dict[str, str]:
         if sep and name.strip() and key.strip():
             keys[name.strip()] = key.strip()
         elif item.strip():
-            raise ConfigurationError("GATEWAY_API_KEYS entries must read name:key (comma-separated); the names appear in logs, never the keys")
+            raise ConfigurationError(
+                "GATEWAY_API_KEYS entries must read name:key (comma-separated); the names appear in logs, never the keys"
+            )
     if env.get("API_KEY", "").strip():
         keys.setdefault("default", env["API_KEY"].strip())
     return keys
@@ -73,7 +75,9 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, k
     try:
         value = kind(text)
     except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not a {'whole ' if kind is int else ''}number") from None
+        raise ConfigurationError(
+            f"{name}={text!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
     if value < minimum:
         raise ConfigurationError(f"{name}={text!r} must be at least {minimum}")
     return value
@@ -81,7 +85,9 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, k
 
 def catalog_engine(database_url: str, pool_size: int) -> sa.Engine:
     """The catalog with a pool of exactly ``pool_size`` connections (no overflow) that fails fast."""
-    engine = create_catalog_engine(database_url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
+    engine = create_catalog_engine(
+        database_url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS
+    )
     ensure_schema(engine)
     return engine
 
@@ -93,7 +99,14 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
     resources = load_profile(env, dotenv=False).resources
     keys = gateway_api_keys(env)
     recordings_url = env.get("RECORDINGS_DATABASE_URL") or env.get("DATABASE_URL")
-    missing = [n for n, ok in (("GATEWAY_API_KEYS or API_KEY", keys), ("RECORDINGS_DATABASE_URL or DATABASE_URL", recordings_url)) if not ok]
+    missing = [
+        n
+        for n, ok in (
+            ("GATEWAY_API_KEYS or API_KEY", keys),
+            ("RECORDINGS_DATABASE_URL or DATABASE_URL", recordings_url),
+        )
+        if not ok
+    ]
     if missing:
         raise ConfigurationError("the gateway needs: " + "; ".join(missing) + " (see .env.example)")
     pool_size = _number(env, "GATEWAY_DB_POOL_SIZE", 10, 2)
@@ -101,23 +114,37 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         prefix = normalize_prefix((env.get("GATEWAY_B2_PREFIX") or "").strip())
     except UnsafeKeyError as exc:
         raise ConfigurationError(f"GATEWAY_B2_PREFIX: {exc}") from None
-    transfer = resources["audio_transfer"].transfer_settings(concurrency=1, fetch_policy=resources["fetch_policy"].policy())
+    transfer = resources["audio_transfer"].transfer_settings(
+        concurrency=1, fetch_policy=resources["fetch_policy"].policy()
+    )
     return GatewaySettings(
-        catalog_engine=catalog_engine(normalize_database_url(resolved(resources["catalog"], env).database_url), pool_size),
+        catalog_engine=catalog_engine(
+            normalize_database_url(resolved(resources["catalog"], env).database_url), pool_size
+        ),
         recordings_engine=RecordingsDatabaseResource(database_url=recordings_url).engine,
         object_store=resolved(resources["object_store"], env),
         api_keys=keys,
         b2_prefix=prefix,
         rate_limit_per_minute=_number(env, "GATEWAY_RATE_LIMIT", 600, 0),
         auth_failures_per_minute=_number(env, "GATEWAY_AUTH_FAILURES_PER_MINUTE", 30, 0),
-        callback_hosts=frozenset(h.strip().lower() for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",") if h.strip()),
+        callback_hosts=frozenset(
+            h.strip().lower()
+            for h in (env.get("GATEWAY_CALLBACK_HOSTS") or "").split(",")
+            if h.strip()
+        ),
         webhook_secret=(env.get("GATEWAY_WEBHOOK_SECRET") or "").strip(),
         # A client waits for the answer: two quick attempts, then 503 and the client decides.
-        transfer=dataclasses.replace(transfer, max_bytes=_number(env, "GATEWAY_MAX_AUDIO_BYTES", DEFAULT_MAX_AUDIO_BYTES, 1),
-                                     audio_only=True, max_attempts=min(transfer.max_attempts, 2),
-                                     backoff_max=min(transfer.backoff_max, 2.0)),
+        transfer=dataclasses.replace(
+            transfer,
+            max_bytes=_number(env, "GATEWAY_MAX_AUDIO_BYTES", DEFAULT_MAX_AUDIO_BYTES, 1),
+            audio_only=True,
+            max_attempts=min(transfer.max_attempts, 2),
+            backoff_max=min(transfer.backoff_max, 2.0),
+        ),
         max_concurrent_submits=_number(env, "GATEWAY_MAX_CONCURRENT_SUBMITS", 160, 1),
         transfer_concurrency=_number(env, "GATEWAY_TRANSFER_CONCURRENCY", 32, 1),
         db_pool_size=pool_size,
-        request_deadline_seconds=_number(env, "GATEWAY_REQUEST_DEADLINE_SECONDS", 120.0, 1.0, kind=float),
+        request_deadline_seconds=_number(
+            env, "GATEWAY_REQUEST_DEADLINE_SECONDS", 120.0, 1.0, kind=float
+        ),
     )

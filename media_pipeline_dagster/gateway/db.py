@@ -30,7 +30,9 @@ class Database:
 
     async def call(self, fn: Callable[..., T], *args: Any, abandon_on_cancel: bool = False) -> T:
         """``fn(*args)`` (a function that opens its own connections, one at a time) in a worker thread."""
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter, abandon_on_cancel=abandon_on_cancel)
+        return await anyio.to_thread.run_sync(
+            fn, *args, limiter=self.limiter, abandon_on_cancel=abandon_on_cancel
+        )
 
     def _with_connection(self, fn: Callable[..., T], args: tuple) -> T:
         # Autocommit: each statement is its own transaction, so no ROLLBACK round trip on return.

@@ -21,7 +21,15 @@ DEMO_KEY = "demo-key"
 def seed_recordings(path: Path) -> None:
     # The dialer's own name for a shipped sample (a link inside the local audio root): its
     # URL differs from the CSV sample's, so it is a new call.
-    audio = Path(str(resources.files("media_pipeline_dagster") / "samples" / "audio" / "dialer" / DIALER_SAMPLE))
+    audio = Path(
+        str(
+            resources.files("media_pipeline_dagster")
+            / "samples"
+            / "audio"
+            / "dialer"
+            / DIALER_SAMPLE
+        )
+    )
     with sqlite3.connect(path) as db:
         db.executescript("""
             CREATE TABLE IF NOT EXISTS contacts ("$id" TEXT PRIMARY KEY, "$phone" TEXT, "$campaign_id" TEXT);
@@ -30,12 +38,18 @@ def seed_recordings(path: Path) -> None:
         """)
         db.execute("INSERT OR IGNORE INTO contacts VALUES ('demo-c1', '+49 30 1234 567', 'GWDEMO')")
         db.execute("INSERT OR IGNORE INTO campaign_map VALUES ('GWDEMO', 'Gateway Demo')")
-        db.execute("INSERT OR IGNORE INTO recordings VALUES (?, 'demo-c1', ?, '2025-09-01T08:30:00Z', '2025-09-01T08:30:06Z')",
-                   (RECORDING_ID, audio.as_uri()))
+        db.execute(
+            "INSERT OR IGNORE INTO recordings VALUES (?, 'demo-c1', ?, '2025-09-01T08:30:00Z', '2025-09-01T08:30:06Z')",
+            (RECORDING_ID, audio.as_uri()),
+        )
 
 
-def run_gateway_demo(data_dir: Path, audio_root: Path, transcribe_pending: Callable[[], bool],
-                     out: Callable[[str], None] = print) -> bool:
+def run_gateway_demo(
+    data_dir: Path,
+    audio_root: Path,
+    transcribe_pending: Callable[[], bool],
+    out: Callable[[str], None] = print,
+) -> bool:
     from fastapi.testclient import TestClient
 
     from .api import create_app
@@ -43,14 +57,24 @@ def run_gateway_demo(data_dir: Path, audio_root: Path, transcribe_pending: Calla
 
     recordings = data_dir / "dialer.sqlite"
     seed_recordings(recordings)
-    settings = load_gateway_settings({"MEDIA_PIPELINE_ENV": "local", "MEDIA_PIPELINE_DATA_DIR": str(data_dir),
-                                      "MEDIA_PIPELINE_LOCAL_AUDIO_ROOT": str(audio_root),
-                                      "API_KEY": DEMO_KEY, "RECORDINGS_DATABASE_URL": f"sqlite:///{recordings}",
-                                      "GATEWAY_B2_PREFIX": "gateway"})
+    settings = load_gateway_settings(
+        {
+            "MEDIA_PIPELINE_ENV": "local",
+            "MEDIA_PIPELINE_DATA_DIR": str(data_dir),
+            "MEDIA_PIPELINE_LOCAL_AUDIO_ROOT": str(audio_root),
+            "API_KEY": DEMO_KEY,
+            "RECORDINGS_DATABASE_URL": f"sqlite:///{recordings}",
+            "GATEWAY_B2_PREFIX": "gateway",
+        }
+    )
     headers = {"X-API-Key": DEMO_KEY}
     with TestClient(create_app(settings)) as client:
-        answer = client.post("/api/media/transcribe", data={"recording_id": RECORDING_ID}, headers=headers)
-        out(f"POST /api/media/transcribe recording_id={RECORDING_ID} -> {answer.status_code} {answer.text}")
+        answer = client.post(
+            "/api/media/transcribe", data={"recording_id": RECORDING_ID}, headers=headers
+        )
+        out(
+            f"POST /api/media/transcribe recording_id={RECORDING_ID} -> {answer.status_code} {answer.text}"
+        )
         if answer.status_code != 200:
             return False
         audio_id = answer.json()["audio_file_id"]

@@ -61,7 +61,9 @@ class _LimitedBody:
         if message["type"] == "http.request":
             self.seen += len(message.get("body", b""))
             if self.seen > self.limit:
-                raise HTTPException(413, f"the form is larger than {self.limit} bytes; send only the form fields")
+                raise HTTPException(
+                    413, f"the form is larger than {self.limit} bytes; send only the form fields"
+                )
         return message
 
 
@@ -71,12 +73,19 @@ class AuthenticatedRoute(APIRoute):
 
         async def authenticated(request: Request):
             state = state_of(request)
-            request.state.key_name = state.auth.check(request.headers, request.client.host if request.client else "unknown")
+            request.state.key_name = state.auth.check(
+                request.headers, request.client.host if request.client else "unknown"
+            )
             declared = request.headers.get("content-length") or "0"
             if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
-                raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES} bytes; send only the form fields")
+                raise HTTPException(
+                    413,
+                    f"the form is larger than {MAX_FORM_BYTES} bytes; send only the form fields",
+                )
             # The same request (scope and state are shared), reading its body through the limit.
-            return await handler(Request(request.scope, _LimitedBody(request.receive, MAX_FORM_BYTES)))
+            return await handler(
+                Request(request.scope, _LimitedBody(request.receive, MAX_FORM_BYTES))
+            )
 
         return authenticated
 
@@ -90,12 +99,19 @@ class _DeclaredBasic(HTTPBasic):
 
 
 # Declared for the OpenAPI document (Swagger's Authorize button); the check itself ran in the route.
-_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key from GATEWAY_API_KEYS")
-_basic = _DeclaredBasic(auto_error=False, scheme_name="HTTPBasic", description="any user name, the API key as password")
+_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="an API key from GATEWAY_API_KEYS"
+)
+_basic = _DeclaredBasic(
+    auto_error=False, scheme_name="HTTPBasic", description="any user name, the API key as password"
+)
 
 
-async def api_key(request: Request, _header_key: Annotated[str | None, Security(_header)] = None,
-            _basic_key: Annotated[None, Security(_basic)] = None) -> str:
+async def api_key(
+    request: Request,
+    _header_key: Annotated[str | None, Security(_header)] = None,
+    _basic_key: Annotated[None, Security(_basic)] = None,
+) -> str:
     """The name of the caller's key (``AuthenticatedRoute`` checked it before the body was read)."""
     return request.state.key_name
 
@@ -107,8 +123,12 @@ async def submit_slot(state: Gateway) -> AsyncIterator[None]:
     """One of ``max_concurrent_submits`` slots, or 503 at once: a burst is refused, never queued for minutes."""
     if state.submits_in_flight >= state.settings.max_concurrent_submits:
         state.metrics.submits_refused.inc()
-        raise HTTPException(503, f"{state.settings.max_concurrent_submits} submits are in flight, the most this gateway "
-                                 f"takes at once; try again after Retry-After", headers={"Retry-After": str(SUBMIT_RETRY_AFTER_SECONDS)})
+        raise HTTPException(
+            503,
+            f"{state.settings.max_concurrent_submits} submits are in flight, the most this gateway "
+            f"takes at once; try again after Retry-After",
+            headers={"Retry-After": str(SUBMIT_RETRY_AFTER_SECONDS)},
+        )
     state.submits_in_flight += 1
     state.metrics.submits_in_flight.inc()
     try:

@@ -27,7 +27,11 @@ def describe_validation(exc: RequestValidationError) -> str:
     """'recording_id: contains the control character ...; url: ...' from pydantic's error list."""
     parts = []
     for item in exc.errors():
-        where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "path", "query", "header", "form"))
+        where = ".".join(
+            str(p)
+            for p in item.get("loc", ())
+            if p not in ("body", "path", "query", "header", "form")
+        )
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
@@ -44,8 +48,11 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _database_error(request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
     kind = type(getattr(exc, "orig", None) or exc).__name__
     log.error("catalog database error on %s %s: %s", request.method, request.url.path, exc)
-    return error(503, f"the catalog database is unavailable ({kind}); try again after Retry-After",
-                 {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    return error(
+        503,
+        f"the catalog database is unavailable ({kind}); try again after Retry-After",
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

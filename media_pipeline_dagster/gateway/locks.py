@@ -30,7 +30,13 @@ class RecordingLocks:
     def __init__(self, engine: sa.Engine):
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._pg = engine.dialect.name == "postgresql"
-        self._engine = sa.create_engine(engine.url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}) if self._pg else None
+        self._engine = (
+            sa.create_engine(
+                engine.url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}
+            )
+            if self._pg
+            else None
+        )
         self._conn: sa.Connection | None = None
         self._guard = threading.Lock()  # one statement at a time on the shared connection
         self._limiter = anyio.CapacityLimiter(1)
@@ -39,7 +45,9 @@ class RecordingLocks:
         with self._guard:
             for attempt in (1, 2):
                 if self._conn is None:
-                    self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    self._conn = self._engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
                 try:
                     return bool(self._conn.execute(statement, {"k": "gateway:" + key}).scalar())
                 except sa.exc.DBAPIError as exc:

@@ -15,7 +15,13 @@ def redact_query(path: str) -> str:
     base, sep, query = path.partition("?")
     if not sep:
         return path
-    return base + "?" + "&".join(_QUERY_VALUE.sub("=***", part) if "=" in part else "***" for part in query.split("&"))
+    return (
+        base
+        + "?"
+        + "&".join(
+            _QUERY_VALUE.sub("=***", part) if "=" in part else "***" for part in query.split("&")
+        )
+    )
 
 
 class RedactQueryStrings(logging.Filter):
@@ -23,7 +29,9 @@ class RedactQueryStrings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args)
+            record.args = tuple(
+                redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args
+            )
         return True
 
 

@@ -35,8 +35,10 @@ LIMIT 1
 
 class AmbiguousRecording(LookupError):
     def __init__(self, text: str, matches: int):
-        super().__init__(f"recording_id {text!r} is part of the location of {matches} recordings; "
-                         "send the exact public.recordings.id (or the full url)")
+        super().__init__(
+            f"recording_id {text!r} is part of the location of {matches} recordings; "
+            "send the exact public.recordings.id (or the full url)"
+        )
         self.matches = matches
 
 
@@ -58,13 +60,17 @@ def _query(conn: sa.Connection, where: str, params: dict[str, Any]) -> list[dict
     has_map = _has_campaign_map(conn)
     sql = _SELECT.format(
         name='COALESCE(cm.campaign, c."$campaign_id")' if has_map else 'c."$campaign_id"',
-        join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"' if has_map else "",
+        join='LEFT JOIN public.campaign_map cm ON cm.campaign_id = c."$campaign_id"'
+        if has_map
+        else "",
         where=where,
     )
     return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
 
 
-def find_recording(engine: sa.Engine, *, recording_id: str | None = None, url: str | None = None) -> dict | None:
+def find_recording(
+    engine: sa.Engine, *, recording_id: str | None = None, url: str | None = None
+) -> dict | None:
     """The recording a request names, or None. Ids longer than any real one match nothing."""
     with engine.connect() as conn:
         if recording_id:
@@ -72,8 +78,11 @@ def find_recording(engine: sa.Engine, *, recording_id: str | None = None, url: s
                 return None
             rows = _query(conn, "CAST(r.id AS TEXT) = :rid", {"rid": recording_id})
             if not rows and len(recording_id) >= MIN_FALLBACK_CHARS:
-                rows = _query(conn, "r.location LIKE ('%' || :pattern || '%') ESCAPE '\\'",
-                              {"pattern": escape_like(recording_id)})
+                rows = _query(
+                    conn,
+                    "r.location LIKE ('%' || :pattern || '%') ESCAPE '\\'",
+                    {"pattern": escape_like(recording_id)},
+                )
                 if rows and rows[0]["matches"] > 1:
                     raise AmbiguousRecording(recording_id, rows[0]["matches"])
             return rows[0] if rows else None

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -14,15 +21,30 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("gateway_requests", "Requests answered, by endpoint and status.",
-                                ["endpoint", "status"], registry=self.registry)
-        self.duration = Histogram("gateway_request_duration_seconds", "Time to answer, by endpoint.", ["endpoint"],
-                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
-                                  registry=self.registry)
-        self.queued = Counter("gateway_audio_queued", "Audio files newly queued.", registry=self.registry)
-        self.submits_in_flight = Gauge("gateway_submits_in_flight", "Submits being processed now.", registry=self.registry)
-        self.submits_refused = Counter("gateway_submits_refused", "Submits refused with 503 because the cap was reached.",
-                                       registry=self.registry)
+        self.requests = Counter(
+            "gateway_requests",
+            "Requests answered, by endpoint and status.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "gateway_request_duration_seconds",
+            "Time to answer, by endpoint.",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.queued = Counter(
+            "gateway_audio_queued", "Audio files newly queued.", registry=self.registry
+        )
+        self.submits_in_flight = Gauge(
+            "gateway_submits_in_flight", "Submits being processed now.", registry=self.registry
+        )
+        self.submits_refused = Counter(
+            "gateway_submits_refused",
+            "Submits refused with 503 because the cap was reached.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

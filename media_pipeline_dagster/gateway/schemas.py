@@ -11,7 +11,14 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from ..calls.keys import UnsafeKeyError, normalize_prefix
@@ -27,7 +34,10 @@ _NOT_BLANK = {"type": "string", "pattern": r"\S"}
 
 def _text(max_length: int | None = None):
     """A printable string, or absent (null is not a form value, so the document does not offer it)."""
-    return Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=max_length)] | SkipJsonSchema[None]
+    return (
+        Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=max_length)]
+        | SkipJsonSchema[None]
+    )
 
 
 def _about(description: str):
@@ -39,29 +49,40 @@ class TranscribeForm(BaseModel):
 
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"anyOf": [{"required": ["recording_id"], "properties": {"recording_id": _NOT_BLANK}},
-                                     {"required": ["url"], "properties": {"url": _NOT_BLANK}}],
-                           "description": ONE_OF + ". Blank fields count as absent."},
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["recording_id"], "properties": {"recording_id": _NOT_BLANK}},
+                {"required": ["url"], "properties": {"url": _NOT_BLANK}},
+            ],
+            "description": ONE_OF + ". Blank fields count as absent.",
+        },
     )
 
     recording_id: _text() = _about(
-        "public.recordings.id (exact), else a part of the location of at least 8 characters matching one recording")
-    url: _text() = _about("exactly a public.recordings.location; the gateway never fetches other URLs")
+        "public.recordings.id (exact), else a part of the location of at least 8 characters matching one recording"
+    )
+    url: _text() = _about(
+        "exactly a public.recordings.location; the gateway never fetches other URLs"
+    )
     b2_prefix: _text(MAX_PREFIX_BYTES) = _about(
         f"folder for the object key, e.g. 'gateway'; at most {MAX_PREFIX_SEGMENTS} segments and {MAX_PREFIX_BYTES} bytes; "
-        "blank or absent: GATEWAY_B2_PREFIX")
+        "blank or absent: GATEWAY_B2_PREFIX"
+    )
     phone: _text(200) = _about("accepted for compatibility; the database decides")
     campaign: _text(200) = _about("accepted for compatibility; the database decides")
     campaign_id: _text(200) = _about("accepted for compatibility; the database decides")
     callback_url: _text(MAX_CALLBACK_URL_CHARS) = _about(
-        "http(s) URL on a host in GATEWAY_CALLBACK_HOSTS, POSTed the signed status when done")
+        "http(s) URL on a host in GATEWAY_CALLBACK_HOSTS, POSTed the signed status when done"
+    )
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value):
         if isinstance(value, str) and (found := _CONTROL.search(value)):
-            raise ValueError(f"contains the control character {found.group()!r} at position {found.start()}; "
-                             "send printable text only")
+            raise ValueError(
+                f"contains the control character {found.group()!r} at position {found.start()}; "
+                "send printable text only"
+            )
         return value
 
     @field_validator("b2_prefix")
@@ -74,8 +95,10 @@ class TranscribeForm(BaseModel):
         except UnsafeKeyError as exc:
             raise ValueError(str(exc)) from None
         if prefix.count("/") + 1 > MAX_PREFIX_SEGMENTS or len(prefix.encode()) > MAX_PREFIX_BYTES:
-            raise ValueError(f"must have at most {MAX_PREFIX_SEGMENTS} segments and {MAX_PREFIX_BYTES} bytes "
-                             f"(got {prefix.count('/') + 1} segments, {len(prefix.encode())} bytes)")
+            raise ValueError(
+                f"must have at most {MAX_PREFIX_SEGMENTS} segments and {MAX_PREFIX_BYTES} bytes "
+                f"(got {prefix.count('/') + 1} segments, {len(prefix.encode())} bytes)"
+            )
         return prefix
 
     @field_validator("callback_url")
@@ -133,7 +156,9 @@ class CompletedMetadata(BaseModel):
 
 
 class FailedMetadata(BaseModel):
-    failure: str = Field(description="transient (retried after next_retry_at) or permanent (waits for /rerun)")
+    failure: str = Field(
+        description="transient (retried after next_retry_at) or permanent (waits for /rerun)"
+    )
     error: str | None
     error_code: int | None
     attempts: int | None

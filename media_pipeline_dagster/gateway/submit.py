@@ -27,7 +27,13 @@ from ..calls.ingest import IngestReport, object_key_for, record_outcomes
 from ..calls.keys import UnsafeKeyError, content_type_for
 from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
-from ..calls.transfer import TransferClients, TransferJob, TransferOutcome, TransferSettings, transfer_one
+from ..calls.transfer import (
+    TransferClients,
+    TransferJob,
+    TransferOutcome,
+    TransferSettings,
+    transfer_one,
+)
 from ..catalog.tables import audio_files
 from ..kernel.resilience import SystemicFailure
 from .db import Database
@@ -57,18 +63,32 @@ def _existing(engine: sa.Engine, url_sha1: str, recording_id: str | None):
     a = audio_files.c
     by_url = a.url_sha1 == url_sha1
     match = sa.or_(by_url, a.recording_id == recording_id) if recording_id else by_url
-    select = sa.select(a.id, a.b2_object_key).where(match).order_by(sa.case((by_url, 0), else_=1)).limit(1)
+    select = (
+        sa.select(a.id, a.b2_object_key)
+        .where(match)
+        .order_by(sa.case((by_url, 0), else_=1))
+        .limit(1)
+    )
     with engine.connect() as conn:
         return conn.execute(select).first()
 
 
 def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
     """The catalog row and the transfer a recording makes; 422 before any download when it cannot be stored."""
-    source_row_id = recording["id"] if str(recording["id"]).isdigit() else None  # numeric ids only, as the seed
+    source_row_id = (
+        recording["id"] if str(recording["id"]).isdigit() else None
+    )  # numeric ids only, as the seed
     row = build_call_row(
-        {"url": recording["location"], "campaign_name": recording["campaign_name"], "phone": recording["phone"],
-         "started": recording["started"], "stopped": recording["stopped"], "source_row_id": source_row_id},
-        origin=f"{SOURCE_TABLE}#{recording['id']}", source_table=SOURCE_TABLE,
+        {
+            "url": recording["location"],
+            "campaign_name": recording["campaign_name"],
+            "phone": recording["phone"],
+            "started": recording["started"],
+            "stopped": recording["stopped"],
+            "source_row_id": source_row_id,
+        },
+        origin=f"{SOURCE_TABLE}#{recording['id']}",
+        source_table=SOURCE_TABLE,
     )
     if isinstance(row, RejectedRow):
         raise SubmitError(422, f"recording {recording['id']} cannot be queued: {row.reason}")
@@ -77,13 +97,23 @@ def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
     except UnsafeKeyError as exc:
         raise SubmitError(422, f"recording {recording['id']} cannot be stored: {exc}") from None
     if len(key.encode()) > MAX_KEY_BYTES:
-        raise SubmitError(422, f"the object key for recording {recording['id']} would be {len(key.encode())} bytes, "
-                               f"more than the bucket's {MAX_KEY_BYTES}; use a shorter b2_prefix")
+        raise SubmitError(
+            422,
+            f"the object key for recording {recording['id']} would be {len(key.encode())} bytes, "
+            f"more than the bucket's {MAX_KEY_BYTES}; use a shorter b2_prefix",
+        )
     return row, TransferJob(url=row.url, key=key, content_type=content_type_for(row.extension))
 
 
 class Submitter:
-    def __init__(self, catalog: Database, store: Any, transfer: TransferSettings, locks: RecordingLocks, concurrency: int):
+    def __init__(
+        self,
+        catalog: Database,
+        store: Any,
+        transfer: TransferSettings,
+        locks: RecordingLocks,
+        concurrency: int,
+    ):
         self.catalog, self.engine, self.store, self.locks = catalog, catalog.engine, store, locks
         self.transfer = dataclasses.replace(transfer, concurrency=concurrency)
         self.transfers = anyio.CapacityLimiter(concurrency)
@@ -105,13 +135,20 @@ class Submitter:
                         return QueueResult(found.id, found.b2_object_key, created=False)
                     try:
                         outcome = await self._transfer(job)
-                    except SystemicFailure as exc:  # the bucket itself is down or refuses us: not this recording's fault
-                        raise SubmitError(503, f"could not store the audio of recording {recording['id']}: {exc}") from None
+                    except (
+                        SystemicFailure
+                    ) as exc:  # the bucket itself is down or refuses us: not this recording's fault
+                        raise SubmitError(
+                            503, f"could not store the audio of recording {recording['id']}: {exc}"
+                        ) from None
             except TimeoutError:
                 with anyio.CancelScope(shield=True):
                     await self._remove_unless_cataloged(row, job.key)
-                raise SubmitError(504, f"recording {recording['id']}: the request deadline passed before the audio was "
-                                       "stored; nothing was cataloged. Try again later") from None
+                raise SubmitError(
+                    504,
+                    f"recording {recording['id']}: the request deadline passed before the audio was "
+                    "stored; nothing was cataloged. Try again later",
+                ) from None
             with anyio.CancelScope(shield=True):
                 return await self._catalog(recording, row, outcome)
 
@@ -122,7 +159,9 @@ class Submitter:
     async def close(self) -> None:
         await self.clients.close()
 
-    async def _catalog(self, recording: dict, row: CallRow, outcome: TransferOutcome) -> QueueResult:
+    async def _catalog(
+        self, recording: dict, row: CallRow, outcome: TransferOutcome
+    ) -> QueueResult:
         report = IngestReport(rows_seen=1)
         try:
             await self.db(record_outcomes, self.engine, [outcome], {outcome.job.key: row}, report)
@@ -133,17 +172,28 @@ class Submitter:
             if outcome.ok:
                 await self._remove_unless_cataloged(row, outcome.job.key)
             log.error("cataloging recording %s failed: %s", recording["id"], exc)
-            raise SubmitError(503, f"recording {recording['id']}: the catalog did not take the row "
-                                   f"({type(getattr(exc, 'orig', exc)).__name__}); nothing was kept. Try again later") from None
+            raise SubmitError(
+                503,
+                f"recording {recording['id']}: the catalog did not take the row "
+                f"({type(getattr(exc, 'orig', exc)).__name__}); nothing was kept. Try again later",
+            ) from None
         if report.failures:
             failure = report.failures[0]
-            raise SubmitError(422 if failure.permanent else 503,
-                              f"could not store the audio of recording {recording['id']}: {failure.reason}")
+            raise SubmitError(
+                422 if failure.permanent else 503,
+                f"could not store the audio of recording {recording['id']}: {failure.reason}",
+            )
         if found is None or found.b2_object_key != outcome.job.key:
-            await self._remove_unless_cataloged(row, outcome.job.key)  # another row won; ours would be an orphan
+            await self._remove_unless_cataloged(
+                row, outcome.job.key
+            )  # another row won; ours would be an orphan
         if found is None:
-            raise SubmitError(503, f"recording {recording['id']}: the catalog did not take the row; try again")
-        return QueueResult(found.id, found.b2_object_key, created=bool(report.inserted or report.objects_attached))
+            raise SubmitError(
+                503, f"recording {recording['id']}: the catalog did not take the row; try again"
+            )
+        return QueueResult(
+            found.id, found.b2_object_key, created=bool(report.inserted or report.objects_attached)
+        )
 
     async def _remove_unless_cataloged(self, row: CallRow, key: str) -> None:
         """Delete ``key`` unless the row of this recording points at it (keys derive from the row)."""
@@ -155,5 +205,9 @@ class Submitter:
         except FileNotFoundError:
             pass
         except Exception as exc:  # the bucket or the catalog is down too: say which object to check
-            log.error("could not make sure %s has no object without a row (%s: %s); delete it if no row points at it",
-                      key, type(exc).__name__, exc)
+            log.error(
+                "could not make sure %s has no object without a row (%s: %s); delete it if no row points at it",
+                key,
+                type(exc).__name__,
+                exc,
+            )

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -49,32 +49,55 @@ def callback_allowed(url: str, hosts: frozenset[str]) -> bool:
 
 def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> None:
     with engine.begin() as conn:
-        stmt = _dialect_insert(conn, gateway_callbacks).values(
-            audio_file_id=audio_file_id, callback_url=url, key_name=key_name, attempts=0,
-            created_at=datetime.now(timezone.utc),
-        ).on_conflict_do_nothing(index_elements=["audio_file_id", "callback_url"])
+        stmt = (
+            _dialect_insert(conn, gateway_callbacks)
+            .values(
+                audio_file_id=audio_file_id,
+                callback_url=url,
+                key_name=key_name,
+                attempts=0,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["audio_file_id", "callback_url"])
+        )
         conn.execute(stmt)
 
 
 def event_id(audio_file_id: int, callback_url: str, status: str) -> str:
     """Stable across retries of one event; a rerun that ends differently is a new event."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"media_pipeline_dagster:{audio_file_id}:{callback_url}:{status}"))
+    return str(
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"media_pipeline_dagster:{audio_file_id}:{callback_url}:{status}"
+        )
+    )
 
 
 def event_body(status: dict, callback_url: str, timestamp: int) -> bytes:
-    event = {"event_id": event_id(status["audio_file_id"], callback_url, status["status"]),
-             "event": f"transcription.{status['status']}", "timestamp": timestamp, **status}
+    event = {
+        "event_id": event_id(status["audio_file_id"], callback_url, status["status"]),
+        "event": f"transcription.{status['status']}",
+        "timestamp": timestamp,
+        **status,
+    }
     return json.dumps(event, sort_keys=True).encode()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return (
+        "sha256="
+        + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    )
 
 
-def _post(policy: FetchPolicy, url: str, secret: str, body: bytes, stamp: int, timeout: float) -> tuple[str | None, bool]:
+def _post(
+    policy: FetchPolicy, url: str, secret: str, body: bytes, stamp: int, timeout: float
+) -> tuple[str | None, bool]:
     """(error or None, whether the error is final) of one delivery attempt."""
-    headers = {"Content-Type": "application/json", "X-Signature-Timestamp": str(stamp),
-               "X-Signature-256": sign(secret, str(stamp), body)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Signature-Timestamp": str(stamp),
+        "X-Signature-256": sign(secret, str(stamp), body),
+    }
     try:
         status = fetch.post(policy, url, body, headers, timeout=timeout)
     except FetchRefused as exc:
@@ -89,38 +112,71 @@ def _post(policy: FetchPolicy, url: str, secret: str, body: bytes, stamp: int, t
 NO_INTERNAL_ADDRESSES = FetchPolicy()
 
 
-def deliver_due(engine: sa.Engine, secret: str, *, policy: FetchPolicy = NO_INTERNAL_ADDRESSES, max_attempts: int = 8,
-                timeout: float = 10.0, now: datetime | None = None) -> int:
+def deliver_due(
+    engine: sa.Engine,
+    secret: str,
+    *,
+    policy: FetchPolicy = NO_INTERNAL_ADDRESSES,
+    max_attempts: int = 8,
+    timeout: float = 10.0,
+    now: datetime | None = None,
+) -> int:
     """One pass: POST every open callback whose file is done or failed for good; returns deliveries made."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     g = gateway_callbacks
     with engine.connect() as conn:
-        due = list(conn.execute(sa.select(g).where(
-            g.c.delivered_at.is_(None), sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now))))
+        due = list(
+            conn.execute(
+                sa.select(g).where(
+                    g.c.delivered_at.is_(None),
+                    sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now),
+                )
+            )
+        )
     delivered = 0
     for cb in due:
         with engine.connect() as conn:
             status = audio_status(conn, cb.audio_file_id)
-        final = status is not None and (status["status"] == "completed" or (
-            status["status"] == "failed" and status["metadata"].get("failure") == "permanent"))
+        final = status is not None and (
+            status["status"] == "completed"
+            or (status["status"] == "failed" and status["metadata"].get("failure") == "permanent")
+        )
         if not final:
             continue
         stamp = int(time.time())
-        error, final_error = _post(policy, cb.callback_url, secret, event_body(status, cb.callback_url, stamp), stamp, timeout)
+        error, final_error = _post(
+            policy,
+            cb.callback_url,
+            secret,
+            event_body(status, cb.callback_url, stamp),
+            stamp,
+            timeout,
+        )
         attempts = cb.attempts + 1
         values: dict = {"attempts": attempts, "last_error": error}
         if error is None:
             values.update(delivered_at=now, delivered_status=status["status"])
             delivered += 1
         elif final_error or attempts >= max_attempts:
-            values.update(delivered_at=now, delivered_status="refused" if final_error else "gave_up")
-            log.warning("callback %s for audio_file %s given up after %d attempts: %s", mask_url(cb.callback_url),
-                        cb.audio_file_id, attempts, error)
+            values.update(
+                delivered_at=now, delivered_status="refused" if final_error else "gave_up"
+            )
+            log.warning(
+                "callback %s for audio_file %s given up after %d attempts: %s",
+                mask_url(cb.callback_url),
+                cb.audio_file_id,
+                attempts,
+                error,
+            )
         else:
             wait = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1))
             values["next_attempt_at"] = now + timedelta(seconds=wait)
         with engine.begin() as conn:
-            conn.execute(sa.update(g).where(g.c.audio_file_id == cb.audio_file_id, g.c.callback_url == cb.callback_url).values(**values))
+            conn.execute(
+                sa.update(g)
+                .where(g.c.audio_file_id == cb.audio_file_id, g.c.callback_url == cb.callback_url)
+                .values(**values)
+            )
     return delivered
 
 

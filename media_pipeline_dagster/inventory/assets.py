@@ -23,21 +23,38 @@ def b2_inventory(
     """Every object in the B2 bucket (key, size, ETag, file id, last-modified), as one JSON
     snapshot per UTC day under inventory/ in the bucket, with what changed since the last one."""
     try:
-        result = take_inventory(object_store, prefix=config.snapshot_prefix, page_size=config.page_size)
+        result = take_inventory(
+            object_store, prefix=config.snapshot_prefix, page_size=config.page_size
+        )
     except (InventoryAccessError, snapshots.SnapshotError) as exc:
         raise dg.Failure(description=str(exc)) from None
     snap, diff = result.snapshot, result.diff
     context.log.info(
         "%d objects, %.1f MiB in %s: %d added, %d removed, %d replaced since %s -> %s",
-        snap.count, snap.total_bytes / 2**20, object_store.describe(), len(diff.added), len(diff.removed),
-        len(diff.replaced), result.previous.key if result.previous else "(first snapshot)", snap.key,
+        snap.count,
+        snap.total_bytes / 2**20,
+        object_store.describe(),
+        len(diff.added),
+        len(diff.removed),
+        len(diff.replaced),
+        result.previous.key if result.previous else "(first snapshot)",
+        snap.key,
     )
     if config.verbose:
-        for label, keys in (("added", diff.added), ("removed", diff.removed), ("replaced", diff.replaced)):
+        for label, keys in (
+            ("added", diff.added),
+            ("removed", diff.removed),
+            ("replaced", diff.replaced),
+        ):
             for key in keys[:VERBOSE_KEYS]:
                 context.log.info("%s: %s", label, key)
             if len(keys) > VERBOSE_KEYS:
-                context.log.info("... and %d more %s (all of them are in %s)", len(keys) - VERBOSE_KEYS, label, snap.key)
+                context.log.info(
+                    "... and %d more %s (all of them are in %s)",
+                    len(keys) - VERBOSE_KEYS,
+                    label,
+                    snap.key,
+                )
     if result.listing.skipped:
         skipped = result.listing.skipped
         context.log.warning("%d object(s) left out of the snapshot: %s", len(skipped), skipped[:5])
@@ -46,7 +63,10 @@ def b2_inventory(
 
 @dg.asset(deps=[b2_inventory], group_name="inventory", kinds={"cloudflare", "sqlite"}, pool="d1")
 def d1_media_assets(
-    context: dg.AssetExecutionContext, config: D1SyncConfig, object_store: ObjectStoreResource, d1: D1Resource,
+    context: dg.AssetExecutionContext,
+    config: D1SyncConfig,
+    object_store: ObjectStoreResource,
+    d1: D1Resource,
     inventory_options: InventoryOptionsResource,
 ) -> dg.MaterializeResult:
     """Cloudflare D1 media_assets: one row per object of the latest inventory, inserted once
@@ -89,24 +109,46 @@ def d1_media_assets(
         context.log.info("dry run, nothing written. SQL it would send:\n%s", sql_preview(report))
     context.log.info(
         "%s: %d discovered, %d new, %d already known, %d rows written, %d API requests",
-        db.label, report.discovered, len(report.new), report.already_known, report.rows_written, report.api_requests,
+        db.label,
+        report.discovered,
+        len(report.new),
+        report.already_known,
+        report.rows_written,
+        report.api_requests,
     )
     return dg.MaterializeResult(metadata=metadata)
 
 
 def sync_options(
-    context: dg.AssetExecutionContext, config: D1SyncConfig, store: ObjectStoreResource, d1: D1Resource,
+    context: dg.AssetExecutionContext,
+    config: D1SyncConfig,
+    store: ObjectStoreResource,
+    d1: D1Resource,
     deployment: InventoryOptionsResource,
 ) -> SyncOptions:
     """The run's switches: its run configuration where given, else the deployment's settings."""
-    enrich = deployment.enrich_metadata if config.enrich_metadata is None else config.enrich_metadata
+    enrich = (
+        deployment.enrich_metadata if config.enrich_metadata is None else config.enrich_metadata
+    )
     if enrich and not supports_object_metadata(store):
-        context.log.warning("enrich_metadata is on, but %s keeps no content type or user metadata: skipped", store.describe())
+        context.log.warning(
+            "enrich_metadata is on, but %s keeps no content type or user metadata: skipped",
+            store.describe(),
+        )
         enrich = False
     return SyncOptions(
-        dry_run=config.dry_run, verbose=config.verbose, read_page_size=config.read_page_size,
-        track_last_seen=deployment.track_last_seen if config.track_last_seen is None else config.track_last_seen,
-        max_statements_per_request=d1.max_statements_per_request, max_request_bytes=d1.max_request_bytes,
-        object_metadata=(lambda rows: head_objects(store, rows, concurrency=deployment.enrich_concurrency)) if enrich else None,
+        dry_run=config.dry_run,
+        verbose=config.verbose,
+        read_page_size=config.read_page_size,
+        track_last_seen=deployment.track_last_seen
+        if config.track_last_seen is None
+        else config.track_last_seen,
+        max_statements_per_request=d1.max_statements_per_request,
+        max_request_bytes=d1.max_request_bytes,
+        object_metadata=(
+            lambda rows: head_objects(store, rows, concurrency=deployment.enrich_concurrency)
+        )
+        if enrich
+        else None,
         enrich_max_objects=config.enrich_max_objects or deployment.enrich_max_objects,
     )

@@ -31,12 +31,16 @@ class CoverageCheck:
         return self.table_exists and not self.missing
 
 
-def check_coverage(db: D1Connection, snapshot: Snapshot, page_size: int = DEFAULT_READ_PAGE) -> CoverageCheck:
+def check_coverage(
+    db: D1Connection, snapshot: Snapshot, page_size: int = DEFAULT_READ_PAGE
+) -> CoverageCheck:
     rows = asset_rows(snapshot.objects)
     if not table_columns(db):
         return CoverageCheck(len(rows), rows, table_exists=False)
     known = read_known(db, page_size=page_size)
-    return CoverageCheck(len(rows), [r for r in rows if r.media_uid not in known], table_exists=True)
+    return CoverageCheck(
+        len(rows), [r for r in rows if r.media_uid not in known], table_exists=True
+    )
 
 
 @dg.asset_check(
@@ -45,10 +49,14 @@ def check_coverage(db: D1Connection, snapshot: Snapshot, page_size: int = DEFAUL
     description="Every object of the latest b2_inventory snapshot has its media_uid in D1 media_assets.",
     blocking=False,
 )
-def every_inventory_object_in_d1(object_store: ObjectStoreResource, d1: D1Resource) -> dg.AssetCheckResult:
+def every_inventory_object_in_d1(
+    object_store: ObjectStoreResource, d1: D1Resource
+) -> dg.AssetCheckResult:
     key = snapshots.latest_key(object_store, DEFAULT_SNAPSHOT_PREFIX)
     if key is None:
-        return dg.AssetCheckResult(passed=False, description="no inventory snapshot yet: materialize b2_inventory.")
+        return dg.AssetCheckResult(
+            passed=False, description="no inventory snapshot yet: materialize b2_inventory."
+        )
     snap = snapshots.read(object_store, key)
     try:
         with d1.connect() as db:
@@ -64,10 +72,15 @@ def every_inventory_object_in_d1(object_store: ObjectStoreResource, d1: D1Resour
             "objects_checked": dg.MetadataValue.int(outcome.checked),
             "missing": dg.MetadataValue.int(len(outcome.missing)),
             "api_requests": dg.MetadataValue.int(requests),
-            "missing_preview": dg.MetadataValue.md(md_table(
-                ["media_uid", "b2_key", "b2_file_id"],
-                [(r.media_uid, r.b2_key, r.b2_file_id) for r in outcome.missing[:MISSING_PREVIEW]],
-            )),
+            "missing_preview": dg.MetadataValue.md(
+                md_table(
+                    ["media_uid", "b2_key", "b2_file_id"],
+                    [
+                        (r.media_uid, r.b2_key, r.b2_file_id)
+                        for r in outcome.missing[:MISSING_PREVIEW]
+                    ],
+                )
+            ),
         },
     )
 
@@ -95,19 +108,27 @@ def find_stale(db: D1Connection, after_days: int) -> StaleReport:
     latest = f"(SELECT max({LAST_SEEN}) FROM {TABLE})"
     older = f"{LAST_SEEN} < datetime({latest}, ?)"
     shift = (f"-{int(after_days)} days",)
-    bounds, counts, preview = db.run([
-        Statement(f"SELECT {latest}, datetime({latest}, ?)", shift),
-        Statement(f"SELECT count(*), coalesce(sum({older}), 0), coalesce(sum({LAST_SEEN} IS NULL), 0) FROM {TABLE}", shift),
-        Statement(
-            f"SELECT media_uid, b2_key, {LAST_SEEN} FROM {TABLE} WHERE {LAST_SEEN} IS NULL OR {older} "
-            f"ORDER BY {LAST_SEEN} IS NOT NULL, {LAST_SEEN}, id LIMIT {STALE_PREVIEW}", shift,
-        ),
-    ])
-    (latest_seen, cutoff), = bounds.rows
-    (rows, stale, never), = counts.rows
+    bounds, counts, preview = db.run(
+        [
+            Statement(f"SELECT {latest}, datetime({latest}, ?)", shift),
+            Statement(
+                f"SELECT count(*), coalesce(sum({older}), 0), coalesce(sum({LAST_SEEN} IS NULL), 0) FROM {TABLE}",
+                shift,
+            ),
+            Statement(
+                f"SELECT media_uid, b2_key, {LAST_SEEN} FROM {TABLE} WHERE {LAST_SEEN} IS NULL OR {older} "
+                f"ORDER BY {LAST_SEEN} IS NOT NULL, {LAST_SEEN}, id LIMIT {STALE_PREVIEW}",
+                shift,
+            ),
+        ]
+    )
+    ((latest_seen, cutoff),) = bounds.rows
+    ((rows, stale, never),) = counts.rows
     if latest_seen is None:  # tracking is on but no run has set it yet
         return StaleReport(tracked=True, rows=int(rows))
-    return StaleReport(True, latest_seen, cutoff, int(stale), int(never), int(rows), tuple(preview.rows))
+    return StaleReport(
+        True, latest_seen, cutoff, int(stale), int(never), int(rows), tuple(preview.rows)
+    )
 
 
 @dg.asset_check(
@@ -117,17 +138,23 @@ def find_stale(db: D1Connection, after_days: int) -> StaleReport:
     "(last_seen_at, kept with D1_TRACK_LAST_SEEN). Reports them; never deletes anything.",
     blocking=False,
 )
-def no_stale_media_assets(d1: D1Resource, inventory_options: InventoryOptionsResource) -> dg.AssetCheckResult:
+def no_stale_media_assets(
+    d1: D1Resource, inventory_options: InventoryOptionsResource
+) -> dg.AssetCheckResult:
     days = inventory_options.stale_after_days
     warn = dg.AssetCheckSeverity.WARN
     try:
         with d1.connect() as db:
             found = find_stale(db, days)
     except D1Error as exc:
-        return dg.AssetCheckResult(passed=False, severity=warn, description=f"could not read D1: {exc}")
+        return dg.AssetCheckResult(
+            passed=False, severity=warn, description=f"could not read D1: {exc}"
+        )
     if not found.tracked or found.latest_seen is None:
         return dg.AssetCheckResult(
-            passed=False, severity=warn, metadata={"rows": dg.MetadataValue.int(found.rows)},
+            passed=False,
+            severity=warn,
+            metadata={"rows": dg.MetadataValue.int(found.rows)},
             description="last_seen_at is not kept yet, so staleness cannot be told: set D1_TRACK_LAST_SEEN=true "
             "(or track_last_seen: true in the run) and materialize d1_media_assets.",
         )
@@ -138,7 +165,9 @@ def no_stale_media_assets(d1: D1Resource, inventory_options: InventoryOptionsRes
             f"{found.never_seen} never seen since tracking began. Nothing was deleted."
         )
     return dg.AssetCheckResult(
-        passed=not (found.stale or found.never_seen), severity=warn, description=description,
+        passed=not (found.stale or found.never_seen),
+        severity=warn,
+        description=description,
         metadata={
             "stale_after_days": dg.MetadataValue.int(days),
             "latest_seen": dg.MetadataValue.text(found.latest_seen),
@@ -146,6 +175,8 @@ def no_stale_media_assets(d1: D1Resource, inventory_options: InventoryOptionsRes
             "rows": dg.MetadataValue.int(found.rows),
             "stale": dg.MetadataValue.int(found.stale),
             "never_seen_since_tracking": dg.MetadataValue.int(found.never_seen),
-            "stale_preview": dg.MetadataValue.md(md_table(["media_uid", "b2_key", "last_seen_at"], found.preview)),
+            "stale_preview": dg.MetadataValue.md(
+                md_table(["media_uid", "b2_key", "last_seen_at"], found.preview)
+            ),
         },
     )

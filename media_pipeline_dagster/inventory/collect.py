@@ -30,7 +30,10 @@ def _previous(store: ObjectStoreResource, prefix: str) -> Snapshot | None:
 
 
 def take_inventory(
-    store: ObjectStoreResource, *, prefix: str = DEFAULT_SNAPSHOT_PREFIX, page_size: int = 1000,
+    store: ObjectStoreResource,
+    *,
+    prefix: str = DEFAULT_SNAPSHOT_PREFIX,
+    page_size: int = 1000,
     now: datetime | None = None,
 ) -> InventoryResult:
     """List every object outside ``prefix`` and write ``<prefix><UTC day>.json`` (replacing that day's)."""
@@ -40,15 +43,22 @@ def take_inventory(
     # On S3 the listing goes first: bad credentials or endpoint fail there, with a clear message.
     previous = None if isinstance(store, S3ObjectStoreResource) else _previous(store, prefix)
     listing = list_bucket(
-        store, exclude_prefix=prefix, page_size=page_size,
+        store,
+        exclude_prefix=prefix,
+        page_size=page_size,
         previous={o.key: o for o in previous.objects} if previous else None,
     )
     if isinstance(store, S3ObjectStoreResource):
         previous = _previous(store, prefix)
     current = Snapshot(
-        key=snapshots.snapshot_key(prefix, now.date()), taken_at=iso_utc(now), source=store.describe(),
-        excluded_prefix=prefix, objects=listing.objects,
+        key=snapshots.snapshot_key(prefix, now.date()),
+        taken_at=iso_utc(now),
+        source=store.describe(),
+        excluded_prefix=prefix,
+        objects=listing.objects,
     )
     written = snapshots.write(store, current)
     changes = snapshots.diff(previous, current)
-    return InventoryResult(current, previous, changes, listing, written, time.perf_counter() - started)
+    return InventoryResult(
+        current, previous, changes, listing, written, time.perf_counter() - started
+    )

@@ -57,7 +57,9 @@ def _answer(exc) -> str:
     return f"HTTP {_status(exc)} {code if code != str(_status(exc)) else exc.response.get('Error', {}).get('Message', '')}"
 
 
-def head_objects(store: S3ObjectStoreResource, rows: Sequence[AssetRow], *, concurrency: int) -> HeadOutcome:
+def head_objects(
+    store: S3ObjectStoreResource, rows: Sequence[AssetRow], *, concurrency: int
+) -> HeadOutcome:
     """HEAD each row's object version; stop at the first refusal (401/403), which no retry changes."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -70,7 +72,9 @@ def head_objects(store: S3ObjectStoreResource, rows: Sequence[AssetRow], *, conc
     def one(row: AssetRow) -> None:
         if stop.is_set():
             return
-        versioned = row.b2_file_id != row.etag  # the file id is the ETag where the store has no versions
+        versioned = (
+            row.b2_file_id != row.etag
+        )  # the file id is the ETag where the store has no versions
         kwargs = {"VersionId": row.b2_file_id} if versioned else {}
         try:
             head = client.head_object(Bucket=store.bucket, Key=row.b2_key, **kwargs)
@@ -93,13 +97,17 @@ def head_objects(store: S3ObjectStoreResource, rows: Sequence[AssetRow], *, conc
         with lock:
             outcome.requests += 1
             if not versioned and normalize_etag(head.get("ETag")) != row.etag:
-                outcome.gone.append(row.b2_key)  # replaced since the inventory: its metadata is another object's
+                outcome.gone.append(
+                    row.b2_key
+                )  # replaced since the inventory: its metadata is another object's
                 return
             # Header names are case-insensitive; S3 keeps them lower-case, some servers echo them capitalised.
             meta = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
             outcome.found[row.media_uid] = ObjectMetadata(head.get("ContentType") or None, meta)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="inventory-head") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, concurrency), thread_name_prefix="inventory-head"
+    ) as pool:
         list(pool.map(one, rows))
     if refused:
         raise EnrichmentAccessError(

@@ -17,11 +17,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..resources.object_store import LocalObjectStoreResource, ObjectStoreResource, S3ObjectStoreResource
+from ..resources.object_store import (
+    LocalObjectStoreResource,
+    ObjectStoreResource,
+    S3ObjectStoreResource,
+)
 
 AUTH_CODES = {
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "AllAccessDisabled", "InvalidToken",
-    "ExpiredToken", "Unauthorized", "Forbidden", "403", "401",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidToken",
+    "ExpiredToken",
+    "Unauthorized",
+    "Forbidden",
+    "403",
+    "401",
 }
 UNSUPPORTED_CODES = {"NotImplemented", "MethodNotAllowed", "501", "405"}
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # the ETag S3 gives a zero-byte object
@@ -75,9 +87,13 @@ def list_bucket(
         listing = list_s3(store, exclude_prefix=exclude_prefix, page_size=page_size)
     elif isinstance(store, LocalObjectStoreResource):
         _ = store.store  # creates the folder, as every other use of the local bucket does
-        listing = list_local(Path(store.root_dir), exclude_prefix=exclude_prefix, previous=previous or {})
+        listing = list_local(
+            Path(store.root_dir), exclude_prefix=exclude_prefix, previous=previous or {}
+        )
     else:
-        raise TypeError(f"cannot list a {type(store).__name__}; expected an S3 or a local object store")
+        raise TypeError(
+            f"cannot list a {type(store).__name__}; expected an S3 or a local object store"
+        )
     listing.objects.sort(key=lambda o: o.key)
     return listing
 
@@ -94,10 +110,14 @@ def access_error(exc: Exception, store: S3ObjectStoreResource) -> InventoryAcces
                 "BACKBLAZE_B2_APPLICATION_KEY (a key allowed to list the bucket: listFiles, readFiles)."
             )
         if code == "NoSuchBucket":
-            return InventoryAccessError(f"{where} does not exist: check BACKBLAZE_B2_BUCKET and the endpoint's region.")
+            return InventoryAccessError(
+                f"{where} does not exist: check BACKBLAZE_B2_BUCKET and the endpoint's region."
+            )
         return InventoryAccessError(f"listing {where} failed: {code or exc}")
     if isinstance(exc, NoCredentialsError):
-        return InventoryAccessError(f"no credentials for {where}: set BACKBLAZE_B2_KEY_ID and BACKBLAZE_B2_APPLICATION_KEY.")
+        return InventoryAccessError(
+            f"no credentials for {where}: set BACKBLAZE_B2_KEY_ID and BACKBLAZE_B2_APPLICATION_KEY."
+        )
     if isinstance(exc, EndpointConnectionError):
         return InventoryAccessError(
             f"cannot reach {store.endpoint_url} to list {where}: check BACKBLAZE_B2_S3_ENDPOINT and the network."
@@ -127,14 +147,20 @@ def _add(listing: Listing, entry: dict, version_id: str | None) -> None:
         etag = EMPTY_MD5  # some S3 servers send an empty ETag for an empty object
     file_id = version_id if version_id and version_id != "null" else etag
     if not file_id:
-        listing.skipped.append(f"{entry['Key']}: neither a VersionId nor an ETag, so no stable media_uid")
+        listing.skipped.append(
+            f"{entry['Key']}: neither a VersionId nor an ETag, so no stable media_uid"
+        )
         return
-    listing.objects.append(InventoryObject(entry["Key"], size, etag, file_id, iso_utc(entry["LastModified"])))
+    listing.objects.append(
+        InventoryObject(entry["Key"], size, etag, file_id, iso_utc(entry["LastModified"]))
+    )
 
 
 def _versions(client, bucket: str, exclude_prefix: str, page_size: int) -> Listing:
     listing = Listing([], method="ListObjectVersions")
-    pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, PaginationConfig={"PageSize": page_size})
+    pages = client.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": page_size}
+    )
     for page in pages:
         listing.pages += 1
         for entry in page.get("Versions") or ():
@@ -146,7 +172,9 @@ def _versions(client, bucket: str, exclude_prefix: str, page_size: int) -> Listi
 
 def _current_objects(client, bucket: str, exclude_prefix: str, page_size: int) -> Listing:
     listing = Listing([], method="ListObjectsV2")
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": page_size})
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": page_size}
+    )
     for page in pages:
         listing.pages += 1
         for entry in page.get("Contents") or ():
@@ -172,13 +200,18 @@ def _walk(root: Path) -> Iterable[Path]:
 
 
 def list_local(
-    root: Path, *, exclude_prefix: str, previous: Mapping[str, InventoryObject],
+    root: Path,
+    *,
+    exclude_prefix: str,
+    previous: Mapping[str, InventoryObject],
     hasher: Callable[[Path], str] = _md5,
 ) -> Listing:
     """A folder as a bucket; a file whose size and mtime match the previous snapshot keeps its hash."""
     listing = Listing([], method="folder walk", pages=1)
     if not root.is_dir():
-        raise InventoryAccessError(f"local bucket folder {root} is not a folder: check MEDIA_PIPELINE_DATA_DIR.")
+        raise InventoryAccessError(
+            f"local bucket folder {root} is not a folder: check MEDIA_PIPELINE_DATA_DIR."
+        )
     for path in _walk(root):
         key = path.relative_to(root).as_posix()
         if key.startswith(exclude_prefix):
@@ -186,7 +219,9 @@ def list_local(
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
-            listing.skipped.append(key.encode("utf-8", "backslashreplace").decode() + ": file name is not UTF-8")
+            listing.skipped.append(
+                key.encode("utf-8", "backslashreplace").decode() + ": file name is not UTF-8"
+            )
             continue
         stat = path.stat()
         modified = iso_utc(stat.st_mtime)

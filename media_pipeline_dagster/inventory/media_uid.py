@@ -14,5 +14,7 @@ HEX_CHARS = 40
 
 def media_uid(file_id: str, key: str) -> str:
     if not file_id:
-        raise ValueError(f"object {key!r} has no file id (VersionId or ETag); its media_uid would not be stable")
-    return PREFIX + hashlib.sha256(f"{file_id}:{key}".encode("utf-8")).hexdigest()[:HEX_CHARS]
+        raise ValueError(
+            f"object {key!r} has no file id (VersionId or ETag); its media_uid would not be stable"
+        )
+    return PREFIX + hashlib.sha256(f"{file_id}:{key}".encode()).hexdigest()[:HEX_CHARS]

@@ -29,7 +29,9 @@ def _value(meta: Mapping, name: str) -> object:
 
 
 def mirror_bucket_to_d1(
-    resources: Mapping[str, object], *, instance: dg.DagsterInstance | None = None,
+    resources: Mapping[str, object],
+    *,
+    instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] | None = print,
 ) -> MirrorSummary:
     """Materialize b2_inventory and d1_media_assets (and their checks) with ``resources``
@@ -37,14 +39,24 @@ def mirror_bucket_to_d1(
     lines: first what the D1 file is, then the figures."""
     options = resources.get("inventory_options") or InventoryOptionsResource()
     # Staleness means something only where last_seen_at is kept.
-    checks = [every_inventory_object_in_d1] + ([no_stale_media_assets] if options.track_last_seen else [])
+    checks = [every_inventory_object_in_d1] + (
+        [no_stale_media_assets] if options.track_last_seen else []
+    )
     # The asset job, not dg.materialize's ephemeral one: the UI then shows the run's target assets.
     job = dg.Definitions(
-        assets=[b2_inventory, d1_media_assets], asset_checks=checks,
-        resources={"object_store": resources["object_store"], "d1": resources["d1"], "inventory_options": options},
+        assets=[b2_inventory, d1_media_assets],
+        asset_checks=checks,
+        resources={
+            "object_store": resources["object_store"],
+            "d1": resources["d1"],
+            "inventory_options": options,
+        },
     ).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        instance=instance, asset_selection=[b2_inventory.key, d1_media_assets.key], raise_on_error=False, run_config=QUIET,
+        instance=instance,
+        asset_selection=[b2_inventory.key, d1_media_assets.key],
+        raise_on_error=False,
+        run_config=QUIET,
     )
     lines: list[str] = [f"D1 is {resources['d1'].explain()}"]
     for event in result.asset_materializations_for_node("b2_inventory"):
@@ -62,9 +74,14 @@ def mirror_bucket_to_d1(
         )
     for check in result.get_asset_check_evaluations():
         outcome = "passed" if check.passed else f"FAILED ({check.severity.value})"
-        lines.append(f"check {check.check_name}: {outcome}" + (f": {check.description}" if not check.passed and check.description else ""))
+        lines.append(
+            f"check {check.check_name}: {outcome}"
+            + (f": {check.description}" if not check.passed and check.description else "")
+        )
     for failure in result.get_step_failure_events():
-        lines.append(f"FAILED {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
+        lines.append(
+            f"FAILED {failure.step_key}: {failure.step_failure_data.error.message.strip()}"
+        )
     if echo:
         for line in lines:
             echo(line)

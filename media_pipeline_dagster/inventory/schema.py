@@ -52,7 +52,9 @@ MIGRATIONS = (
 
 
 def sql_file_statements(name: str) -> list[Statement]:
-    text = (resources.files("media_pipeline_dagster") / "sql" / "d1" / name).read_text(encoding="utf-8")
+    text = (resources.files("media_pipeline_dagster") / "sql" / "d1" / name).read_text(
+        encoding="utf-8"
+    )
     out, buf = [], ""
     for line in text.splitlines(keepends=True):
         if not buf and (not line.strip() or line.lstrip().startswith("--")):
@@ -71,7 +73,9 @@ class SchemaState:
     columns: set[str]
     recorded: set[str] = field(default_factory=set)  # names in d1_migrations
     applied: list[str] = field(default_factory=list)  # migrations applied (dry run: to apply)
-    newly_recorded: list[str] = field(default_factory=list)  # recorded without applying: their effect was there
+    newly_recorded: list[str] = field(
+        default_factory=list
+    )  # recorded without applying: their effect was there
     statements: list[Statement] = field(default_factory=list)
 
     @property
@@ -110,9 +114,13 @@ def read_state(db: D1Connection, *, dry_run: bool) -> SchemaState:
             (names,) = db.run([Statement(f"SELECT name FROM {MIGRATIONS_TABLE}")])
             recorded = _names(names, "name")
         return SchemaState(_names(table, "name"), recorded)
-    table, _, names = db.run([
-        table_info(TABLE), Statement(CREATE_MIGRATIONS_TABLE), Statement(f"SELECT name FROM {MIGRATIONS_TABLE}"),
-    ])
+    table, _, names = db.run(
+        [
+            table_info(TABLE),
+            Statement(CREATE_MIGRATIONS_TABLE),
+            Statement(f"SELECT name FROM {MIGRATIONS_TABLE}"),
+        ]
+    )
     return SchemaState(_names(table, "name"), _names(names, "name"))
 
 
@@ -130,19 +138,27 @@ def missing_statements(name: str, columns: set[str]) -> list[Statement]:
 
 
 def plan(state: SchemaState, wanted: set[str]) -> None:
-    state.applied = [m.name for m in MIGRATIONS if m.name in wanted and not m.present(state.columns)]
+    state.applied = [
+        m.name for m in MIGRATIONS if m.name in wanted and not m.present(state.columns)
+    ]
     state.newly_recorded = [
         m.name for m in MIGRATIONS if m.present(state.columns) and m.name not in state.recorded
     ]
-    state.statements = [s for name in state.applied for s in missing_statements(name, state.columns)]
-    state.statements += [Statement(RECORD_MIGRATION, (name,)) for name in state.applied + state.newly_recorded]
+    state.statements = [
+        s for name in state.applied for s in missing_statements(name, state.columns)
+    ]
+    state.statements += [
+        Statement(RECORD_MIGRATION, (name,)) for name in state.applied + state.newly_recorded
+    ]
 
 
 def ensure_schema(
     db: D1Connection, *, track_last_seen: bool, dry_run: bool, enrich_metadata: bool = False
 ) -> SchemaState:
-    wanted = {CREATE_TABLE} | ({ADD_LAST_SEEN} if track_last_seen else set()) | (
-        {ADD_OBJECT_METADATA} if enrich_metadata else set()
+    wanted = (
+        {CREATE_TABLE}
+        | ({ADD_LAST_SEEN} if track_last_seen else set())
+        | ({ADD_OBJECT_METADATA} if enrich_metadata else set())
     )
     for attempt in (1, 2):
         state = read_state(db, dry_run=dry_run)
@@ -155,10 +171,14 @@ def ensure_schema(
         except D1Error as exc:
             # A concurrent run (or a retried request whose answer was lost) got there first; the
             # request was rolled back as a whole: look again, record what is now there.
-            if attempt == 2 or ("already exists" not in str(exc) and "duplicate column" not in str(exc)):
+            if attempt == 2 or (
+                "already exists" not in str(exc) and "duplicate column" not in str(exc)
+            ):
                 raise
     state.columns = _names(after, "name")
     missing = [m.name for m in MIGRATIONS if m.name in wanted and not m.present(state.columns)]
     if missing:
-        raise D1Error(f"{TABLE} is still missing or incomplete after applying {', '.join(missing)}: {sorted(state.columns)}")
+        raise D1Error(
+            f"{TABLE} is still missing or incomplete after applying {', '.join(missing)}: {sorted(state.columns)}"
+        )
     return state

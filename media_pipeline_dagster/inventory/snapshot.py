@@ -28,7 +28,9 @@ class SnapshotError(RuntimeError):
 def normalize_prefix(prefix: str) -> str:
     cleaned = prefix.strip().strip("/")
     if not cleaned:
-        raise SnapshotError("the snapshot prefix must not be empty: it keeps snapshots apart from the media")
+        raise SnapshotError(
+            "the snapshot prefix must not be empty: it keeps snapshots apart from the media"
+        )
     return cleaned + "/"
 
 
@@ -72,10 +74,17 @@ def diff(previous: Snapshot | None, current: Snapshot) -> Diff:
 
 def encode(snapshot: Snapshot) -> bytes:
     header = {
-        "format": FORMAT, "source": snapshot.source, "taken_at": snapshot.taken_at,
-        "excluded_prefix": snapshot.excluded_prefix, "count": snapshot.count, "total_bytes": snapshot.total_bytes,
+        "format": FORMAT,
+        "source": snapshot.source,
+        "taken_at": snapshot.taken_at,
+        "excluded_prefix": snapshot.excluded_prefix,
+        "count": snapshot.count,
+        "total_bytes": snapshot.total_bytes,
     }
-    lines = [json.dumps(o.as_dict(), ensure_ascii=False, sort_keys=True) for o in sorted(snapshot.objects, key=lambda o: o.key)]
+    lines = [
+        json.dumps(o.as_dict(), ensure_ascii=False, sort_keys=True)
+        for o in sorted(snapshot.objects, key=lambda o: o.key)
+    ]
     head = json.dumps(header, ensure_ascii=False, sort_keys=True)[:-1]
     body = ",\n".join(lines)
     return f'{head}, "objects": [\n{body}\n]}}\n'.encode()
@@ -95,7 +104,9 @@ def decode(data: bytes, key: str) -> Snapshot:
 def write(store: ObjectStoreResource, snapshot: Snapshot) -> int:
     data = encode(snapshot)
     # SeaweedFS and B2 would guess the type; the local store takes no attributes.
-    attributes = {"Content-Type": "application/json"} if isinstance(store, S3ObjectStoreResource) else None
+    attributes = (
+        {"Content-Type": "application/json"} if isinstance(store, S3ObjectStoreResource) else None
+    )
     obstore.put(store.store, snapshot.key, data, attributes=attributes)
     return len(data)
 

@@ -20,8 +20,16 @@ from .enrich import EnrichmentAccessError, HeadOutcome
 from .schema import SchemaState, ensure_schema
 from .snapshot import Snapshot
 from .statements import (
-    ENRICH, INSERT, INSERT_WITH_METADATA, TOUCH, AssetRow, asset_rows, enrich_statements, insert_statements,
-    known_page, touch_statements,
+    ENRICH,
+    INSERT,
+    INSERT_WITH_METADATA,
+    TOUCH,
+    AssetRow,
+    asset_rows,
+    enrich_statements,
+    insert_statements,
+    known_page,
+    touch_statements,
 )
 
 DEFAULT_READ_PAGE = 20_000
@@ -56,9 +64,13 @@ class SyncReport:
     enriched: int = 0  # rows written with their object metadata
     enrich_gone: list[str] = field(default_factory=list)
     enrich_failed: list[str] = field(default_factory=list)
-    enrich_error: str | None = None  # the store refused the HEADs: the mirror was written without them
+    enrich_error: str | None = (
+        None  # the store refused the HEADs: the mirror was written without them
+    )
     schema: SchemaState | None = None
-    planned: list[list[Statement]] = field(default_factory=list)  # dry run: the requests it would send
+    planned: list[list[Statement]] = field(
+        default_factory=list
+    )  # dry run: the requests it would send
     seconds: float = 0.0
 
 
@@ -75,7 +87,13 @@ def read_known(
     known: dict[str, Known] = {}
     after = ""
     while True:
-        (page,) = db.run([known_page(after, page_size, with_last_seen=with_last_seen, with_enrichment=with_enrichment)])
+        (page,) = db.run(
+            [
+                known_page(
+                    after, page_size, with_last_seen=with_last_seen, with_enrichment=with_enrichment
+                )
+            ]
+        )
         for row in page.rows:
             rest = list(row[1:])
             seen = rest.pop(0) if with_last_seen else None
@@ -99,7 +117,11 @@ class SyncError(D1Error):
 
 
 def pack(statements: Sequence[Statement], options: SyncOptions) -> list[list[Statement]]:
-    return pack_requests(statements, max_statements=options.max_statements_per_request, max_bytes=options.max_request_bytes)
+    return pack_requests(
+        statements,
+        max_statements=options.max_statements_per_request,
+        max_bytes=options.max_request_bytes,
+    )
 
 
 def sync_snapshot(
@@ -119,16 +141,28 @@ def sync_snapshot(
     return report
 
 
-def _sync(db: D1Connection, snapshot: Snapshot, options: SyncOptions, log: logging.Logger, report: SyncReport) -> None:
+def _sync(
+    db: D1Connection,
+    snapshot: Snapshot,
+    options: SyncOptions,
+    log: logging.Logger,
+    report: SyncReport,
+) -> None:
     enrich = options.object_metadata is not None
     report.schema = ensure_schema(
         db, track_last_seen=options.track_last_seen, enrich_metadata=enrich, dry_run=options.dry_run
     )
     tracking_ready = report.schema.has_last_seen
-    known = read_known(
-        db, page_size=options.read_page_size, with_last_seen=tracking_ready,
-        with_enrichment=enrich and report.schema.has_object_metadata,
-    ) if report.schema.table_exists else {}
+    known = (
+        read_known(
+            db,
+            page_size=options.read_page_size,
+            with_last_seen=tracking_ready,
+            with_enrichment=enrich and report.schema.has_object_metadata,
+        )
+        if report.schema.table_exists
+        else {}
+    )
     report.known_in_d1 = len(known)
     rows = asset_rows(snapshot.objects)
     report.new = [r for r in rows if r.media_uid not in known]
@@ -137,26 +171,41 @@ def _sync(db: D1Connection, snapshot: Snapshot, options: SyncOptions, log: loggi
     heads = _heads(rows, known, options, log, report) if enrich else HeadOutcome()
     found = heads.found
     seen_at = _d1_timestamp(snapshot.taken_at) if options.track_last_seen else None
-    statements = insert_statements([r for r in report.new if r.media_uid not in found], last_seen_at=seen_at)
+    statements = insert_statements(
+        [r for r in report.new if r.media_uid not in found], last_seen_at=seen_at
+    )
     new_enriched = [r for r in report.new if r.media_uid in found]
-    statements += insert_statements(new_enriched, last_seen_at=seen_at, metadata=found, fetched_at=heads.fetched_at)
+    statements += insert_statements(
+        new_enriched, last_seen_at=seen_at, metadata=found, fetched_at=heads.fetched_at
+    )
     old_enriched = [r for r in rows if r.media_uid in known and r.media_uid in found]
     statements += enrich_statements(old_enriched, found, fetched_at=heads.fetched_at)
     if seen_at:
         day = seen_at[:10]
-        stale = [r.media_uid for r in rows if r.media_uid in known and (known[r.media_uid].last_seen_at or "") < day]
+        stale = [
+            r.media_uid
+            for r in rows
+            if r.media_uid in known and (known[r.media_uid].last_seen_at or "") < day
+        ]
         statements += touch_statements(stale, seen_at=seen_at, day=day)
     requests = pack(statements, options)
     report.statements = len(statements)
     if report.schema.statements:
         verb = "would apply" if options.dry_run else "applied"
         log.info(
-            "media_assets schema: %s %s; recorded in d1_migrations: %s", verb,
-            ", ".join(report.schema.applied) or "nothing", ", ".join(report.schema.applied + report.schema.newly_recorded),
+            "media_assets schema: %s %s; recorded in d1_migrations: %s",
+            verb,
+            ", ".join(report.schema.applied) or "nothing",
+            ", ".join(report.schema.applied + report.schema.newly_recorded),
         )
     log.info(
         "%d objects in the snapshot, %d already in D1 (%d rows there), %d new: %d statement(s) in %d request(s)%s",
-        report.discovered, report.already_known, report.known_in_d1, len(report.new), len(statements), len(requests),
+        report.discovered,
+        report.already_known,
+        report.known_in_d1,
+        len(report.new),
+        len(statements),
+        len(requests),
         " (dry run: nothing sent)" if options.dry_run else "",
     )
     if options.dry_run:
@@ -165,15 +214,21 @@ def _sync(db: D1Connection, snapshot: Snapshot, options: SyncOptions, log: loggi
         _send(db, requests, report, options, log)
 
 
-def _heads(rows: list[AssetRow], known: dict[str, Known], options: SyncOptions, log, report: SyncReport) -> HeadOutcome:
+def _heads(
+    rows: list[AssetRow], known: dict[str, Known], options: SyncOptions, log, report: SyncReport
+) -> HeadOutcome:
     """The object metadata of up to ``enrich_max_objects`` rows that lack it, new rows first."""
     wanted = [r for r in rows if r.media_uid not in known]
     wanted += [r for r in rows if r.media_uid in known and not known[r.media_uid].has_metadata]
     report.enrich_wanted = len(wanted)
     selected = wanted[: options.enrich_max_objects]
     if options.dry_run or not selected:
-        log.info("object metadata: %d row(s) without it, %d HEAD(s) %s", len(wanted), len(selected),
-                 "would be sent (dry run)" if options.dry_run else "needed")
+        log.info(
+            "object metadata: %d row(s) without it, %d HEAD(s) %s",
+            len(wanted),
+            len(selected),
+            "would be sent (dry run)" if options.dry_run else "needed",
+        )
         return HeadOutcome()
     try:
         outcome = options.object_metadata(selected)
@@ -185,12 +240,19 @@ def _heads(rows: list[AssetRow], known: dict[str, Known], options: SyncOptions, 
     report.enrich_gone, report.enrich_failed = outcome.gone, outcome.failed
     log.info(
         "object metadata: %d HEAD(s) for %d of %d row(s) without it: %d read, %d gone since the inventory, %d failed",
-        outcome.requests, len(selected), len(wanted), len(outcome.found), len(outcome.gone), len(outcome.failed),
+        outcome.requests,
+        len(selected),
+        len(wanted),
+        len(outcome.found),
+        len(outcome.gone),
+        len(outcome.failed),
     )
     return outcome
 
 
-def _send(db: D1Connection, requests: list[list[Statement]], report: SyncReport, options: SyncOptions, log) -> None:
+def _send(
+    db: D1Connection, requests: list[list[Statement]], report: SyncReport, options: SyncOptions, log
+) -> None:
     every = max(1, len(requests) // 10)
     for number, request in enumerate(requests, 1):
         t0 = time.perf_counter()
@@ -206,8 +268,18 @@ def _send(db: D1Connection, requests: list[list[Statement]], report: SyncReport,
         if options.verbose:
             log.info(
                 "request %d/%d: %d statement(s), %d bytes, %d row(s) inserted, %d last_seen_at updated, %.2f s",
-                number, len(requests), len(request), sum(s.wire_bytes for s in request), inserted, touched,
+                number,
+                len(requests),
+                len(request),
+                sum(s.wire_bytes for s in request),
+                inserted,
+                touched,
                 time.perf_counter() - t0,
             )
         elif number % every == 0 or number == len(requests):
-            log.info("D1 writes: %d/%d requests, %d rows written so far", number, len(requests), report.rows_written)
+            log.info(
+                "D1 writes: %d/%d requests, %d rows written so far",
+                number,
+                len(requests),
+                report.rows_written,
+            )

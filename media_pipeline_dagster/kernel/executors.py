@@ -37,7 +37,10 @@ CELERY_SETTINGS = {
     # unacknowledged step to another worker: longer than any step may run (run monitoring's
     # max_runtime_seconds), so a step still running is never started a second time.
     "broker_transport_options": {
-        "max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+        "max_retries": 3,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
         "visibility_timeout": 43200,
     },
 }
@@ -78,6 +81,8 @@ def executor_from_env(env: Mapping[str, str]):
         from dagster_k8s import k8s_job_executor
 
         selector = node_selector(env)
-        per_step = {"transcriptions": {"pod_spec_config": {"node_selector": selector}}} if selector else {}
+        per_step = (
+            {"transcriptions": {"pod_spec_config": {"node_selector": selector}}} if selector else {}
+        )
         return k8s_job_executor.configured({"per_step_k8s_config": per_step}, name="k8s")
     return None

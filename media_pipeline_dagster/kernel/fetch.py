@@ -74,7 +74,9 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
-    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    query = urlencode(
+        [(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*"
+    )
     if parts.query and not query:
         query = "***"
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
@@ -90,7 +92,9 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(value, strict=False))
         except ValueError:
-            raise ValueError(f"{value!r} is not a network in CIDR notation (e.g. 10.0.0.0/8 or 127.0.0.1/32)") from None
+            raise ValueError(
+                f"{value!r} is not a network in CIDR notation (e.g. 10.0.0.0/8 or 127.0.0.1/32)"
+            ) from None
     return tuple(networks)
 
 
@@ -119,9 +123,12 @@ def _plain(ip: IPAddress) -> IPAddress:
 
 def _why_internal(ip: IPAddress) -> str | None:
     checks = (
-        ("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
-        ("link-local (cloud metadata lives here)", ip.is_link_local), ("multicast", ip.is_multicast),
-        ("private", ip.is_private), ("not globally routable", not ip.is_global),
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local (cloud metadata lives here)", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("not globally routable", not ip.is_global),
     )
     return next((f"{name} address {ip}" for name, hit in checks if hit), None)
 
@@ -138,7 +145,9 @@ class FetchPolicy:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             return f"{address!r} is not an IP address"
-        if any(ip in net for net in self.allowed_networks) or any(_plain(ip) in net for net in self.allowed_networks):
+        if any(ip in net for net in self.allowed_networks) or any(
+            _plain(ip) in net for net in self.allowed_networks
+        ):
             return None
         reason = _why_internal(_plain(ip)) or _why_internal(ip)
         if reason is None:
@@ -158,7 +167,9 @@ class FetchPolicy:
             self.local_path(url)
             return
         if scheme not in ("http", "https"):
-            raise FetchRefused(url, f"scheme {scheme or 'missing'!r} is not allowed (http and https only)")
+            raise FetchRefused(
+                url, f"scheme {scheme or 'missing'!r} is not allowed (http and https only)"
+            )
         if not host:
             raise FetchRefused(url, "no host name")
         literal = _literal_address(host)
@@ -174,7 +185,10 @@ class FetchPolicy:
         Refusals read the same whether or not the path exists."""
         parts = urlsplit(url)
         if self.local_root is None:
-            raise FetchRefused(url, "file:// URLs are not allowed (no local audio root is configured: MEDIA_PIPELINE_LOCAL_AUDIO_ROOT)")
+            raise FetchRefused(
+                url,
+                "file:// URLs are not allowed (no local audio root is configured: MEDIA_PIPELINE_LOCAL_AUDIO_ROOT)",
+            )
         if parts.netloc not in ("", "localhost"):
             raise FetchRefused(url, "file:// URLs must name a local path")
         root = self.local_root.resolve()
@@ -190,14 +204,27 @@ class FetchPolicy:
         if reason:
             raise _AddressRefused(host, reason)
 
-    def session(self, *, connect_timeout: float = 10.0, read_timeout: float = 60.0,
-                total_timeout: float | None = None, limit: int = 100):
+    def session(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        total_timeout: float | None = None,
+        limit: int = 100,
+    ):
         """An aiohttp session that can only connect where this policy allows."""
-        timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout)
-        connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=60, resolver=_PolicyResolver(self),
-                                         socket_factory=self._socket_factory)
-        return aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False,
-                                     trust_env=False)
+        timeout = aiohttp.ClientTimeout(
+            total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        connector = aiohttp.TCPConnector(
+            limit=limit,
+            ttl_dns_cache=60,
+            resolver=_PolicyResolver(self),
+            socket_factory=self._socket_factory,
+        )
+        return aiohttp.ClientSession(
+            timeout=timeout, connector=connector, raise_for_status=False, trust_env=False
+        )
 
     def _socket_factory(self, addr_info) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
@@ -212,7 +239,9 @@ class _PolicyResolver(ThreadedResolver):
         super().__init__()
         self._policy = policy
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ):
         answers = await super().resolve(host, port, family)
         allowed = [a for a in answers if self._policy.address_refusal(a["host"]) is None]
         if not allowed:
@@ -222,19 +251,29 @@ class _PolicyResolver(ThreadedResolver):
 
 
 @asynccontextmanager
-async def open_url(session, policy: FetchPolicy, url: str, *, method: str = "GET", data: Any = None,
-                   headers: dict[str, str] | None = None, follow_redirects: bool = True) -> AsyncIterator[Any]:
+async def open_url(
+    session,
+    policy: FetchPolicy,
+    url: str,
+    *,
+    method: str = "GET",
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    follow_redirects: bool = True,
+) -> AsyncIterator[Any]:
     """The response of ``url`` (after checked redirects, at most ``policy.max_redirects``).
 
     ``session`` must come from ``policy.session()``. Raises ``FetchRefused`` for anything the
     policy refuses; HTTP errors are the caller's to judge from ``response.status``."""
     current = url
-    for hop in range(policy.max_redirects + 1):
+    for _hop in range(policy.max_redirects + 1):
         policy.check_url(current)
         if urlsplit(current).scheme.lower() == "file":
             raise FetchRefused(current, "a redirect to file:// is never followed")
         try:
-            response = await session.request(method, current, data=data, headers=headers, allow_redirects=False)
+            response = await session.request(
+                method, current, data=data, headers=headers, allow_redirects=False
+            )
         except aiohttp.InvalidURL as exc:
             raise FetchRefused(current, f"not a valid URL ({type(exc).__name__})") from None
         except _AddressRefused as exc:
@@ -293,28 +332,46 @@ def run_sync(coro):
 
 # -- synchronous use (transcription audio reads, webhook deliveries) ----------------------
 
+
 def _status_error(url: str, status: int, action: str) -> FetchError:
     transient = status in (408, 425, 429) or status >= 500
-    return FetchError(url, f"HTTP {status} {action} {mask_url(url)}", transient=transient, status=status)
+    return FetchError(
+        url, f"HTTP {status} {action} {mask_url(url)}", transient=transient, status=status
+    )
 
 
-def download_to_file(policy: FetchPolicy, url: str, dest: Path, *, timeout: float = 60.0,
-                     max_bytes: int | None = None) -> None:
+def download_to_file(
+    policy: FetchPolicy,
+    url: str,
+    dest: Path,
+    *,
+    timeout: float = 60.0,
+    max_bytes: int | None = None,
+) -> None:
     """Write the body of ``url`` (http(s) or file:// inside the local root) to ``dest``."""
     if url[:5].lower() == "file:":
         import shutil
 
         path = policy.local_path(url)
         if not path.is_file():
-            raise FetchError(url, f"no such file in the local audio root: {mask_url(url)}", transient=False, status=404)
+            raise FetchError(
+                url,
+                f"no such file in the local audio root: {mask_url(url)}",
+                transient=False,
+                status=404,
+            )
         shutil.copyfile(path, dest)
         return
     run_sync(_download(policy, url, dest, timeout, max_bytes))
 
 
-async def _download(policy: FetchPolicy, url: str, dest: Path, timeout: float, max_bytes: int | None) -> None:
+async def _download(
+    policy: FetchPolicy, url: str, dest: Path, timeout: float, max_bytes: int | None
+) -> None:
     try:
-        async with policy.session(connect_timeout=min(timeout, 10.0), read_timeout=timeout, limit=1) as session:
+        async with policy.session(
+            connect_timeout=min(timeout, 10.0), read_timeout=timeout, limit=1
+        ) as session:
             async with open_url(session, policy, url) as response:
                 if response.status >= 300:
                     raise _status_error(url, response.status, "fetching")
@@ -323,22 +380,43 @@ async def _download(policy: FetchPolicy, url: str, dest: Path, timeout: float, m
                     async for chunk in response.content.iter_chunked(1 << 20):
                         size += len(chunk)
                         if max_bytes is not None and size > max_bytes:
-                            raise FetchError(url, f"{mask_url(url)} is larger than {max_bytes} bytes", transient=False)
+                            raise FetchError(
+                                url,
+                                f"{mask_url(url)} is larger than {max_bytes} bytes",
+                                transient=False,
+                            )
                         fh.write(chunk)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise FetchError(url, f"fetching {mask_url(url)} failed: {type(exc).__name__}", transient=True) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise FetchError(
+            url, f"fetching {mask_url(url)} failed: {type(exc).__name__}", transient=True
+        ) from None
 
 
-def post(policy: FetchPolicy, url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.0) -> int:
+def post(
+    policy: FetchPolicy, url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.0
+) -> int:
     """POST once, never following a redirect (a 3xx is the answer); returns the status."""
     return run_sync(_post(policy, url, body, headers, timeout))
 
 
-async def _post(policy: FetchPolicy, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+async def _post(
+    policy: FetchPolicy, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> int:
     try:
-        async with policy.session(connect_timeout=timeout, read_timeout=timeout, total_timeout=timeout, limit=1) as session:
-            async with open_url(session, policy, url, method="POST", data=body, headers=headers,
-                                follow_redirects=False) as response:
+        async with policy.session(
+            connect_timeout=timeout, read_timeout=timeout, total_timeout=timeout, limit=1
+        ) as session:
+            async with open_url(
+                session,
+                policy,
+                url,
+                method="POST",
+                data=body,
+                headers=headers,
+                follow_redirects=False,
+            ) as response:
                 return response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise FetchError(url, f"POST to {mask_url(url)} failed: {type(exc).__name__}", transient=True) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise FetchError(
+            url, f"POST to {mask_url(url)} failed: {type(exc).__name__}", transient=True
+        ) from None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 import tenacity
@@ -50,7 +50,9 @@ def service_kind(status: int) -> Kind:
     return http_kind(status)
 
 
-def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def retry_after_seconds(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
     """Seconds a server asked us to wait: ``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date."""
     if not headers:
         return None
@@ -73,7 +75,7 @@ def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None 
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -92,9 +94,11 @@ def backoff_wait(base: float, cap: float):
     return wait
 
 
-def next_attempt_at(attempts: int, base_seconds: float, cap_seconds: float, now: datetime | None = None) -> datetime:
+def next_attempt_at(
+    attempts: int, base_seconds: float, cap_seconds: float, now: datetime | None = None
+) -> datetime:
     """When a recorded failure may be tried again: base doubling per attempt, at most ``cap``."""
     from datetime import timedelta
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now + timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))

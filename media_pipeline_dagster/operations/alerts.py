@@ -41,17 +41,22 @@ def run_failure_payload(run: FailedRun) -> dict:
     error = run.error.strip() or "(no error message)"
     if len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + "…"
-    text = f"Dagster run {run.run_id[:8]} failed: {assets}" + (f" [{run.partitions}]" if run.partitions else "")
+    text = f"Dagster run {run.run_id[:8]} failed: {assets}" + (
+        f" [{run.partitions}]" if run.partitions else ""
+    )
     return {
         "text": text,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f":red_circle: *{text}*"}},
-            {"type": "section", "fields": [
-                _field("Run", run_ref),
-                _field("Asset", assets),
-                _field("Partitions", run.partitions or "none"),
-                _field("Job", run.job_name),
-            ]},
+            {
+                "type": "section",
+                "fields": [
+                    _field("Run", run_ref),
+                    _field("Asset", assets),
+                    _field("Partitions", run.partitions or "none"),
+                    _field("Job", run.job_name),
+                ],
+            },
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{error}```"}},
         ],
     }
@@ -61,5 +66,7 @@ def simple_payload(title: str, lines: Sequence[str]) -> dict:
     body = "\n".join(lines)
     return {
         "text": f"{title}: {body}" if body else title,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *{title}*\n{body}"}}],
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *{title}*\n{body}"}}
+        ],
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -19,17 +19,23 @@ CHECK_NAME = "no_audio_pending_too_long"
     name=CHECK_NAME,
     description="No audio waits longer than MEDIA_PIPELINE_PENDING_MAX_HOURS for its transcript (posts an alert when some does).",
 )
-def no_audio_pending_too_long(catalog: CatalogResource, operations: OperationsResource) -> dg.AssetCheckResult:
+def no_audio_pending_too_long(
+    catalog: CatalogResource, operations: OperationsResource
+) -> dg.AssetCheckResult:
     max_age = timedelta(hours=operations.pending_max_hours)
-    backlog = overdue_audio(catalog.engine, now=datetime.now(timezone.utc), max_age=max_age)
+    backlog = overdue_audio(catalog.engine, now=datetime.now(UTC), max_age=max_age)
     passed = backlog.count == 0
     if not passed and operations.alerts_enabled:
         worst = sorted(backlog.by_campaign.items(), key=lambda kv: -kv[1])[:5]
-        operations.post(simple_payload(
-            f"{backlog.count} audio files have waited more than {operations.pending_max_hours:g} h for a transcript",
-            [f"oldest since {backlog.oldest:%Y-%m-%d %H:%M} UTC" if backlog.oldest else "",
-             *(f"{name}: {n}" for name, n in worst)],
-        ))
+        operations.post(
+            simple_payload(
+                f"{backlog.count} audio files have waited more than {operations.pending_max_hours:g} h for a transcript",
+                [
+                    f"oldest since {backlog.oldest:%Y-%m-%d %H:%M} UTC" if backlog.oldest else "",
+                    *(f"{name}: {n}" for name, n in worst),
+                ],
+            )
+        )
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,

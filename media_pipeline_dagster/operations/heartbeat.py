@@ -17,7 +17,9 @@ from .alerts import simple_payload
 DEFAULT_TOLERANCE_SECONDS = 300  # the daemon beats every 30 s; five minutes rides out a restart
 
 
-def stale_daemons(instance: dg.DagsterInstance, tolerance_seconds: float, now: float | None = None) -> dict[str, str]:
+def stale_daemons(
+    instance: dg.DagsterInstance, tolerance_seconds: float, now: float | None = None
+) -> dict[str, str]:
     """daemon type → what is wrong, for every required daemon without a recent heartbeat."""
     now = time.time() if now is None else now
     beats = instance.get_daemon_heartbeats()
@@ -29,19 +31,27 @@ def stale_daemons(instance: dg.DagsterInstance, tolerance_seconds: float, now: f
         elif now - beat.timestamp > tolerance_seconds:
             problems[daemon_type] = f"last heartbeat {now - beat.timestamp:.0f} s ago"
         elif beat.errors:
-            problems[daemon_type] = f"alive, reporting an error: {beat.errors[0].message.strip()[:200]}"
+            problems[daemon_type] = (
+                f"alive, reporting an error: {beat.errors[0].message.strip()[:200]}"
+            )
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_SECONDS, help="seconds without a heartbeat before alerting")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE_SECONDS,
+        help="seconds without a heartbeat before alerting",
+    )
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
         problems = stale_daemons(instance, args.tolerance)
     if not problems:
-        print("dagster-daemon: every required daemon sent a heartbeat within "
-              f"{args.tolerance:.0f} s")
+        print(
+            f"dagster-daemon: every required daemon sent a heartbeat within {args.tolerance:.0f} s"
+        )
         return 0
     lines = [f"{daemon}: {what}" for daemon, what in sorted(problems.items())]
     print("dagster-daemon unhealthy:\n  " + "\n  ".join(lines), file=sys.stderr)

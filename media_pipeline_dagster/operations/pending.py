@@ -32,7 +32,11 @@ def overdue_audio(engine: sa.Engine, *, now: datetime, max_age: timedelta) -> Pe
         sa.not_(sa.exists().where(t.c.audio_file_id == a.c.id, t.c.status == COMPLETED)),
         sa.not_(sa.exists().where(f.c.audio_file_id == a.c.id, f.c.status == PERMANENT)),
     )
-    stmt = sa.select(a.c.campaign_name, sa.func.count(), sa.func.min(since)).where(waiting).group_by(a.c.campaign_name)
+    stmt = (
+        sa.select(a.c.campaign_name, sa.func.count(), sa.func.min(since))
+        .where(waiting)
+        .group_by(a.c.campaign_name)
+    )
     with engine.connect() as conn:
         rows = list(conn.execute(stmt))
     oldest = min((r[2] for r in rows if r[2] is not None), default=None)

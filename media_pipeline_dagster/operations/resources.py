@@ -34,12 +34,20 @@ class OperationsResource(dg.ConfigurableResource):
         if not self.alert_webhook_url:
             return
         session = requests.Session()
-        retry = Retry(total=3, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                      allowed_methods=frozenset({"POST"}), respect_retry_after_header=True, raise_on_status=False)
+        retry = Retry(
+            total=3,
+            backoff_factor=0.5,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"POST"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))
         with session:
-            response = session.post(self.alert_webhook_url, json=payload, timeout=self.timeout_seconds)
+            response = session.post(
+                self.alert_webhook_url, json=payload, timeout=self.timeout_seconds
+            )
         if response.status_code >= 300:
             host = requests.utils.urlparse(self.alert_webhook_url).hostname
             raise AlertWebhookError(

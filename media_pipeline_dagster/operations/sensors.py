@@ -15,7 +15,9 @@ def root_message(error) -> str:
     return error.message.strip()
 
 
-def describe_failure(context: dg.RunFailureSensorContext, operations: OperationsResource) -> FailedRun:
+def describe_failure(
+    context: dg.RunFailureSensorContext, operations: OperationsResource
+) -> FailedRun:
     run = context.dagster_run
     step_failures = context.get_step_failure_events()
     errors = [
@@ -46,7 +48,9 @@ def describe_failure(context: dg.RunFailureSensorContext, operations: Operations
 )
 def run_failure_alert(context: dg.RunFailureSensorContext, operations: OperationsResource):
     if not operations.alerts_enabled:
-        return dg.SkipReason("MEDIA_PIPELINE_ALERT_WEBHOOK_URL is not set: failed runs are only shown in the UI")
+        return dg.SkipReason(
+            "MEDIA_PIPELINE_ALERT_WEBHOOK_URL is not set: failed runs are only shown in the UI"
+        )
     failed = describe_failure(context, operations)
     operations.post(run_failure_payload(failed))
     context.log.info(f"alert posted for run {failed.run_id}")

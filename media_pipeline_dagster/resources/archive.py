@@ -25,7 +25,9 @@ from ..archive.objects import StoredObject, file_md5, md5_base64
 from ..catalog.schema import mask_database_url, normalize_database_url
 
 _ENGINES: dict[str, sa.Engine] = {}
-_CLIENTS: dict[tuple, Any] = {}  # a boto3 client takes ~0.15 s to build: one per configuration per process
+_CLIENTS: dict[
+    tuple, Any
+] = {}  # a boto3 client takes ~0.15 s to build: one per configuration per process
 _CLIENTS_LOCK = threading.Lock()
 _MIB = 1 << 20
 
@@ -61,7 +63,9 @@ class MediaCacheResource(dg.ConfigurableResource):
     def cache(self) -> MediaCache:
         root = Path(self.path).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"media cache {root} is not a folder: set MEDIA_CACHE_DIR to the cache/media folder")
+            raise FileNotFoundError(
+                f"media cache {root} is not a folder: set MEDIA_CACHE_DIR to the cache/media folder"
+            )
         return MediaCache(root)
 
 
@@ -83,12 +87,14 @@ class ArchiveBucketResource(dg.ConfigurableResource):
     def key_of(self, url: str) -> str | None:
         """The key of an archive_url in this bucket, or None when it points elsewhere."""
         prefix = self.describe() + "/"
-        return url[len(prefix):] if url.startswith(prefix) else None
+        return url[len(prefix) :] if url.startswith(prefix) else None
 
     def head(self, key: str) -> StoredObject | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def put_file(self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]) -> None:
+    def put_file(
+        self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]
+    ) -> None:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def setup(self, options: SetupOptions) -> SetupReport:  # pragma: no cover - abstract
@@ -122,15 +128,19 @@ class S3ArchiveBucketResource(ArchiveBucketResource):
 
         if self.access_key_id and self.secret_access_key:
             return boto3.session.Session(
-                aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
-                aws_session_token=self.session_token or None, region_name=self.region,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                aws_session_token=self.session_token or None,
+                region_name=self.region,
             )
         from botocore.exceptions import ProfileNotFound
 
         try:
             profiles = boto3.session.Session().available_profiles
             if self.profile_name and self.profile_name in profiles:
-                session = boto3.session.Session(profile_name=self.profile_name, region_name=self.region)
+                session = boto3.session.Session(
+                    profile_name=self.profile_name, region_name=self.region
+                )
             else:
                 session = boto3.session.Session(region_name=self.region)
             credentials = session.get_credentials()
@@ -160,7 +170,10 @@ class S3ArchiveBucketResource(ArchiveBucketResource):
                     read_timeout=self.read_timeout_seconds,
                 )
                 _CLIENTS[key] = self.boto3_session().client(
-                    "s3", endpoint_url=self.endpoint_url or None, region_name=self.region, config=config
+                    "s3",
+                    endpoint_url=self.endpoint_url or None,
+                    region_name=self.region,
+                    config=config,
                 )
             return _CLIENTS[key]
 
@@ -174,23 +187,37 @@ class S3ArchiveBucketResource(ArchiveBucketResource):
                 return None
             raise
         etag = str(meta.get("ETag", "")).strip('"').lower()
-        md5 = (meta.get("Metadata") or {}).get("md5") or (etag if len(etag) == 32 and "-" not in etag else None)
+        md5 = (meta.get("Metadata") or {}).get("md5") or (
+            etag if len(etag) == 32 and "-" not in etag else None
+        )
         return StoredObject(size=int(meta["ContentLength"]), md5=md5)
 
-    def put_file(self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]) -> None:
+    def put_file(
+        self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]
+    ) -> None:
         meta = {"md5": md5, **metadata}
         if path.stat().st_size <= self.multipart_threshold_mib * _MIB:
             with open(path, "rb") as body:
                 self.client().put_object(
-                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=md5_base64(md5), Metadata=meta,
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    ContentMD5=md5_base64(md5),
+                    Metadata=meta,
                 )
             return
         from boto3.s3.transfer import TransferConfig
 
         # Big videos: multipart (each part checksummed by botocore); files already run in parallel.
         self.client().upload_file(
-            str(path), self.bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": meta},
-            Config=TransferConfig(multipart_threshold=self.multipart_threshold_mib * _MIB, use_threads=False),
+            str(path),
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type, "Metadata": meta},
+            Config=TransferConfig(
+                multipart_threshold=self.multipart_threshold_mib * _MIB, use_threads=False
+            ),
         )
 
     def setup(self, options: SetupOptions) -> SetupReport:
@@ -222,7 +249,9 @@ class LocalArchiveBucketResource(ArchiveBucketResource):
         md5, size = file_md5(path)
         return StoredObject(size=size, md5=md5)
 
-    def put_file(self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]) -> None:
+    def put_file(
+        self, key: str, path: Path, *, content_type: str, md5: str, metadata: dict[str, str]
+    ) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
@@ -230,7 +259,9 @@ class LocalArchiveBucketResource(ArchiveBucketResource):
             shutil.copyfile(path, partial)
             copied, _ = file_md5(partial)
             if copied != md5:
-                raise OSError(f"copy of {path} has md5 {copied}, expected {md5}; the file changed while archiving")
+                raise OSError(
+                    f"copy of {path} has md5 {copied}, expected {md5}; the file changed while archiving"
+                )
             os.replace(partial, target)  # readers never see half a file
         finally:
             partial.unlink(missing_ok=True)

@@ -41,7 +41,9 @@ class D1ConfigurationError(D1Error):
 class Statement:
     sql: str
     params: tuple[Any, ...] = ()
-    kind: str = field(default="", compare=False)  # the caller's label, to count effects by kind; never sent
+    kind: str = field(
+        default="", compare=False
+    )  # the caller's label, to count effects by kind; never sent
 
     @property
     def wire_bytes(self) -> int:
@@ -67,10 +69,14 @@ def check_limits(statement: Statement) -> None:
         )
     size = len(statement.sql.encode())
     if size > MAX_STATEMENT_BYTES:
-        raise D1Error(f"statement is {size:,} bytes, D1 allows {MAX_STATEMENT_BYTES:,}: {_short(statement.sql)}")
+        raise D1Error(
+            f"statement is {size:,} bytes, D1 allows {MAX_STATEMENT_BYTES:,}: {_short(statement.sql)}"
+        )
 
 
-def pack_requests(statements: Sequence[Statement], *, max_statements: int, max_bytes: int) -> list[list[Statement]]:
+def pack_requests(
+    statements: Sequence[Statement], *, max_statements: int, max_bytes: int
+) -> list[list[Statement]]:
     """Consecutive statements grouped into requests of at most ``max_statements`` and ``max_bytes``."""
     requests: list[list[Statement]] = []
     current: list[Statement] = []
@@ -102,7 +108,9 @@ class D1Connection:
             check_limits(statement)
         return self._run(statements) if statements else []
 
-    def _run(self, statements: list[Statement]) -> list[StatementResult]:  # pragma: no cover - abstract
+    def _run(
+        self, statements: list[Statement]
+    ) -> list[StatementResult]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self) -> None:
@@ -137,7 +145,13 @@ class LocalD1Connection(D1Connection):
                 before = self._conn.total_changes
                 cur.execute(current.sql, current.params)
                 columns = tuple(d[0] for d in cur.description or ())
-                results.append(StatementResult(columns, [tuple(r) for r in cur.fetchall()], self._conn.total_changes - before))
+                results.append(
+                    StatementResult(
+                        columns,
+                        [tuple(r) for r in cur.fetchall()],
+                        self._conn.total_changes - before,
+                    )
+                )
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
@@ -157,7 +171,10 @@ def _errors_text(body: object) -> str:
     errors = body.get("errors") if isinstance(body, dict) else None
     if not errors:
         return str(body)[:300] if body else "no error details"
-    return "; ".join(f"{e.get('code', '?')}: {e.get('message', e)}" if isinstance(e, dict) else str(e) for e in errors)
+    return "; ".join(
+        f"{e.get('code', '?')}: {e.get('message', e)}" if isinstance(e, dict) else str(e)
+        for e in errors
+    )
 
 
 class CloudflareD1Connection(D1Connection):
@@ -168,15 +185,22 @@ class CloudflareD1Connection(D1Connection):
 
         super().__init__()
         if not (resource.api_token or "").strip():
-            raise D1ConfigurationError("CLOUDFLARE_API_TOKEN is empty: set it to an API token with D1 Edit permission.")
+            raise D1ConfigurationError(
+                "CLOUDFLARE_API_TOKEN is empty: set it to an API token with D1 Edit permission."
+            )
         if not (resource.account_id or "").strip():
-            raise D1ConfigurationError("CLOUDFLARE_ACCOUNT_ID is empty: set it to the account that owns the D1 database.")
+            raise D1ConfigurationError(
+                "CLOUDFLARE_ACCOUNT_ID is empty: set it to the account that owns the D1 database."
+            )
         self._r = resource
         self._sdk = cloudflare
         http_client = cloudflare.DefaultHttpxClient(event_hooks={"request": [self._count]})
         self._client = cloudflare.Cloudflare(
-            api_token=resource.api_token, base_url=resource.base_url, max_retries=0,
-            timeout=resource.timeout_seconds, http_client=http_client,
+            api_token=resource.api_token,
+            base_url=resource.base_url,
+            max_retries=0,
+            timeout=resource.timeout_seconds,
+            http_client=http_client,
         )
         # The SDK would prefer CLOUDFLARE_EMAIL/CLOUDFLARE_API_KEY from the environment to our token.
         self._client.api_key = self._client.api_email = self._client.user_service_key = None
@@ -185,7 +209,9 @@ class CloudflareD1Connection(D1Connection):
         except BaseException:
             self._client.close()
             raise
-        self.label = f"d1://{resource.database_name if not resource.database_id else resource.database_id}"
+        self.label = (
+            f"d1://{resource.database_name if not resource.database_id else resource.database_id}"
+        )
 
     def _count(self, request: Any) -> None:
         self.requests += 1
@@ -196,7 +222,7 @@ class CloudflareD1Connection(D1Connection):
         while True:
             envelope = self._call(
                 f"list D1 databases named {name!r}",
-                lambda: self._client.d1.database.with_raw_response.list(
+                lambda page=page: self._client.d1.database.with_raw_response.list(
                     account_id=self._r.account_id, name=name, page=page, per_page=100
                 ),
             )
@@ -221,17 +247,28 @@ class CloudflareD1Connection(D1Connection):
         envelope = self._call(
             f"a request of {len(statements)} statement(s) starting {_short(statements[0].sql, 60)!r}",
             lambda: self._client.d1.database.with_raw_response.raw(
-                self.database_id, account_id=self._r.account_id, batch=[], extra_body={"batch": batch}
+                self.database_id,
+                account_id=self._r.account_id,
+                batch=[],
+                extra_body={"batch": batch},
             ),
         )
         results = envelope.get("result") or []
         if len(results) != len(statements) or any(r.get("success") is False for r in results):
-            raise D1Error(f"D1 answered {len(results)} result(s) for {len(statements)} statement(s): {str(results)[:300]}")
+            raise D1Error(
+                f"D1 answered {len(results)} result(s) for {len(statements)} statement(s): {str(results)[:300]}"
+            )
         out = []
         for r in results:
             data = r.get("results") or {}
             rows = [tuple(row) for row in data.get("rows") or ()]
-            out.append(StatementResult(tuple(data.get("columns") or ()), rows, int((r.get("meta") or {}).get("changes") or 0)))
+            out.append(
+                StatementResult(
+                    tuple(data.get("columns") or ()),
+                    rows,
+                    int((r.get("meta") or {}).get("changes") or 0),
+                )
+            )
         return out
 
     def _call(self, what: str, send: Callable[[], Any]) -> dict:
@@ -246,10 +283,19 @@ class CloudflareD1Connection(D1Connection):
                     f"Cloudflare rejected the API token (HTTP {exc.status_code}: {_errors_text(exc.body)}) while trying to "
                     f"{what}: check CLOUDFLARE_API_TOKEN has D1 Edit permission on account {self._r.account_id}."
                 ) from None
-            except (sdk.RateLimitError, sdk.InternalServerError, sdk.ConflictError, sdk.APIConnectionError) as exc:
+            except (
+                sdk.RateLimitError,
+                sdk.InternalServerError,
+                sdk.ConflictError,
+                sdk.APIConnectionError,
+            ) as exc:
                 response = getattr(exc, "response", None)
                 status = getattr(exc, "status_code", None)
-                reason = f"HTTP {status}: {_errors_text(getattr(exc, 'body', None))}" if status else str(exc)
+                reason = (
+                    f"HTTP {status}: {_errors_text(getattr(exc, 'body', None))}"
+                    if status
+                    else str(exc)
+                )
                 wait = self._wait(attempt, response)
                 if attempt > self._r.max_retries or wait > self._r.max_retry_after_seconds:
                     raise D1Error(
@@ -259,7 +305,9 @@ class CloudflareD1Connection(D1Connection):
                 time.sleep(wait)
                 continue
             except sdk.APIStatusError as exc:
-                raise D1Error(f"D1 refused {what} (HTTP {exc.status_code}: {_errors_text(exc.body)})") from None
+                raise D1Error(
+                    f"D1 refused {what} (HTTP {exc.status_code}: {_errors_text(exc.body)})"
+                ) from None
             if not isinstance(envelope, dict) or envelope.get("success") is not True:
                 # The SDK turns HTTP 200 + success:false into an empty page; it is a failure.
                 raise D1Error(
@@ -272,7 +320,9 @@ class CloudflareD1Connection(D1Connection):
         try:
             return max(0.0, float(header))
         except (TypeError, ValueError):
-            backoff = min(self._r.backoff_max_seconds, self._r.backoff_base_seconds * 2 ** (attempt - 1))
+            backoff = min(
+                self._r.backoff_max_seconds, self._r.backoff_base_seconds * 2 ** (attempt - 1)
+            )
             return backoff * (0.5 + random.random() / 2)
 
     def close(self) -> None:
@@ -287,8 +337,12 @@ def _wire(value: Any) -> Any:
 class D1Resource(dg.ConfigurableResource):
     """What the pipelines need from D1; the profile picks the backend."""
 
-    max_statements_per_request: int = Field(default=50, ge=1, description="Statements sent together in one atomic request.")
-    max_request_bytes: int = Field(default=1_000_000, ge=10_000, description="SQL + parameters per request, in bytes.")
+    max_statements_per_request: int = Field(
+        default=50, ge=1, description="Statements sent together in one atomic request."
+    )
+    max_request_bytes: int = Field(
+        default=1_000_000, ge=10_000, description="SQL + parameters per request, in bytes."
+    )
 
     def connect(self) -> D1Connection:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -306,13 +360,20 @@ class LocalD1Resource(D1Resource):
 
     path: str
     wrangler_database_id: str | None = Field(
-        default=None, description="Set when ``path`` is wrangler's local file for this database id (for messages).",
+        default=None,
+        description="Set when ``path`` is wrangler's local file for this database id (for messages).",
     )
 
     @classmethod
-    def for_wrangler(cls, state_dir: str | Path, database_id: str, **fields: Any) -> LocalD1Resource:
+    def for_wrangler(
+        cls, state_dir: str | Path, database_id: str, **fields: Any
+    ) -> LocalD1Resource:
         """Wrangler's local copy of ``database_id`` under ``state_dir`` (``.wrangler/state`` or ``--persist-to``)."""
-        return cls(path=str(wrangler_local_file(Path(state_dir), database_id)), wrangler_database_id=database_id, **fields)
+        return cls(
+            path=str(wrangler_local_file(Path(state_dir), database_id)),
+            wrangler_database_id=database_id,
+            **fields,
+        )
 
     def connect(self) -> LocalD1Connection:
         return LocalD1Connection(Path(self.path))
@@ -336,14 +397,27 @@ class CloudflareD1Resource(D1Resource):
 
     api_token: str = Field(description="CLOUDFLARE_API_TOKEN: a token with D1 Edit permission.")
     account_id: str = Field(description="CLOUDFLARE_ACCOUNT_ID.")
-    database_name: str = Field(default="lgfc_lite", description="D1_DATABASE_NAME, resolved to its id at the start of a run.")
-    database_id: str | None = Field(default=None, description="D1_DATABASE_ID: skips the lookup by name.")
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root (a local server in tests).")
-    timeout_seconds: float = Field(default=60.0, description="HTTP timeout; D1 itself stops a request after 30 s.")
-    max_retries: int = Field(default=5, ge=0, description="Retries of 429, 5xx and network errors per request.")
+    database_name: str = Field(
+        default="lgfc_lite",
+        description="D1_DATABASE_NAME, resolved to its id at the start of a run.",
+    )
+    database_id: str | None = Field(
+        default=None, description="D1_DATABASE_ID: skips the lookup by name."
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL, description="API root (a local server in tests)."
+    )
+    timeout_seconds: float = Field(
+        default=60.0, description="HTTP timeout; D1 itself stops a request after 30 s."
+    )
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of 429, 5xx and network errors per request."
+    )
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
-    max_retry_after_seconds: float = Field(default=300.0, description="Longest Retry-After honoured before giving up.")
+    max_retry_after_seconds: float = Field(
+        default=300.0, description="Longest Retry-After honoured before giving up."
+    )
 
     def connect(self) -> CloudflareD1Connection:
         return CloudflareD1Connection(self)

@@ -8,7 +8,12 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from ..catalog.schema import create_catalog_engine, ensure_schema, mask_database_url, normalize_database_url
+from ..catalog.schema import (
+    create_catalog_engine,
+    ensure_schema,
+    mask_database_url,
+    normalize_database_url,
+)
 from ..kernel.resilience import SystemicFailure
 
 _ENGINES: dict[str, sa.Engine] = {}
@@ -62,12 +67,18 @@ class RecordingsDatabaseResource(dg.ConfigurableResource):
     @property
     def engine(self) -> sa.Engine:
         if not self.database_url:
-            raise RuntimeError("no recordings source database configured (set RECORDINGS_DATABASE_URL)")
+            raise RuntimeError(
+                "no recordings source database configured (set RECORDINGS_DATABASE_URL)"
+            )
         url = normalize_database_url(self.database_url)
         return _engine_for(url, _recordings_engine)
 
     def describe(self) -> dict[str, Any]:
-        return {"recordings_source": mask_database_url(self.database_url) if self.database_url else "off"}
+        return {
+            "recordings_source": mask_database_url(self.database_url)
+            if self.database_url
+            else "off"
+        }
 
 
 def _recordings_engine(url: str) -> sa.Engine:
@@ -77,7 +88,9 @@ def _recordings_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     path = parsed.database
-    engine = sa.create_engine("sqlite://", poolclass=sa.pool.NullPool)  # a fresh connection (and attach) per use
+    engine = sa.create_engine(
+        "sqlite://", poolclass=sa.pool.NullPool
+    )  # a fresh connection (and attach) per use
 
     @sa.event.listens_for(engine, "connect")
     def _attach(dbapi_conn, _record):

@@ -14,7 +14,8 @@ class FetchPolicyResource(dg.ConfigurableResource):
     """Every URL fetched on behalf of data (CSV rows, recordings, gateway, transcription
     audio, webhooks) goes through this policy; see ``kernel/fetch.py``."""
 
-    allow_networks: list[str] = []  # CIDRs of internal networks that may be fetched from, e.g. ["10.20.0.0/16"]
+    allow_networks: list[str] = []  # noqa: RUF012 (pydantic copies field defaults)
+    # CIDRs of internal networks that may be fetched from, e.g. ["10.20.0.0/16"]
     local_audio_root: str | None = None  # file:// URLs are allowed only inside this folder
     max_redirects: int = DEFAULT_MAX_REDIRECTS
 
@@ -27,6 +28,8 @@ class FetchPolicyResource(dg.ConfigurableResource):
     def policy(self) -> FetchPolicy:
         return FetchPolicy(
             allowed_networks=parse_networks(self.allow_networks),
-            local_root=Path(self.local_audio_root).expanduser().resolve() if self.local_audio_root else None,
+            local_root=Path(self.local_audio_root).expanduser().resolve()
+            if self.local_audio_root
+            else None,
             max_redirects=self.max_redirects,
         )

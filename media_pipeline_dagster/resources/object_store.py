@@ -87,7 +87,9 @@ class ObjectStoreResource(dg.ConfigurableResource):
 
         return dict(await asyncio.gather(*(one(k) for k in keys)))
 
-    async def sizes(self, keys: Sequence[str], concurrency: int = 32, list_ratio: int = 20) -> dict[str, int | None]:
+    async def sizes(
+        self, keys: Sequence[str], concurrency: int = 32, list_ratio: int = 20
+    ) -> dict[str, int | None]:
         """Sizes of these objects (None: absent).
 
         Many keys under one folder are listed, 1,000 per request, rather than asked one
@@ -101,7 +103,9 @@ class ObjectStoreResource(dg.ConfigurableResource):
             if len(group) < LIST_MIN_KEYS:
                 rest.extend(group)
                 continue
-            listed, complete = await self._listed_sizes(folder, group, max_entries=len(group) * list_ratio)
+            listed, complete = await self._listed_sizes(
+                folder, group, max_entries=len(group) * list_ratio
+            )
             found.update(listed)
             unseen = [k for k in group if k not in listed]
             if complete:
@@ -111,7 +115,9 @@ class ObjectStoreResource(dg.ConfigurableResource):
         found.update(await self.head_sizes(rest, concurrency))
         return found
 
-    async def _listed_sizes(self, folder: str, group: list[str], max_entries: int) -> tuple[dict[str, int], bool]:
+    async def _listed_sizes(
+        self, folder: str, group: list[str], max_entries: int
+    ) -> tuple[dict[str, int], bool]:
         wanted = set(group)
         listed: dict[str, int] = {}
         entries = 0
@@ -165,7 +171,11 @@ class S3ObjectStoreResource(ObjectStoreResource):
             # B2 answers 503 SlowDown past 500 requests/s: back off and try again.
             retry_config={
                 "max_retries": self.max_retries,
-                "backoff": {"init_backoff": timedelta(milliseconds=200), "max_backoff": timedelta(seconds=20), "base": 2},
+                "backoff": {
+                    "init_backoff": timedelta(milliseconds=200),
+                    "max_backoff": timedelta(seconds=20),
+                    "base": 2,
+                },
                 "retry_timeout": timedelta(minutes=5),
             },
         )
@@ -182,18 +192,31 @@ class S3ObjectStoreResource(ObjectStoreResource):
         try:
             socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
-            raise StorageUnavailable(f"object storage endpoint {self.endpoint_url}: host {host!r} does not resolve ({exc}); {ENDPOINT_HINT}") from None
-        client = self.boto3_client(max_pool_connections=1, config_overrides=Config(retries={"mode": "standard", "total_max_attempts": 2}))
+            raise StorageUnavailable(
+                f"object storage endpoint {self.endpoint_url}: host {host!r} does not resolve ({exc}); {ENDPOINT_HINT}"
+            ) from None
+        client = self.boto3_client(
+            max_pool_connections=1,
+            config_overrides=Config(retries={"mode": "standard", "total_max_attempts": 2}),
+        )
         try:
-            client.list_objects_v2(Bucket=self.bucket, Prefix=prefix.strip("/") + "/" if prefix else "", MaxKeys=1)
+            client.list_objects_v2(
+                Bucket=self.bucket, Prefix=prefix.strip("/") + "/" if prefix else "", MaxKeys=1
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code == "NoSuchBucket":
-                raise StorageUnavailable(f"{where} does not exist (NoSuchBucket): create it or fix BACKBLAZE_B2_BUCKET") from None
+                raise StorageUnavailable(
+                    f"{where} does not exist (NoSuchBucket): create it or fix BACKBLAZE_B2_BUCKET"
+                ) from None
             if service_kind(status) is Kind.SYSTEMIC:
-                raise StorageUnavailable(f"{where} refused our credentials (HTTP {status} {code}): {CREDENTIALS_HINT}") from None
-            raise StorageUnavailable(f"{where} cannot be listed (HTTP {status} {code}): {exc}") from None
+                raise StorageUnavailable(
+                    f"{where} refused our credentials (HTTP {status} {code}): {CREDENTIALS_HINT}"
+                ) from None
+            raise StorageUnavailable(
+                f"{where} cannot be listed (HTTP {status} {code}): {exc}"
+            ) from None
         except BotoCoreError as exc:
             raise StorageUnavailable(f"{where} is unreachable ({exc}); {ENDPOINT_HINT}") from None
         finally:

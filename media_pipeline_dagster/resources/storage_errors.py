@@ -13,7 +13,13 @@ ENDPOINT_HINT = "check BACKBLAZE_B2_S3_ENDPOINT and the network"
 _STATUS = re.compile(r"status code: (\d{3})")
 _S3_CODE = re.compile(r"<Code>(\w+)</Code>")
 _REQUEST = re.compile(r"Error performing (\w+) (\S+)")
-_UNREACHABLE = ("error sending request", "connection refused", "dns error", "failed to lookup address", "connect timeout")
+_UNREACHABLE = (
+    "error sending request",
+    "connection refused",
+    "dns error",
+    "failed to lookup address",
+    "connect timeout",
+)
 
 
 class StorageUnavailable(SystemicFailure):
@@ -32,12 +38,20 @@ def storage_failure(exc: BaseException) -> StorageUnavailable | None:
     code = _S3_CODE.search(text)
     status = _STATUS.search(text)
     if code and code.group(1) == "NoSuchBucket":
-        return StorageUnavailable(f"the bucket does not exist (NoSuchBucket){where}: create it or fix BACKBLAZE_B2_BUCKET")
+        return StorageUnavailable(
+            f"the bucket does not exist (NoSuchBucket){where}: create it or fix BACKBLAZE_B2_BUCKET"
+        )
     if status and service_kind(int(status.group(1))) is Kind.SYSTEMIC:
         detail = " ".join(x for x in (f"HTTP {status.group(1)}", code and code.group(1)) if x)
-        return StorageUnavailable(f"object storage refused our credentials ({detail}){where}: {CREDENTIALS_HINT}")
-    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):  # a local folder, or a store without HTTP statuses
+        return StorageUnavailable(
+            f"object storage refused our credentials ({detail}){where}: {CREDENTIALS_HINT}"
+        )
+    if isinstance(
+        exc, (PermissionDeniedError, UnauthenticatedError)
+    ):  # a local folder, or a store without HTTP statuses
         return StorageUnavailable(f"object storage refused access: {text.splitlines()[0][:300]}")
     if any(marker in text.lower() for marker in _UNREACHABLE):
-        return StorageUnavailable(f"object storage endpoint unreachable{where}: {text.splitlines()[0][:300]}; {ENDPOINT_HINT}")
+        return StorageUnavailable(
+            f"object storage endpoint unreachable{where}: {text.splitlines()[0][:300]}; {ENDPOINT_HINT}"
+        )
     return None

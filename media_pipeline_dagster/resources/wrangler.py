@@ -35,4 +35,6 @@ def wrangler_object_id(database_id: str) -> str:
 def wrangler_local_file(state_dir: Path, database_id: str) -> Path:
     """``<state_dir>/v3/d1/miniflare-D1DatabaseObject/<object id>.sqlite``: what ``wrangler d1
     execute --local`` (with ``--persist-to <state_dir>``, default ``.wrangler/state``) opens."""
-    return Path(state_dir).joinpath(*WRANGLER_D1_FOLDER, f"{wrangler_object_id(database_id)}.sqlite")
+    return Path(state_dir).joinpath(
+        *WRANGLER_D1_FOLDER, f"{wrangler_object_id(database_id)}.sqlite"
+    )

@@ -29,7 +29,9 @@ def _suffix(name: str) -> str:
     return suffix if 1 < len(suffix) <= 6 else ".mp3"
 
 
-def fetch_audio(row, store, dest_dir: Path, policy: FetchPolicy, *, timeout: float = 60.0) -> tuple[Path, str]:
+def fetch_audio(
+    row, store, dest_dir: Path, policy: FetchPolicy, *, timeout: float = 60.0
+) -> tuple[Path, str]:
     """The audio of ``row`` as a local file, and where it came from ('bucket' or 'url')."""
     name = f"{row.id}{_suffix(row.b2_object_key or row.url or '')}"
     dest = dest_dir / name
@@ -42,11 +44,15 @@ def fetch_audio(row, store, dest_dir: Path, policy: FetchPolicy, *, timeout: flo
                     fh.write(chunk)
         except (NotFoundError, FileNotFoundError):
             if not row.url:
-                raise TranscriptionError("permanent", f"audio object {row.b2_object_key!r} is missing from the bucket") from None
+                raise TranscriptionError(
+                    "permanent", f"audio object {row.b2_object_key!r} is missing from the bucket"
+                ) from None
             source = "url (bucket object missing)"
             _download(policy, row.url, dest, timeout)
         except OSError as exc:
-            raise TranscriptionError("transient", f"reading {row.b2_object_key!r} from the bucket failed: {exc}") from exc
+            raise TranscriptionError(
+                "transient", f"reading {row.b2_object_key!r} from the bucket failed: {exc}"
+            ) from exc
     else:
         source = "url"
         _download(policy, row.url, dest, timeout)
@@ -63,7 +69,9 @@ def _download(policy: FetchPolicy, url: str | None, dest: Path, timeout: float) 
         raise TranscriptionError("permanent", str(exc)) from None
     except FetchError as exc:
         # 408/425/429/5xx and network errors may pass; other answers (404, 403...) will not
-        raise TranscriptionError("transient" if exc.transient else "permanent", str(exc), code=exc.status) from None
+        raise TranscriptionError(
+            "transient" if exc.transient else "permanent", str(exc), code=exc.status
+        ) from None
 
 
 def _check_audio(path: Path) -> None:

@@ -15,7 +15,11 @@ from .queue import COMPLETED, partition_filters
 
 def orphan_transcriptions(engine: sa.Engine) -> int:
     t, a = transcriptions, audio_files
-    stmt = sa.select(sa.func.count()).select_from(t.outerjoin(a, a.c.id == t.c.audio_file_id)).where(a.c.id.is_(None))
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(t.outerjoin(a, a.c.id == t.c.audio_file_id))
+        .where(a.c.id.is_(None))
+    )
     with engine.connect() as conn:
         return conn.scalar(stmt) or 0
 
@@ -34,7 +38,13 @@ def transcript_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -
         if not terms:
             return ObjectsCheck(0, [])
         stmt = (
-            sa.select(t.c.audio_file_id, t.c.b2_transcript_key, t.c.metadata, a.c.started, a.c.campaign_name)
+            sa.select(
+                t.c.audio_file_id,
+                t.c.b2_transcript_key,
+                t.c.metadata,
+                a.c.started,
+                a.c.campaign_name,
+            )
             .join(a, a.c.id == t.c.audio_file_id)
             .where(t.c.status == COMPLETED, sa.or_(*terms))
         )
@@ -42,7 +52,10 @@ def transcript_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -
     expected: list[tuple[int, str]] = []
     for row in rows:
         meta = row.metadata or {}
-        keys = {meta.get("b2_transcript_json_key") or row.b2_transcript_key, meta.get("b2_transcript_txt_key")}
+        keys = {
+            meta.get("b2_transcript_json_key") or row.b2_transcript_key,
+            meta.get("b2_transcript_txt_key"),
+        }
         expected.extend((row.audio_file_id, k) for k in keys if k)
     sizes = asyncio.run(store.sizes([k for _, k in expected])) if expected else {}
     return ObjectsCheck(len(rows), [(i, k) for i, k in expected if sizes.get(k) is None])

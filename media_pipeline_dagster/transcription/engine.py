@@ -21,8 +21,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import queue, results
 from ..kernel.fetch import FetchPolicy
+from . import queue, results
 from .models import estimate_cost_usd
 from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
@@ -84,7 +84,11 @@ class _Job:
 
 
 def transcribe_partitions(
-    engine: sa.Engine, store, provider: Provider, wanted: dict[str, set[date]], options: TranscribeOptions,
+    engine: sa.Engine,
+    store,
+    provider: Provider,
+    wanted: dict[str, set[date]],
+    options: TranscribeOptions,
     log: logging.Logger | None = None,
 ) -> TranscribeReport:
     log = log or logging.getLogger(__name__)
@@ -93,13 +97,22 @@ def transcribe_partitions(
     report = TranscribeReport()
     with engine.connect() as conn:
         rows, report.held_back = queue.pending_audio(
-            conn, wanted, now=started_at, claim_ttl=options.claim_ttl, force_since=force_since,
-            retry_failed=options.retry_failed, limit=options.max_files,
+            conn,
+            wanted,
+            now=started_at,
+            claim_ttl=options.claim_ttl,
+            force_since=force_since,
+            retry_failed=options.retry_failed,
+            limit=options.max_files,
         )
     report.pending = len(rows)
     if options.dry_run:
         from .keys import transcript_keys
-        report.planned = [{"id": r.id, "audio": r.b2_object_key or r.url, "json_key": transcript_keys(r)[0]} for r in rows]
+
+        report.planned = [
+            {"id": r.id, "audio": r.b2_object_key or r.url, "json_key": transcript_keys(r)[0]}
+            for r in rows
+        ]
         return report
     if rows:
         _Run(engine, store, provider, options, report, log, force_since).run(rows)
@@ -108,7 +121,9 @@ def transcribe_partitions(
 
 
 class _Run:
-    def __init__(self, engine, store, provider, options: TranscribeOptions, report, log, force_since):
+    def __init__(
+        self, engine, store, provider, options: TranscribeOptions, report, log, force_since
+    ):
         self.engine, self.store, self.provider, self.o = engine, store, provider, options
         self.report, self.log, self.force_since = report, log, force_since
         self.unclaimed: deque[sa.Row] = deque()
@@ -123,38 +138,71 @@ class _Run:
         self.unclaimed.extend(rows)
         in_flight: dict[Future, _Job] = {}
         last_progress = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp, ThreadPoolExecutor(self.o.concurrency) as pool:
+        with (
+            tempfile.TemporaryDirectory(prefix="transcribe-") as tmp,
+            ThreadPoolExecutor(self.o.concurrency) as pool,
+        ):
             try:
                 while self.unclaimed or self.ready or self.delayed or in_flight:
-                    if self.report.fatal is None and len(self.ready) + len(self.delayed) + len(in_flight) < self.claim_batch:
+                    if (
+                        self.report.fatal is None
+                        and len(self.ready) + len(self.delayed) + len(in_flight) < self.claim_batch
+                    ):
                         self._claim_more()
                     now = time.monotonic()
                     while self.delayed and self.delayed[0][0] <= now:
-                        self.ready.appendleft(heapq.heappop(self.delayed)[2])  # retries first: no tail
-                    while self.ready and len(in_flight) < self.o.concurrency and self.report.fatal is None:
+                        self.ready.appendleft(
+                            heapq.heappop(self.delayed)[2]
+                        )  # retries first: no tail
+                    while (
+                        self.ready
+                        and len(in_flight) < self.o.concurrency
+                        and self.report.fatal is None
+                    ):
                         job = self.ready.popleft()
-                        in_flight[pool.submit(process, job.row, store=self.store, provider=self.provider,
-                                              request=self.o.request, work_root=Path(tmp),
-                                              fetch_policy=self.o.fetch_policy, fetch_timeout=self.o.fetch_timeout)] = job
+                        in_flight[
+                            pool.submit(
+                                process,
+                                job.row,
+                                store=self.store,
+                                provider=self.provider,
+                                request=self.o.request,
+                                work_root=Path(tmp),
+                                fetch_policy=self.o.fetch_policy,
+                                fetch_timeout=self.o.fetch_timeout,
+                            )
+                        ] = job
                     if self.report.fatal is not None and not in_flight:
                         break
-                    timeout = max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None
+                    timeout = (
+                        max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None
+                    )
                     if not in_flight:
                         if timeout is not None:
                             time.sleep(min(timeout, 1.0))
                         continue
-                    done, _ = wait(in_flight, timeout=min(timeout, 1.0) if timeout is not None else 1.0,
-                                   return_when=FIRST_COMPLETED)
+                    done, _ = wait(
+                        in_flight,
+                        timeout=min(timeout, 1.0) if timeout is not None else 1.0,
+                        return_when=FIRST_COMPLETED,
+                    )
                     for future in done:
                         self._settle(in_flight.pop(future), future)
-                    if self.unwritten and (len(self.unwritten) >= WRITE_BATCH or not in_flight
-                                           or time.monotonic() - self.first_unwritten >= WRITE_INTERVAL_SECONDS):
+                    if self.unwritten and (
+                        len(self.unwritten) >= WRITE_BATCH
+                        or not in_flight
+                        or time.monotonic() - self.first_unwritten >= WRITE_INTERVAL_SECONDS
+                    ):
                         self._write()
                     if time.monotonic() - last_progress >= PROGRESS_SECONDS:
                         last_progress = time.monotonic()
-                        self.log.info("transcriptions: %d done, %d failed, %d in flight, %d waiting",
-                                      len(self.report.transcribed), len(self.report.failed), len(in_flight),
-                                      len(self.unclaimed) + len(self.ready) + len(self.delayed))
+                        self.log.info(
+                            "transcriptions: %d done, %d failed, %d in flight, %d waiting",
+                            len(self.report.transcribed),
+                            len(self.report.failed),
+                            len(in_flight),
+                            len(self.unclaimed) + len(self.ready) + len(self.delayed),
+                        )
             finally:
                 self._write()
                 held = [j.row.id for j in self.ready] + [j.row.id for _, _, j in self.delayed]
@@ -164,12 +212,22 @@ class _Run:
                         queue.release(conn, held, worker=self.o.worker)
 
     def _claim_more(self) -> None:
-        batch = [self.unclaimed.popleft() for _ in range(min(self.claim_batch, len(self.unclaimed)))]
+        batch = [
+            self.unclaimed.popleft() for _ in range(min(self.claim_batch, len(self.unclaimed)))
+        ]
         if not batch:
             return
         with self.engine.begin() as conn:
-            won = set(queue.claim(conn, [r.id for r in batch], worker=self.o.worker, ttl=self.o.claim_ttl,
-                                  force_since=self.force_since, retry_failed=self.o.retry_failed))
+            won = set(
+                queue.claim(
+                    conn,
+                    [r.id for r in batch],
+                    worker=self.o.worker,
+                    ttl=self.o.claim_ttl,
+                    force_since=self.force_since,
+                    retry_failed=self.o.retry_failed,
+                )
+            )
         self.report.claimed_elsewhere += len(batch) - len(won)
         self.ready.extend(_Job(r) for r in batch if r.id in won)
 
@@ -183,7 +241,9 @@ class _Run:
         except TranscriptionError as exc:
             self._failed(job, exc)
             return
-        except Exception as exc:  # a bug or an unexpected library error: transient, keep the run going
+        except (
+            Exception
+        ) as exc:  # a bug or an unexpected library error: transient, keep the run going
             self.log.exception("transcribing audio_file %s failed unexpectedly", job.row.id)
             self._failed(job, TranscriptionError("transient", f"{type(exc).__name__}: {exc}"))
             return
@@ -200,7 +260,9 @@ class _Run:
         if exc.kind == "rate_limited" and job.rate_limited < self.o.max_rate_limited:
             job.rate_limited += 1
             self.report.rate_limited += 1
-            self._later(job, exc.retry_after if exc.retry_after is not None else self.o.backoff_seconds)
+            self._later(
+                job, exc.retry_after if exc.retry_after is not None else self.o.backoff_seconds
+            )
             return
         if exc.kind == "transient" and job.attempts + 1 < self.o.max_attempts:
             job.attempts += 1
@@ -208,9 +270,18 @@ class _Run:
             return
         status = results.PERMANENT if exc.kind == "permanent" else results.TRANSIENT
         with self.engine.begin() as conn:
-            results.fail(conn, worker=self.o.worker, audio_file_id=job.row.id, provider=self.provider.name,
-                         model=self.o.request.model, status=status, error=str(exc), error_code=exc.code,
-                         now=queue.now_utc(), cooldown=self.o.cooldown)
+            results.fail(
+                conn,
+                worker=self.o.worker,
+                audio_file_id=job.row.id,
+                provider=self.provider.name,
+                model=self.o.request.model,
+                status=status,
+                error=str(exc),
+                error_code=exc.code,
+                now=queue.now_utc(),
+                cooldown=self.o.cooldown,
+            )
         self.report.failed.append(FailedFile(job.row.id, status, str(exc), exc.code))
         self.log.warning("audio_file %s: %s failure: %s", job.row.id, status, exc)
 
@@ -219,20 +290,46 @@ class _Run:
         seconds = float(t.duration or job.row.duration_seconds or 0.0)
         cost = estimate_cost_usd(t.model, seconds, t.usage)
         row = {
-            "audio_file_id": job.row.id, "provider": t.provider, "model": t.model, "completed_at": queue.now_utc(),
-            "transcript_text": t.text, "segments": t.segments, "diarization": t.diarization,
+            "audio_file_id": job.row.id,
+            "provider": t.provider,
+            "model": t.model,
+            "completed_at": queue.now_utc(),
+            "transcript_text": t.text,
+            "segments": t.segments,
+            "diarization": t.diarization,
             "metadata": {
-                "language": t.language, "duration": t.duration, "b2_transcript_json_key": done.json_key,
-                "b2_transcript_txt_key": done.txt_key, "cost_usd": round(cost, 6), "usage": t.usage,
-                "pieces": t.pieces, "timestamps": self.o.request.timestamps, "audio_source": done.audio_source,
-                "audio_bytes": done.audio_bytes, "elapsed_seconds": round(done.seconds, 3), "worker": self.o.worker,
+                "language": t.language,
+                "duration": t.duration,
+                "b2_transcript_json_key": done.json_key,
+                "b2_transcript_txt_key": done.txt_key,
+                "cost_usd": round(cost, 6),
+                "usage": t.usage,
+                "pieces": t.pieces,
+                "timestamps": self.o.request.timestamps,
+                "audio_source": done.audio_source,
+                "audio_bytes": done.audio_bytes,
+                "elapsed_seconds": round(done.seconds, 3),
+                "worker": self.o.worker,
             },
-            "raw_response": t.raw, "b2_transcript_key": done.json_key,
+            "raw_response": t.raw,
+            "b2_transcript_key": done.json_key,
         }
         if not self.unwritten:
             self.first_unwritten = time.monotonic()
-        self.unwritten.append((row, {"id": job.row.id, "json_key": done.json_key, "text": t.text, "seconds": seconds,
-                                     "pieces": t.pieces, "model": t.model, "cost": cost}))
+        self.unwritten.append(
+            (
+                row,
+                {
+                    "id": job.row.id,
+                    "json_key": done.json_key,
+                    "text": t.text,
+                    "seconds": seconds,
+                    "pieces": t.pieces,
+                    "model": t.model,
+                    "cost": cost,
+                },
+            )
+        )
 
     def _write(self) -> None:
         if not self.unwritten:
@@ -243,5 +340,7 @@ class _Run:
                 results.complete(conn, row, worker=self.o.worker)
         for _, entry in batch:
             self.report.audio_seconds += entry["seconds"]
-            self.report.cost_usd[entry["model"]] = self.report.cost_usd.get(entry["model"], 0.0) + entry["cost"]
+            self.report.cost_usd[entry["model"]] = (
+                self.report.cost_usd.get(entry["model"], 0.0) + entry["cost"]
+            )
             self.report.transcribed.append(entry)

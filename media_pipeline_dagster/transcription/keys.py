@@ -22,8 +22,13 @@ def audio_key_of(row) -> str:
     if row.b2_object_key:
         return row.b2_object_key
     return audio_object_key(
-        prefix="", campaign_slug=row.campaign_name or "unnamed", phone=row.phone, started=row.started,
-        recording_id=row.recording_id, url_sha1=row.url_sha1, ext=extension_from_url(row.url),
+        prefix="",
+        campaign_slug=row.campaign_name or "unnamed",
+        phone=row.phone,
+        started=row.started,
+        recording_id=row.recording_id,
+        url_sha1=row.url_sha1,
+        ext=extension_from_url(row.url),
     )
 
 

@@ -19,13 +19,40 @@ import re
 from .providers import TranscriptionError
 
 LANGUAGE_CONFIDENCE = 0.5
-NAMES = {"de": "German", "en": "English", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch",
-         "pl": "Polish", "pt": "Portuguese", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "ar": "Arabic",
-         "cs": "Czech", "da": "Danish", "sv": "Swedish", "no": "Norwegian", "nn": "Nynorsk", "fi": "Finnish",
-         "hu": "Hungarian", "ro": "Romanian", "el": "Greek", "hr": "Croatian", "sr": "Serbian", "zh": "Chinese",
-         "ja": "Japanese", "ko": "Korean", "la": "Latin", "cy": "Welsh"}
-MULTILINGUAL_ADVICE = ("a multilingual model: small or larger (medium, large-v3-turbo where the CPU time is there; "
-                       "base ships offline but is rough)")
+NAMES = {
+    "de": "German",
+    "en": "English",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "ar": "Arabic",
+    "cs": "Czech",
+    "da": "Danish",
+    "sv": "Swedish",
+    "no": "Norwegian",
+    "nn": "Nynorsk",
+    "fi": "Finnish",
+    "hu": "Hungarian",
+    "ro": "Romanian",
+    "el": "Greek",
+    "hr": "Croatian",
+    "sr": "Serbian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "la": "Latin",
+    "cy": "Welsh",
+}
+MULTILINGUAL_ADVICE = (
+    "a multilingual model: small or larger (medium, large-v3-turbo where the CPU time is there; "
+    "base ships offline but is rough)"
+)
 
 
 def name(code: str) -> str:
@@ -57,12 +84,16 @@ def speech_only(audio):
 class LanguageCheck:
     """What a local model may be given: built once per run, ``language_for`` once per file."""
 
-    def __init__(self, *, model_label: str, multilingual: bool, expected: str | None, detector=None):
+    def __init__(
+        self, *, model_label: str, multilingual: bool, expected: str | None, detector=None
+    ):
         self.model_label, self.multilingual, self.detector = model_label, multilingual, detector
         if not multilingual and expected not in (None, "en"):
             raise TranscriptionError(
-                "fatal", f"model {model_label} transcribes English only, but the expected language is "
-                f"{name(expected)} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE or the run's language): use {MULTILINGUAL_ADVICE}")
+                "fatal",
+                f"model {model_label} transcribes English only, but the expected language is "
+                f"{name(expected)} (MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE or the run's language): use {MULTILINGUAL_ADVICE}",
+            )
         self.expected = expected if multilingual else "en"
         self.checks = multilingual is False or expected is not None
 
@@ -81,8 +112,12 @@ class LanguageCheck:
     def _mismatch(self, detected: str, probability: float) -> str:
         heard = f"the speech is {name(detected)}, {probability:.0%} sure"
         if not self.multilingual:
-            return (f"language mismatch: {heard}, but {self.model_label} transcribes English only and would invent "
-                    f"English text: transcribe it with {MULTILINGUAL_ADVICE} and MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE="
-                    f"{detected}, then run with retry_failed")
-        return (f"language mismatch: {heard}, not the expected {name(self.expected)}: "
-                f"if the campaign speaks {NAMES.get(detected, detected)}, run with language={detected} and retry_failed")
+            return (
+                f"language mismatch: {heard}, but {self.model_label} transcribes English only and would invent "
+                f"English text: transcribe it with {MULTILINGUAL_ADVICE} and MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE="
+                f"{detected}, then run with retry_failed"
+            )
+        return (
+            f"language mismatch: {heard}, not the expected {name(self.expected)}: "
+            f"if the campaign speaks {NAMES.get(detected, detected)}, run with language={detected} and retry_failed"
+        )

@@ -16,10 +16,19 @@ def _reason(text: str) -> str:
     return text.split(":")[0][:60]
 
 
-def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_run: bool, language: str | None = None,
-                   pacer=None) -> dict:
+def build_metadata(
+    report: TranscribeReport,
+    *,
+    provider: str,
+    model: str,
+    dry_run: bool,
+    language: str | None = None,
+    pacer=None,
+) -> dict:
     skipped = dict(report.held_back)
-    skipped["claimed_by_another_worker"] = skipped.get("claimed_elsewhere", 0) + report.claimed_elsewhere
+    skipped["claimed_by_another_worker"] = (
+        skipped.get("claimed_elsewhere", 0) + report.claimed_elsewhere
+    )
     skipped.pop("claimed_elsewhere", None)
     total_cost = sum(report.cost_usd.values())
     meta: dict[str, object] = {
@@ -34,7 +43,9 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
         "failed": dg.MetadataValue.int(len(report.failed)),
         "audio_minutes": dg.MetadataValue.float(float(round(report.audio_seconds / 60.0, 2))),
         "estimated_cost_usd": dg.MetadataValue.float(float(round(total_cost, 4))),
-        "estimated_cost_usd_by_model": dg.MetadataValue.json({m: round(c, 4) for m, c in report.cost_usd.items()}),
+        "estimated_cost_usd_by_model": dg.MetadataValue.json(
+            {m: round(c, 4) for m, c in report.cost_usd.items()}
+        ),
         "rate_limited_retries": dg.MetadataValue.int(report.rate_limited),
         "retries": dg.MetadataValue.int(report.retried),
         "seconds": dg.MetadataValue.float(float(round(report.seconds, 2))),
@@ -43,19 +54,30 @@ def build_metadata(report: TranscribeReport, *, provider: str, model: str, dry_r
         meta["requests_per_minute_allowed"] = dg.MetadataValue.int(pacer.limit_per_minute or 0)
         meta["paced_wait_seconds"] = dg.MetadataValue.float(float(round(pacer.waited_seconds, 2)))
     if report.failed:
-        meta["failed_by_reason"] = dg.MetadataValue.json(dict(Counter(f"{f.kind}: {_reason(f.reason)}" for f in report.failed)))
-        meta["failures"] = dg.MetadataValue.md(md_table(
-            ["audio_file_id", "status", "code", "reason"],
-            [(f.audio_file_id, f.kind, f.code, f.reason) for f in report.failed[:50]],
-        ))
+        meta["failed_by_reason"] = dg.MetadataValue.json(
+            dict(Counter(f"{f.kind}: {_reason(f.reason)}" for f in report.failed))
+        )
+        meta["failures"] = dg.MetadataValue.md(
+            md_table(
+                ["audio_file_id", "status", "code", "reason"],
+                [(f.audio_file_id, f.kind, f.code, f.reason) for f in report.failed[:50]],
+            )
+        )
     if report.transcribed:
-        meta["preview"] = dg.MetadataValue.md(md_table(
-            ["audio_file_id", "seconds", "transcript", "json key"],
-            [(t["id"], round(t["seconds"], 1), t["text"][:150], t["json_key"]) for t in report.transcribed[:PREVIEW_ROWS]],
-        ))
+        meta["preview"] = dg.MetadataValue.md(
+            md_table(
+                ["audio_file_id", "seconds", "transcript", "json key"],
+                [
+                    (t["id"], round(t["seconds"], 1), t["text"][:150], t["json_key"])
+                    for t in report.transcribed[:PREVIEW_ROWS]
+                ],
+            )
+        )
     if report.planned:
-        meta["plan_preview"] = dg.MetadataValue.md(md_table(
-            ["audio_file_id", "audio", "transcript json key"],
-            [(p["id"], p["audio"], p["json_key"]) for p in report.planned[:20]],
-        ))
+        meta["plan_preview"] = dg.MetadataValue.md(
+            md_table(
+                ["audio_file_id", "audio", "transcript json key"],
+                [(p["id"], p["audio"], p["json_key"]) for p in report.planned[:20]],
+            )
+        )
     return meta

@@ -28,16 +28,32 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("whisper-1", OPENAI, "verbose_json", timestamps=True, usd_per_minute=0.006),
         ModelSpec(
-            "gpt-4o-transcribe", OPENAI, "json", timestamps=False, usd_per_minute=0.006,
-            usd_per_million_audio_tokens=2.50, usd_per_million_text_tokens=10.0,
+            "gpt-4o-transcribe",
+            OPENAI,
+            "json",
+            timestamps=False,
+            usd_per_minute=0.006,
+            usd_per_million_audio_tokens=2.50,
+            usd_per_million_text_tokens=10.0,
         ),
         ModelSpec(
-            "gpt-4o-mini-transcribe", OPENAI, "json", timestamps=False, usd_per_minute=0.003,
-            usd_per_million_audio_tokens=1.25, usd_per_million_text_tokens=5.0,
+            "gpt-4o-mini-transcribe",
+            OPENAI,
+            "json",
+            timestamps=False,
+            usd_per_minute=0.003,
+            usd_per_million_audio_tokens=1.25,
+            usd_per_million_text_tokens=5.0,
         ),
         ModelSpec(
-            "gpt-4o-transcribe-diarize", OPENAI, "diarized_json", timestamps=True, diarization=True,
-            usd_per_minute=0.006, usd_per_million_audio_tokens=2.50, usd_per_million_text_tokens=10.0,
+            "gpt-4o-transcribe-diarize",
+            OPENAI,
+            "diarized_json",
+            timestamps=True,
+            diarization=True,
+            usd_per_minute=0.006,
+            usd_per_million_audio_tokens=2.50,
+            usd_per_million_text_tokens=10.0,
         ),
     )
 }
@@ -49,7 +65,9 @@ def openai_model(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown OpenAI transcription model {name!r}; choose one of {', '.join(MODELS)}") from None
+        raise ValueError(
+            f"unknown OpenAI transcription model {name!r}; choose one of {', '.join(MODELS)}"
+        ) from None
 
 
 def estimate_cost_usd(model: str, audio_seconds: float, usage: dict | None = None) -> float:
@@ -57,12 +75,19 @@ def estimate_cost_usd(model: str, audio_seconds: float, usage: dict | None = Non
     spec = MODELS.get(model)
     if spec is None:  # local models cost nothing but CPU
         return 0.0
-    if usage and spec.usd_per_million_audio_tokens is not None and usage.get("type", "tokens") == "tokens":
+    if (
+        usage
+        and spec.usd_per_million_audio_tokens is not None
+        and usage.get("type", "tokens") == "tokens"
+    ):
         details = usage.get("input_token_details") or {}
         audio_tokens = details.get("audio_tokens", usage.get("input_tokens", 0)) or 0
         text_in = details.get("text_tokens", 0) or 0
         out = usage.get("output_tokens", 0) or 0
-        return (audio_tokens * spec.usd_per_million_audio_tokens + (text_in + out) * spec.usd_per_million_text_tokens) / 1e6
+        return (
+            audio_tokens * spec.usd_per_million_audio_tokens
+            + (text_in + out) * spec.usd_per_million_text_tokens
+        ) / 1e6
     if usage and usage.get("type") == "duration" and usage.get("seconds") is not None:
         audio_seconds = float(usage["seconds"])
     return spec.usd_per_minute * audio_seconds / 60.0

@@ -12,11 +12,18 @@ import openai
 
 from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
 from .pacing import RequestPacer
-from .providers import Transcript, TranscribeRequest, TranscriptionError
+from .providers import TranscribeRequest, Transcript, TranscriptionError
 
 # Phrases of the API's answers that mean "this audio will never work", not "you asked wrongly".
-_BAD_AUDIO_HINTS = ("invalid file format", "could not be decoded", "corrupt", "unsupported", "audio file",
-                    "file is too short", "format is not supported")
+_BAD_AUDIO_HINTS = (
+    "invalid file format",
+    "could not be decoded",
+    "corrupt",
+    "unsupported",
+    "audio file",
+    "file is too short",
+    "format is not supported",
+)
 _MAX_RETRY_AFTER = 120.0
 
 
@@ -41,11 +48,19 @@ def classify(exc: Exception) -> TranscriptionError:
     """Map an SDK exception to what the engine should do about it."""
     if isinstance(exc, openai.APIStatusError) and _error_field(exc, "code") == "insufficient_quota":
         # A 429 like a rate limit, but waiting never helps: the account is out of credit.
-        return TranscriptionError("fatal", f"OpenAI refused: 429 insufficient_quota: {_api_message(exc)} "
-                                  "Add credit or raise the project's budget, then run again.", code=429)
+        return TranscriptionError(
+            "fatal",
+            f"OpenAI refused: 429 insufficient_quota: {_api_message(exc)} "
+            "Add credit or raise the project's budget, then run again.",
+            code=429,
+        )
     if isinstance(exc, openai.RateLimitError):
-        return TranscriptionError("rate_limited", f"429 rate limited: {_api_message(exc)}", code=429,
-                                  retry_after=retry_after_seconds(exc.response.headers))
+        return TranscriptionError(
+            "rate_limited",
+            f"429 rate limited: {_api_message(exc)}",
+            code=429,
+            retry_after=retry_after_seconds(exc.response.headers),
+        )
     if isinstance(exc, openai.APITimeoutError):
         return TranscriptionError("transient", "timed out waiting for OpenAI")
     if isinstance(exc, openai.APIConnectionError):
@@ -53,15 +68,30 @@ def classify(exc: Exception) -> TranscriptionError:
     if isinstance(exc, openai.APIStatusError):
         status, message = exc.status_code, _api_message(exc)
         if status in (401, 403):
-            what = "the API key was refused" if status == 401 else "this key may not use the audio API from here"
-            return TranscriptionError("fatal", f"OpenAI refused: {status} {_error_field(exc, 'code') or ''} ({what}): "
-                                      f"{message} Check OPENAI_API_KEY and the key's project.", code=status)
+            what = (
+                "the API key was refused"
+                if status == 401
+                else "this key may not use the audio API from here"
+            )
+            return TranscriptionError(
+                "fatal",
+                f"OpenAI refused: {status} {_error_field(exc, 'code') or ''} ({what}): "
+                f"{message} Check OPENAI_API_KEY and the key's project.",
+                code=status,
+            )
         if status >= 500 or status in (408, 409):
             return TranscriptionError("transient", f"{status} from OpenAI: {message}", code=status)
         if status == 413:
-            return TranscriptionError("permanent", f"413 audio too large for OpenAI: {message}", code=status)
-        if status in (400, 422) and (_error_field(exc, "param") == "file" or any(h in message.lower() for h in _BAD_AUDIO_HINTS)):
-            return TranscriptionError("permanent", f"{status} invalid audio: {message}", code=status)
+            return TranscriptionError(
+                "permanent", f"413 audio too large for OpenAI: {message}", code=status
+            )
+        if status in (400, 422) and (
+            _error_field(exc, "param") == "file"
+            or any(h in message.lower() for h in _BAD_AUDIO_HINTS)
+        ):
+            return TranscriptionError(
+                "permanent", f"{status} invalid audio: {message}", code=status
+            )
         return TranscriptionError("fatal", f"{status} from OpenAI: {message}", code=status)
     return TranscriptionError("transient", f"{type(exc).__name__}: {exc}")
 
@@ -98,7 +128,9 @@ class OpenAIProvider:
         spec = openai_model(request.model)
         kwargs: dict[str, Any] = {"model": spec.name, "response_format": spec.response_format}
         if spec.name == "whisper-1" and request.timestamps != "none":
-            kwargs["timestamp_granularities"] = ["segment", "word"] if request.timestamps == "word" else ["segment"]
+            kwargs["timestamp_granularities"] = (
+                ["segment", "word"] if request.timestamps == "word" else ["segment"]
+            )
         if spec.diarization:
             kwargs["chunking_strategy"] = "auto"
         if request.language:
@@ -108,17 +140,29 @@ class OpenAIProvider:
         with self.pacer.request() if self.pacer else nullcontext(None) as answered:
             try:
                 with path.open("rb") as fh:
-                    answer = self.client.audio.transcriptions.with_raw_response.create(file=(path.name, fh), **kwargs)
+                    answer = self.client.audio.transcriptions.with_raw_response.create(
+                        file=(path.name, fh), **kwargs
+                    )
             except openai.OpenAIError as exc:
                 error = classify(exc)
                 if answered and isinstance(exc, openai.APIStatusError):
-                    answered(exc.response.headers, limited=error.kind == "rate_limited", retry_after=error.retry_after)
+                    answered(
+                        exc.response.headers,
+                        limited=error.kind == "rate_limited",
+                        retry_after=error.retry_after,
+                    )
                 raise error from exc
             if answered:
                 answered(answer.headers)
         response = answer.parse()
-        raw = response.model_dump(mode="json", exclude_none=True) if hasattr(response, "model_dump") else {"text": str(response)}
-        return _transcript(spec.name, raw, diarized=spec.diarization, chunking=kwargs.get("chunking_strategy"))
+        raw = (
+            response.model_dump(mode="json", exclude_none=True)
+            if hasattr(response, "model_dump")
+            else {"text": str(response)}
+        )
+        return _transcript(
+            spec.name, raw, diarized=spec.diarization, chunking=kwargs.get("chunking_strategy")
+        )
 
 
 def _transcript(model: str, raw: dict[str, Any], *, diarized: bool, chunking: Any) -> Transcript:
@@ -127,10 +171,22 @@ def _transcript(model: str, raw: dict[str, Any], *, diarized: bool, chunking: An
     if diarized:
         segments = [dict(s) for s in segments or []]
         speakers = sorted({s.get("speaker") for s in segments if s.get("speaker") is not None})
-        diarization = {"chunking_strategy": chunking, "speakers": speakers,
-                       "segments": [{k: s.get(k) for k in ("id", "start", "end", "speaker")} for s in segments]}
+        diarization = {
+            "chunking_strategy": chunking,
+            "speakers": speakers,
+            "segments": [
+                {k: s.get(k) for k in ("id", "start", "end", "speaker")} for s in segments
+            ],
+        }
     return Transcript(
-        provider=OPENAI, model=model, text=(raw.get("text") or "").strip(), language=raw.get("language"),
-        duration=raw.get("duration"), segments=segments, words=raw.get("words"), diarization=diarization,
-        usage=raw.get("usage"), raw=raw,
+        provider=OPENAI,
+        model=model,
+        text=(raw.get("text") or "").strip(),
+        language=raw.get("language"),
+        duration=raw.get("duration"),
+        segments=segments,
+        words=raw.get("words"),
+        diarization=diarization,
+        usage=raw.get("usage"),
+        raw=raw,
     )

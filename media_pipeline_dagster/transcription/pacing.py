@@ -83,7 +83,9 @@ class RequestPacer:
             self.waited_seconds += time.monotonic() - started
         seen = False
 
-        def answered(headers: Mapping[str, str], *, limited: bool = False, retry_after: float | None = None) -> None:
+        def answered(
+            headers: Mapping[str, str], *, limited: bool = False, retry_after: float | None = None
+        ) -> None:
             nonlocal seen
             seen = True
             self._observe(headers, limited=limited, retry_after=retry_after)
@@ -116,7 +118,9 @@ class RequestPacer:
                 return False
             time.sleep(max(result.state.retry_after, 0.001))
 
-    def _observe(self, headers: Mapping[str, str], *, limited: bool, retry_after: float | None) -> None:
+    def _observe(
+        self, headers: Mapping[str, str], *, limited: bool, retry_after: float | None
+    ) -> None:
         budget = _budget(headers)
         with self._cond:
             self._known, self._probing = True, False
@@ -128,8 +132,12 @@ class RequestPacer:
             burst = min(limit, max(1, round(remaining + reset * limit / 60.0)))
             if self._limiter is None or limit != self._limit or burst > self._burst:
                 self._limit, self._burst = limit, burst
-                self._limiter = Throttled(key=KEY, using=RateLimiterType.GCRA.value,
-                                          quota=per_min(limit, burst=burst), store=store.MemoryStore())
+                self._limiter = Throttled(
+                    key=KEY,
+                    using=RateLimiterType.GCRA.value,
+                    quota=per_min(limit, burst=burst),
+                    store=store.MemoryStore(),
+                )
                 held = burst
             else:
                 held = self._limiter.peek(KEY).remaining

@@ -23,7 +23,14 @@ Timestamps = Literal["none", "segment", "word"]
 
 
 class TranscriptionError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, *, code: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.code = code
@@ -45,7 +52,9 @@ class Transcript:
     text: str
     language: str | None = None
     duration: float | None = None
-    segments: list[dict[str, Any]] | None = None  # verbose_json segments (id, start, end, text, ...)
+    segments: list[dict[str, Any]] | None = (
+        None  # verbose_json segments (id, start, end, text, ...)
+    )
     words: list[dict[str, Any]] | None = None  # verbose_json words (word, start, end)
     diarization: dict[str, Any] | None = None  # speakers and their segments, chunking strategy
     usage: dict[str, Any] | None = None
@@ -55,8 +64,12 @@ class Transcript:
     def as_json(self) -> dict[str, Any]:
         """The transcript object stored in the bucket: text, timings, speakers."""
         body: dict[str, Any] = {
-            "text": self.text, "language": self.language, "duration": self.duration,
-            "provider": self.provider, "model": self.model, "segments": self.segments or [],
+            "text": self.text,
+            "language": self.language,
+            "duration": self.duration,
+            "provider": self.provider,
+            "model": self.model,
+            "segments": self.segments or [],
         }
         if self.words is not None:
             body["words"] = self.words

@@ -12,21 +12,26 @@ legacy rows without one, whose ``claimed_at`` is older than the TTL) is taken ov
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from ..calls.keys import slugify
 from ..calls.partitions import utc_bounds
 from ..catalog.queries import _chunks, _dialect_insert, campaign_names
-from ..catalog.tables import audio_files, transcription_claims, transcription_failures, transcriptions
+from ..catalog.tables import (
+    audio_files,
+    transcription_claims,
+    transcription_failures,
+    transcriptions,
+)
 
 a, t, f, c = audio_files, transcriptions, transcription_failures, transcription_claims
 COMPLETED = "completed"
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _unexpired_claim(now: datetime, ttl: timedelta):
@@ -36,7 +41,9 @@ def _unexpired_claim(now: datetime, ttl: timedelta):
     )
 
 
-def blocking_conditions(now: datetime, *, force_since: datetime | None = None, retry_failed: bool = False):
+def blocking_conditions(
+    now: datetime, *, force_since: datetime | None = None, retry_failed: bool = False
+):
     """Conditions that keep an audio row out of the queue (each is an EXISTS on a side table).
 
     ``force_since``: retranscribe; only transcriptions completed since then count as done
@@ -47,10 +54,15 @@ def blocking_conditions(now: datetime, *, force_since: datetime | None = None, r
         done = sa.and_(done, t.c.completed_at >= force_since)
     conditions = [sa.exists().where(done)]
     if not retry_failed:
-        conditions.append(sa.exists().where(
-            f.c.audio_file_id == a.c.id,
-            sa.or_(f.c.status == "permanent", sa.and_(f.c.ignore_until.is_not(None), f.c.ignore_until > now)),
-        ))
+        conditions.append(
+            sa.exists().where(
+                f.c.audio_file_id == a.c.id,
+                sa.or_(
+                    f.c.status == "permanent",
+                    sa.and_(f.c.ignore_until.is_not(None), f.c.ignore_until > now),
+                ),
+            )
+        )
     return conditions
 
 
@@ -63,7 +75,9 @@ def partition_filters(conn: sa.Connection, wanted: dict[str, set[date]]):
         if not matching:
             continue
         start, end = utc_bounds(days)
-        terms.append(sa.and_(a.c.campaign_name.in_(matching), a.c.started >= start, a.c.started < end))
+        terms.append(
+            sa.and_(a.c.campaign_name.in_(matching), a.c.started >= start, a.c.started < end)
+        )
     return terms
 
 
@@ -83,27 +97,44 @@ def pending_audio(
         return [], {}
     held = {
         "already_transcribed": sa.exists().where(
-            t.c.audio_file_id == a.c.id, t.c.status == COMPLETED,
-            *( [t.c.completed_at >= force_since] if force_since is not None else [] ),
+            t.c.audio_file_id == a.c.id,
+            t.c.status == COMPLETED,
+            *([t.c.completed_at >= force_since] if force_since is not None else []),
         ),
-        "permanent_failure": sa.exists().where(f.c.audio_file_id == a.c.id, f.c.status == "permanent"),
+        "permanent_failure": sa.exists().where(
+            f.c.audio_file_id == a.c.id, f.c.status == "permanent"
+        ),
         "cooling_down": sa.exists().where(
             f.c.audio_file_id == a.c.id, f.c.status != "permanent", f.c.ignore_until > now
         ),
-        "claimed_elsewhere": sa.exists().where(c.c.audio_file_id == a.c.id, _unexpired_claim(now, claim_ttl)),
+        "claimed_elsewhere": sa.exists().where(
+            c.c.audio_file_id == a.c.id, _unexpired_claim(now, claim_ttl)
+        ),
     }
     if retry_failed:
         held.pop("permanent_failure")
         held.pop("cooling_down")
-    columns = [a.c.id, a.c.url, a.c.url_sha1, a.c.b2_object_key, a.c.campaign_name, a.c.phone, a.c.started,
-               a.c.recording_id, a.c.file_size_bytes, a.c.duration_seconds]
+    columns = [
+        a.c.id,
+        a.c.url,
+        a.c.url_sha1,
+        a.c.b2_object_key,
+        a.c.campaign_name,
+        a.c.phone,
+        a.c.started,
+        a.c.recording_id,
+        a.c.file_size_bytes,
+        a.c.duration_seconds,
+    ]
     flags = [sa.case((cond, 1), else_=0).label(name) for name, cond in held.items()]
     stmt = sa.select(*columns, *flags).where(sa.or_(*terms)).order_by(a.c.id)
     pending: list[sa.Row] = []
     counts = dict.fromkeys(held, 0)
     days_of = {slug: days for slug, days in wanted.items()}
     for row in conn.execute(stmt):
-        if row.started is None or row.started.astimezone(timezone.utc).date() not in days_of.get(slugify(row.campaign_name or ""), ()):
+        if row.started is None or row.started.astimezone(UTC).date() not in days_of.get(
+            slugify(row.campaign_name or ""), ()
+        ):
             continue  # a range's bounds cover days outside the partitions asked for
         reasons = [name for name in held if getattr(row, name)]
         if reasons:
@@ -132,8 +163,12 @@ def claim(
         return []
     now = now or now_utc()
     candidates = (
-        sa.select(a.c.id, sa.literal(worker).label("claimed_by"), sa.literal(now, c.c.claimed_at.type).label("claimed_at"),
-                  sa.literal(now + ttl, c.c.expires_at.type).label("expires_at"))
+        sa.select(
+            a.c.id,
+            sa.literal(worker).label("claimed_by"),
+            sa.literal(now, c.c.claimed_at.type).label("claimed_at"),
+            sa.literal(now + ttl, c.c.expires_at.type).label("expires_at"),
+        )
         .where(a.c.id.in_(list(ids)))
         .order_by(a.c.id)
     )
@@ -144,8 +179,11 @@ def claim(
         insert.from_select(["audio_file_id", "claimed_by", "claimed_at", "expires_at"], candidates)
         .on_conflict_do_update(
             index_elements=["audio_file_id"],
-            set_={"claimed_by": insert.excluded.claimed_by, "claimed_at": insert.excluded.claimed_at,
-                  "expires_at": insert.excluded.expires_at},
+            set_={
+                "claimed_by": insert.excluded.claimed_by,
+                "claimed_at": insert.excluded.claimed_at,
+                "expires_at": insert.excluded.expires_at,
+            },
             where=sa.not_(_unexpired_claim(now, ttl)),
         )
         .returning(c.c.audio_file_id)
@@ -153,9 +191,16 @@ def claim(
     won = sorted(conn.scalars(stmt))
     if not won:
         return []
-    finished = set(conn.scalars(
-        sa.select(a.c.id).where(a.c.id.in_(won), sa.or_(*blocking_conditions(now, force_since=force_since, retry_failed=retry_failed)))
-    ))
+    finished = set(
+        conn.scalars(
+            sa.select(a.c.id).where(
+                a.c.id.in_(won),
+                sa.or_(
+                    *blocking_conditions(now, force_since=force_since, retry_failed=retry_failed)
+                ),
+            )
+        )
+    )
     if finished:
         release(conn, finished, worker=worker)
     return [i for i in won if i not in finished]
@@ -166,10 +211,15 @@ def release(conn: sa.Connection, ids, *, worker: str) -> None:
         conn.execute(sa.delete(c).where(c.c.audio_file_id.in_(chunk), c.c.claimed_by == worker))
 
 
-def stale_claims(conn: sa.Connection, *, now: datetime, ttl: timedelta, limit: int = 50) -> list[sa.Row]:
+def stale_claims(
+    conn: sa.Connection, *, now: datetime, ttl: timedelta, limit: int = 50
+) -> list[sa.Row]:
     """Claims past their expiry (or, without one, older than the TTL): left by a crashed worker."""
     stmt = (
-        sa.select(c).where(sa.not_(_unexpired_claim(now, ttl))).order_by(c.c.claimed_at).limit(limit)
+        sa.select(c)
+        .where(sa.not_(_unexpired_claim(now, ttl)))
+        .order_by(c.c.claimed_at)
+        .limit(limit)
     )
     return list(conn.execute(stmt))
 
@@ -195,13 +245,24 @@ def pending_summary(conn: sa.Connection, *, now: datetime, ttl: timedelta) -> li
     claim goes stale, so a sensor's run key changes exactly when there is new work.
     """
     day = utc_day(a.c.started, conn.dialect.name).label("day")
-    fj, cj = f.alias("fj"), c.alias("cj")  # joined copies, so the EXISTS tests still correlate on audio_files only
+    fj, cj = (
+        f.alias("fj"),
+        c.alias("cj"),
+    )  # joined copies, so the EXISTS tests still correlate on audio_files only
     stmt = (
         sa.select(
-            a.c.campaign_name, day, sa.func.count().label("pending"), sa.func.sum(a.c.id).label("id_sum"),
-            sa.func.max(fj.c.last_attempt_at).label("last_attempt"), sa.func.max(cj.c.expires_at).label("stale_claim"),
+            a.c.campaign_name,
+            day,
+            sa.func.count().label("pending"),
+            sa.func.sum(a.c.id).label("id_sum"),
+            sa.func.max(fj.c.last_attempt_at).label("last_attempt"),
+            sa.func.max(cj.c.expires_at).label("stale_claim"),
         )
-        .select_from(a.outerjoin(fj, fj.c.audio_file_id == a.c.id).outerjoin(cj, cj.c.audio_file_id == a.c.id))
+        .select_from(
+            a.outerjoin(fj, fj.c.audio_file_id == a.c.id).outerjoin(
+                cj, cj.c.audio_file_id == a.c.id
+            )
+        )
         .where(a.c.started.is_not(None), a.c.campaign_name.is_not(None))
         .where(sa.not_(sa.or_(*blocking_conditions(now))))
         .where(sa.not_(sa.exists().where(c.c.audio_file_id == a.c.id, _unexpired_claim(now, ttl))))

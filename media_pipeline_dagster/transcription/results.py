@@ -20,8 +20,18 @@ PERMANENT = "permanent"
 def upsert_transcription(conn: sa.Connection, row: dict[str, Any]) -> None:
     """One transcription per audio file: insert, or update it in place (the seed's ON CONFLICT)."""
     insert = _dialect_insert(conn, transcriptions)
-    columns = ("provider", "model", "status", "completed_at", "transcript_text", "segments", "diarization",
-               "metadata", "raw_response", "b2_transcript_key")
+    columns = (
+        "provider",
+        "model",
+        "status",
+        "completed_at",
+        "transcript_text",
+        "segments",
+        "diarization",
+        "metadata",
+        "raw_response",
+        "b2_transcript_key",
+    )
     stmt = insert.values(**row).on_conflict_do_update(
         index_elements=["audio_file_id"], set_={name: insert.excluded[name] for name in columns}
     )
@@ -44,16 +54,26 @@ def record_failure(
     insert = _dialect_insert(conn, transcription_failures)
     f = transcription_failures
     values = {
-        "audio_file_id": audio_file_id, "provider": provider, "model": model, "status": status,
-        "error_code": error_code, "error": error[:ERROR_CHARS], "attempts": 1, "last_attempt_at": now,
+        "audio_file_id": audio_file_id,
+        "provider": provider,
+        "model": model,
+        "status": status,
+        "error_code": error_code,
+        "error": error[:ERROR_CHARS],
+        "attempts": 1,
+        "last_attempt_at": now,
         "ignore_until": now + cooldown if status == TRANSIENT else None,
     }
     stmt = insert.values(**values).on_conflict_do_update(
         index_elements=["audio_file_id"],
         set_={
-            "provider": insert.excluded.provider, "model": insert.excluded.model, "status": insert.excluded.status,
-            "error_code": insert.excluded.error_code, "error": insert.excluded.error,
-            "attempts": f.c.attempts + 1, "last_attempt_at": insert.excluded.last_attempt_at,
+            "provider": insert.excluded.provider,
+            "model": insert.excluded.model,
+            "status": insert.excluded.status,
+            "error_code": insert.excluded.error_code,
+            "error": insert.excluded.error,
+            "attempts": f.c.attempts + 1,
+            "last_attempt_at": insert.excluded.last_attempt_at,
             "ignore_until": insert.excluded.ignore_until,
         },
     )
@@ -64,7 +84,11 @@ def complete(conn: sa.Connection, row: dict[str, Any], *, worker: str) -> None:
     """Success: the transcription lands, any earlier failure is cleared, the claim is released —
     in one transaction, so another worker's re-check sees the result before the claim is gone."""
     upsert_transcription(conn, {**row, "status": COMPLETED})
-    conn.execute(sa.delete(transcription_failures).where(transcription_failures.c.audio_file_id == row["audio_file_id"]))
+    conn.execute(
+        sa.delete(transcription_failures).where(
+            transcription_failures.c.audio_file_id == row["audio_file_id"]
+        )
+    )
     release(conn, [row["audio_file_id"]], worker=worker)
 
 

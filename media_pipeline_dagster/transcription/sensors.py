@@ -21,8 +21,10 @@ from .assets import transcriptions
 
 CAMPAIGN_TAG = "media_pipeline/transcribe_campaign"
 IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
 ]
 SENSOR_INTERVAL_SECONDS = 30
 
@@ -37,9 +39,13 @@ def campaigns_in_flight(instance: dg.DagsterInstance) -> set[str]:
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     description="Audio without a transcript (new rows, ended cooldowns, stale claims) → one transcriptions run per campaign.",
 )
-def pending_transcriptions_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource, transcriber: TranscriberResource):
+def pending_transcriptions_sensor(
+    context: dg.SensorEvaluationContext, catalog: CatalogResource, transcriber: TranscriberResource
+):
     with catalog.engine.connect() as conn:
-        summary = queue.pending_summary(conn, now=queue.now_utc(), ttl=timedelta(minutes=transcriber.claim_ttl_minutes))
+        summary = queue.pending_summary(
+            conn, now=queue.now_utc(), ttl=timedelta(minutes=transcriber.claim_ttl_minutes)
+        )
     days: dict[str, set[date]] = defaultdict(set)
     state: dict[str, list[str]] = defaultdict(list)
     too_old = 0
@@ -50,14 +56,22 @@ def pending_transcriptions_sensor(context: dg.SensorEvaluationContext, catalog: 
             continue
         slug = slugify(row.campaign_name)
         days[slug].add(day)
-        state[slug].append(f"{row.day}:{row.pending}:{row.id_sum}:{row.last_attempt}:{row.stale_claim}")
+        state[slug].append(
+            f"{row.day}:{row.pending}:{row.id_sum}:{row.last_attempt}:{row.stale_claim}"
+        )
     if too_old:
-        context.log.warning(f"{too_old} pending audio files started before the first call-date partition; transcribe them by hand")
+        context.log.warning(
+            f"{too_old} pending audio files started before the first call-date partition; transcribe them by hand"
+        )
     busy = campaigns_in_flight(context.instance) & set(days)
     for slug in busy:
         days.pop(slug)
     if not days:
-        reason = "no pending audio" if not busy else f"pending audio only in campaigns with a run in progress: {', '.join(sorted(busy))}"
+        reason = (
+            "no pending audio"
+            if not busy
+            else f"pending audio only in campaigns with a run in progress: {', '.join(sorted(busy))}"
+        )
         return dg.SkipReason(reason)
 
     def run_key(slug: str) -> str:

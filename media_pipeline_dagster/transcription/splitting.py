@@ -38,7 +38,7 @@ def split_audio(path: Path, out_dir: Path, max_bytes: int) -> list[Piece]:
     def start_piece() -> wave.Wave_write:
         piece_path = out_dir / f"{path.stem}.part{len(pieces):03d}.wav"
         pieces.append(Piece(piece_path, total / SAMPLE_RATE))
-        w = wave.open(str(piece_path), "wb")
+        w = wave.open(str(piece_path), "wb")  # noqa: SIM115 (closed when the piece is full)
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
@@ -60,7 +60,7 @@ def split_audio(path: Path, out_dir: Path, max_bytes: int) -> list[Piece]:
                             writer, written = start_piece(), 0
                         take = min(len(data) // 2, piece_samples - written)
                         writer.writeframes(data[: take * 2])
-                        data = data[take * 2:]
+                        data = data[take * 2 :]
                         written += take
                         total += take
     except TranscriptionError:
@@ -106,16 +106,26 @@ def stitch(parts: list[tuple[Piece, Transcript]]) -> Transcript:
     if first.diarization is not None:
         diarization = {
             "chunking_strategy": first.diarization.get("chunking_strategy"),
-            "speakers": sorted({s for _, t in parts for s in (t.diarization or {}).get("speakers", [])}),
-            "segments": [{k: s.get(k) for k in ("id", "start", "end", "speaker")} for s in segments],
+            "speakers": sorted(
+                {s for _, t in parts for s in (t.diarization or {}).get("speakers", [])}
+            ),
+            "segments": [
+                {k: s.get(k) for k in ("id", "start", "end", "speaker")} for s in segments
+            ],
             "note": "speaker labels are per piece of a split recording",
         }
     return Transcript(
-        provider=first.provider, model=first.model,
+        provider=first.provider,
+        model=first.model,
         text=" ".join(t.text.strip() for _, t in parts if t.text.strip()),
-        language=first.language, duration=round(duration, 3), segments=segments if first.segments is not None else None,
-        words=words, diarization=diarization, usage=usage,
-        raw={"pieces": [{"offset": p.offset, "response": t.raw} for p, t in parts]}, pieces=len(parts),
+        language=first.language,
+        duration=round(duration, 3),
+        segments=segments if first.segments is not None else None,
+        words=words,
+        diarization=diarization,
+        usage=usage,
+        raw={"pieces": [{"offset": p.offset, "response": t.raw} for p, t in parts]},
+        pieces=len(parts),
     )
 
 
@@ -127,5 +137,7 @@ def _add_usage(total: dict | None, usage: dict) -> dict:
         if isinstance(value, (int, float)) and isinstance(merged.get(key), (int, float)):
             merged[key] = merged[key] + value
         elif isinstance(value, dict):
-            merged[key] = _add_usage(merged.get(key) if isinstance(merged.get(key), dict) else None, value)
+            merged[key] = _add_usage(
+                merged.get(key) if isinstance(merged.get(key), dict) else None, value
+            )
     return merged

@@ -14,7 +14,7 @@ from obstore.store import LocalStore
 from ..kernel.fetch import FetchPolicy
 from .audio_source import fetch_audio
 from .keys import transcript_keys
-from .providers import Provider, Transcript, TranscribeRequest, TranscriptionError
+from .providers import Provider, TranscribeRequest, Transcript, TranscriptionError
 from .splitting import split_audio, stitch
 
 PIECE_RETRIES = 6
@@ -38,7 +38,12 @@ def put_object(store, key: str, body: bytes, content_type: str) -> None:
 
 
 def transcript_bodies(row, transcript: Transcript) -> tuple[bytes, bytes]:
-    document = {"audio_file_id": row.id, "audio_key": row.b2_object_key, "url": row.url, **transcript.as_json()}
+    document = {
+        "audio_file_id": row.id,
+        "audio_key": row.b2_object_key,
+        "url": row.url,
+        **transcript.as_json(),
+    }
     text = transcript.text.strip() + "\n"
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"), text.encode("utf-8")
 
@@ -51,11 +56,13 @@ def _piece_with_retries(provider: Provider, path: Path, request: TranscribeReque
         except TranscriptionError as exc:
             if exc.kind not in ("rate_limited", "transient") or attempt == PIECE_RETRIES - 1:
                 raise
-            time.sleep(exc.retry_after if exc.retry_after is not None else min(2 ** attempt, 30))
+            time.sleep(exc.retry_after if exc.retry_after is not None else min(2**attempt, 30))
     raise AssertionError("unreachable")
 
 
-def transcribe_file(provider: Provider, path: Path, request: TranscribeRequest, work_dir: Path) -> Transcript:
+def transcribe_file(
+    provider: Provider, path: Path, request: TranscribeRequest, work_dir: Path
+) -> Transcript:
     limit = provider.max_request_bytes
     if limit is None or path.stat().st_size <= limit:
         return provider.transcribe(path, request)
@@ -63,8 +70,16 @@ def transcribe_file(provider: Provider, path: Path, request: TranscribeRequest, 
     return stitch([(piece, _piece_with_retries(provider, piece.path, request)) for piece in pieces])
 
 
-def process(row, *, store, provider: Provider, request: TranscribeRequest, work_root: Path, fetch_policy: FetchPolicy,
-            fetch_timeout: float) -> Done:
+def process(
+    row,
+    *,
+    store,
+    provider: Provider,
+    request: TranscribeRequest,
+    work_root: Path,
+    fetch_policy: FetchPolicy,
+    fetch_timeout: float,
+) -> Done:
     started = time.monotonic()
     work_dir = work_root / str(row.id)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +93,9 @@ def process(row, *, store, provider: Provider, request: TranscribeRequest, work_
             put_object(store, json_key, json_body, "application/json")
             put_object(store, txt_key, txt_body, "text/plain; charset=utf-8")
         except Exception as exc:
-            raise TranscriptionError("transient", f"storing the transcript objects failed: {exc}") from exc
+            raise TranscriptionError(
+                "transient", f"storing the transcript objects failed: {exc}"
+            ) from exc
         return Done(transcript, json_key, txt_key, source, size, time.monotonic() - started)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

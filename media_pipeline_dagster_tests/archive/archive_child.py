@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource, S3ArchiveBucketResource
+from media_pipeline_dagster.resources.archive import (
+    MediaCacheResource,
+    PostMediaDatabaseResource,
+    S3ArchiveBucketResource,
+)
 
 from .helpers import materialize
 

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from media_pipeline_dagster.resources.archive import (
+    MediaCacheResource,
+    PostMediaDatabaseResource,
+    S3ArchiveBucketResource,
+)
 
 from ..servers import postgres
 from ..servers.seaweed import S3Server, _moto
@@ -50,7 +54,11 @@ def archive_bucket(s3_server: S3Server, bucket: str) -> S3ArchiveBucketResource:
 
 @pytest.fixture
 def archive_resources(post_media_db, cache: CacheBuilder, archive_bucket) -> dict[str, object]:
-    return {"post_media_db": post_media_db, "media_cache": MediaCacheResource(path=str(cache.root)), "archive_bucket": archive_bucket}
+    return {
+        "post_media_db": post_media_db,
+        "media_cache": MediaCacheResource(path=str(cache.root)),
+        "archive_bucket": archive_bucket,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +74,17 @@ def moto_bucket_name() -> str:
 
 
 @pytest.fixture
-def cache_on_pg(pg_url: str, tmp_path: Path, archive_bucket) -> tuple[CacheBuilder, dict[str, object]]:
+def cache_on_pg(
+    pg_url: str, tmp_path: Path, archive_bucket
+) -> tuple[CacheBuilder, dict[str, object]]:
     """A cache and its rows on PostgreSQL only (for tests that also run a child process)."""
     db = PostMediaDatabaseResource(database_url=pg_url, create_table=True)
     root = tmp_path / "pg-cache" / "media"
     for folder in ("images", "videos", "documents"):
         (root / folder).mkdir(parents=True)
-    resources = {"post_media_db": db, "media_cache": MediaCacheResource(path=str(root)), "archive_bucket": archive_bucket}
+    resources = {
+        "post_media_db": db,
+        "media_cache": MediaCacheResource(path=str(root)),
+        "archive_bucket": archive_bucket,
+    }
     return CacheBuilder(root, db.engine), resources

@@ -42,10 +42,21 @@ class CacheBuilder:
         self.root = root
         self.engine = engine
 
-    def add(self, media_id: str | None = None, *, media_type: str = "image", ext: str = "jpg",
-            mime_type: str | None = "image/jpeg", created_at: str | None = "2025-12-03 10:00:00",
-            content: bytes | None = None, size: int = 64, file: bool = True, local_file_path: object = AUTO,
-            md5_sum: object = AUTO, archive_url: str | None = None) -> Media:
+    def add(
+        self,
+        media_id: str | None = None,
+        *,
+        media_type: str = "image",
+        ext: str = "jpg",
+        mime_type: str | None = "image/jpeg",
+        created_at: str | None = "2025-12-03 10:00:00",
+        content: bytes | None = None,
+        size: int = 64,
+        file: bool = True,
+        local_file_path: object = AUTO,
+        md5_sum: object = AUTO,
+        archive_url: str | None = None,
+    ) -> Media:
         content = content if content is not None else secrets.token_bytes(size)
         md5 = hashlib.md5(content).hexdigest()
         media_id = media_id or f"med-{md5[:8]}"
@@ -54,24 +65,42 @@ class CacheBuilder:
         if file:
             path.write_bytes(content)
         row = {
-            "media_id": media_id, "post_id": f"post-{media_id}", "media_type": media_type,
+            "media_id": media_id,
+            "post_id": f"post-{media_id}",
+            "media_type": media_type,
             "media_url": f"https://example.social/{media_id}",
-            "local_file_path": f"cache/media/{folder}/{path.name}" if local_file_path is AUTO else local_file_path,
-            "md5_sum": md5 if md5_sum is AUTO else md5_sum, "file_size": len(content), "mime_type": mime_type,
-            "archive_url": archive_url, "created_at": created_at,
+            "local_file_path": f"cache/media/{folder}/{path.name}"
+            if local_file_path is AUTO
+            else local_file_path,
+            "md5_sum": md5 if md5_sum is AUTO else md5_sum,
+            "file_size": len(content),
+            "mime_type": mime_type,
+            "archive_url": archive_url,
+            "created_at": created_at,
         }
         self.insert(row)
         return Media(media_id, md5, content, path if file else None)
 
     def insert(self, row: dict) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.text(f"INSERT INTO post_media ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})"), row)
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO post_media ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})"
+                ),
+                row,
+            )
 
 
 def s3_bucket_resource(server: S3Server, bucket: str, **changes) -> S3ArchiveBucketResource:
     fields = dict(
-        bucket=bucket, region=server.region, endpoint_url=server.endpoint_url, access_key_id=server.access_key_id,
-        secret_access_key=server.secret_access_key, max_attempts=2, connect_timeout_seconds=2, read_timeout_seconds=10,
+        bucket=bucket,
+        region=server.region,
+        endpoint_url=server.endpoint_url,
+        access_key_id=server.access_key_id,
+        secret_access_key=server.secret_access_key,
+        max_attempts=2,
+        connect_timeout_seconds=2,
+        read_timeout_seconds=10,
     )
     return S3ArchiveBucketResource(**{**fields, **changes})
 
@@ -86,11 +115,21 @@ def shared_instance() -> dg.DagsterInstance:
     return _INSTANCE[0]
 
 
-def materialize(resources: dict, partition: str = DEC, *, instance: dg.DagsterInstance | None = None,
-                raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
+def materialize(
+    resources: dict,
+    partition: str = DEC,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
+    **config,
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [post_media_archive], partition_key=partition, resources=resources, instance=instance or shared_instance(),
-        run_config={"ops": {"post_media_archive": {"config": config}}}, raise_on_error=raise_on_error,
+        [post_media_archive],
+        partition_key=partition,
+        resources=resources,
+        instance=instance or shared_instance(),
+        run_config={"ops": {"post_media_archive": {"config": config}}},
+        raise_on_error=raise_on_error,
     )
 
 
@@ -123,7 +162,9 @@ def read_object(bucket, key: str) -> bytes:
 
 
 @contextmanager
-def recording_proxy(endpoint_url: str, fail_keys: tuple[str, ...] = (), delay: float = 0.0) -> Iterator[tuple[SlowdownProxy, list[str]]]:
+def recording_proxy(
+    endpoint_url: str, fail_keys: tuple[str, ...] = (), delay: float = 0.0
+) -> Iterator[tuple[SlowdownProxy, list[str]]]:
     """A proxy in front of S3 that records the path of every PUT and answers 503 to PUTs of ``fail_keys``."""
     puts: list[str] = []
 
@@ -139,8 +180,10 @@ def recording_proxy(endpoint_url: str, fail_keys: tuple[str, ...] = (), delay: f
         yield proxy, puts
 
 
-ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
-                 b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+)
 
 
 class _DenyingHandler(_Handler):

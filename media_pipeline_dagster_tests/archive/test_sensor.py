@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -13,7 +13,9 @@ from .helpers import DEC, NOV, materialize
 
 
 def tick(instance, db, cursor=None) -> dg.SensorResult:
-    return unarchived_post_media_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"post_media_db": db}))
+    return unarchived_post_media_sensor(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"post_media_db": db})
+    )
 
 
 def test_new_rows_request_their_months_once(instance, post_media_db, cache, archive_resources):
@@ -39,16 +41,22 @@ def test_new_rows_request_their_months_once(instance, post_media_db, cache, arch
     assert not done.run_requests and done.skip_reason is not None
 
 
-def test_a_month_left_unarchived_is_retried_the_next_day(instance, post_media_db, cache, archive_resources):
+def test_a_month_left_unarchived_is_retried_the_next_day(
+    instance, post_media_db, cache, archive_resources
+):
     cache.add(file=False)  # can never be archived: retried daily, not on every tick
     first = tick(instance, post_media_db)
     materialize(archive_resources, DEC)
     assert not tick(instance, post_media_db, first.cursor).run_requests
 
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-    aged = {key: [signature, yesterday] for key, (signature, _day) in json.loads(first.cursor).items()}
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    aged = {
+        key: [signature, yesterday] for key, (signature, _day) in json.loads(first.cursor).items()
+    }
     retry = tick(instance, post_media_db, json.dumps(aged))
     assert [r.partition_key for r in retry.run_requests] == [DEC]
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    assert retry.run_requests[0].run_key.endswith(f":{today}")  # a new key per day, so Dagster launches it
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert retry.run_requests[0].run_key.endswith(
+        f":{today}"
+    )  # a new key per day, so Dagster launches it
     assert json.loads(retry.cursor)[DEC][1] == today

@@ -9,14 +9,15 @@ from botocore.exceptions import ClientError
 from media_pipeline_dagster.archive.bucket_setup import LIFECYCLE_RULE_ID
 from media_pipeline_dagster.archive.jobs import setup_archive_bucket
 from media_pipeline_dagster.resources.archive import LocalArchiveBucketResource
-from .helpers import s3_bucket_resource
 
+from .helpers import s3_bucket_resource
 
 
 def run(bucket, raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
     return setup_archive_bucket.execute_in_process(
         run_config={"ops": {"configure_archive_bucket": {"config": config}}},
-        resources={"archive_bucket": bucket}, raise_on_error=raise_on_error,
+        resources={"archive_bucket": bucket},
+        raise_on_error=raise_on_error,
     )
 
 
@@ -65,14 +66,24 @@ def test_versioning_on_request_and_the_write_test_leaves_no_versions(resource):
 def test_rules_of_others_are_kept_and_a_changed_rule_is_updated(resource):
     client = resource.client()
     run(resource)
-    other = {"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 7}}
+    other = {
+        "ID": "expire-tmp",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "tmp/"},
+        "Expiration": {"Days": 7},
+    }
     rules = client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]
-    client.put_bucket_lifecycle_configuration(Bucket=resource.bucket, LifecycleConfiguration={"Rules": rules + [other]})
+    client.put_bucket_lifecycle_configuration(
+        Bucket=resource.bucket, LifecycleConfiguration={"Rules": [*rules, other]}
+    )
 
     out = report(run(resource, glacier_after_days=30))
 
     assert out["lifecycle"].startswith("updated")
-    rules = {r["ID"]: r for r in client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]}
+    rules = {
+        r["ID"]: r
+        for r in client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)["Rules"]
+    }
     assert set(rules) == {LIFECYCLE_RULE_ID, "expire-tmp"}
     assert rules[LIFECYCLE_RULE_ID]["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER"}]
 
@@ -85,10 +96,14 @@ def test_check_only_reports_without_creating_anything(resource):
     assert f"bucket {resource.bucket} does not exist" in failure and "without check_only" in failure
     assert resource.bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}
 
-    client.create_bucket(Bucket=resource.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    client.create_bucket(
+        Bucket=resource.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     result = run(resource, raise_on_error=False, check_only=True, enable_versioning=True)
     assert not result.success  # no lifecycle rule, versioning off
-    assert "lifecycle rule" in result.failure_data_for_node("configure_archive_bucket").error.message
+    assert (
+        "lifecycle rule" in result.failure_data_for_node("configure_archive_bucket").error.message
+    )
     with pytest.raises(ClientError, match="NoSuchLifecycleConfiguration"):
         client.get_bucket_lifecycle_configuration(Bucket=resource.bucket)
 
@@ -99,7 +114,9 @@ def test_check_only_reports_without_creating_anything(resource):
 
 def test_an_existing_bucket_in_another_region_is_used_as_it_is(moto_server, moto_bucket_name):
     elsewhere = s3_bucket_resource(moto_server, moto_bucket_name, region="us-west-2")
-    elsewhere.client().create_bucket(Bucket=moto_bucket_name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    elsewhere.client().create_bucket(
+        Bucket=moto_bucket_name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
     out = report(run(s3_bucket_resource(moto_server, moto_bucket_name, region="us-east-1")))
     assert out["region"] == "us-west-2" and not out["created"]
     assert any("not us-east-1" in c for c in out["changes"])
@@ -109,13 +126,18 @@ def test_the_local_folder_flavour(tmp_path):
     folder = LocalArchiveBucketResource(root_dir=str(tmp_path / "archive"))
     assert not run(folder, raise_on_error=False, check_only=True).success
     out = report(run(folder))
-    assert out["created"] and out["write_test"].startswith("ok") and "not applicable" in out["lifecycle"]
+    assert (
+        out["created"]
+        and out["write_test"].startswith("ok")
+        and "not applicable" in out["lifecycle"]
+    )
     assert list((tmp_path / "archive").rglob("*.*")) == []
     assert report(run(folder))["changes"] == []
 
 
 # Stores without (some) lifecycle support: the job ends with a sentence naming what the store
 # lacks, after creating the bucket and proving it can be written, never with a botocore error.
+
 
 @pytest.fixture(scope="module")
 def rclone_server(tmp_path_factory):
@@ -127,7 +149,9 @@ def rclone_server(tmp_path_factory):
 
 def failure(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
     event = result.failure_data_for_node("configure_archive_bucket")
-    assert event is not None and event.user_failure_data is not None, "expected a dg.Failure, got an error"
+    assert event is not None and event.user_failure_data is not None, (
+        "expected a dg.Failure, got an error"
+    )
     meta = {k: getattr(v, "value", v) for k, v in event.user_failure_data.metadata.items()}
     return event.error.message, meta
 
@@ -137,9 +161,17 @@ def test_a_store_refusing_glacier_transitions_is_named_not_a_traceback(s3_server
     resource = s3_bucket_resource(s3_server, moto_bucket_name)
     message, meta = failure(run(resource, raise_on_error=False))
 
-    assert "store lacks a feature" in message and "does not accept a lifecycle rule moving objects to GLACIER" in message
-    assert "NotImplemented" in message and f"s3://{moto_bucket_name} at {s3_server.endpoint_url}" in message
-    assert "under cache/ will stay in their storage class" in message and "ClientError" not in message
+    assert (
+        "store lacks a feature" in message
+        and "does not accept a lifecycle rule moving objects to GLACIER" in message
+    )
+    assert (
+        "NotImplemented" in message
+        and f"s3://{moto_bucket_name} at {s3_server.endpoint_url}" in message
+    )
+    assert (
+        "under cache/ will stay in their storage class" in message and "ClientError" not in message
+    )
     assert meta["lifecycle"] == "not supported by this store" and meta["created"] is True
     assert meta["write_test"].startswith("ok")
     assert moto_bucket_name in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
@@ -150,14 +182,23 @@ def test_a_store_without_lifecycle_or_versioning_says_both(rclone_server, moto_b
     message, meta = failure(run(resource, raise_on_error=False, enable_versioning=True))
 
     # rclone reads PUT ?lifecycle as "create bucket" and has no versioning at all.
-    assert "does not accept a lifecycle rule moving objects to GLACIER" in message and "BucketAlreadyExists" in message
-    assert "has no object versioning (PutBucketVersioning answered HTTP 501 NotImplemented" in message
+    assert (
+        "does not accept a lifecycle rule moving objects to GLACIER" in message
+        and "BucketAlreadyExists" in message
+    )
+    assert (
+        "has no object versioning (PutBucketVersioning answered HTTP 501 NotImplemented" in message
+    )
     assert meta["lifecycle"] == meta["versioning"] == "not supported by this store"
     assert meta["created"] is True and meta["write_test"].startswith("ok")
 
     # Asked again, it says the same, creates nothing and does not fail differently.
     again, meta = failure(run(resource, raise_on_error=False, enable_versioning=True))
-    assert "does not accept a lifecycle rule" in again and meta["existed"] is True and meta["created"] is False
+    assert (
+        "does not accept a lifecycle rule" in again
+        and meta["existed"] is True
+        and meta["created"] is False
+    )
 
 
 def test_an_unreachable_store_is_a_sentence_too(moto_bucket_name):
@@ -165,6 +206,11 @@ def test_an_unreachable_store_is_a_sentence_too(moto_bucket_name):
 
     (port,) = free_ports(1)
     nowhere = S3Server(f"http://127.0.0.1:{port}", "AKNOBODY", "secret")
-    result = run(s3_bucket_resource(nowhere, moto_bucket_name, max_attempts=1), raise_on_error=False)
+    result = run(
+        s3_bucket_resource(nowhere, moto_bucket_name, max_attempts=1), raise_on_error=False
+    )
     message, _ = failure(result)
-    assert f"cannot set up s3://{moto_bucket_name} at http://127.0.0.1:{port}" in message and "network" in message
+    assert (
+        f"cannot set up s3://{moto_bucket_name} at http://127.0.0.1:{port}" in message
+        and "network" in message
+    )

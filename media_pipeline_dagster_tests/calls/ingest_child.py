@@ -33,7 +33,9 @@ def main(args: dict) -> None:
         "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),
     }
     with dg.DagsterInstance.ephemeral() as instance:
-        materialize(instance, resources, partition=args["partition"], concurrency=args["concurrency"])
+        materialize(
+            instance, resources, partition=args["partition"], concurrency=args["concurrency"]
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def by_company_query() -> str:
     return "\n".join(line for line in lines if not line.lstrip().startswith("--")).split(";", 1)[0]
 
 
-def test_company_from_the_csv_column_or_the_campaign_mapping(instance, pipeline_resources, inbox, origin):
+def test_company_from_the_csv_column_or_the_campaign_mapping(
+    instance, pipeline_resources, inbox, origin
+):
     t = token()
     url = lambda name: origin.url(f"/gen/200/{t}/{name}.mp3")  # noqa: E731
     (inbox / "calls.csv").write_text(
@@ -32,7 +34,10 @@ def test_company_from_the_csv_column_or_the_campaign_mapping(instance, pipeline_
         f"+49 3,Other,,{url('unmapped')},2025-08-27T10:00:03Z\n",
         encoding="utf-8",
     )
-    resources = {**pipeline_resources, "call_sources": CallSourcesResource(campaign_companies={"dexter outbound": "Dexter GmbH"})}
+    resources = {
+        **pipeline_resources,
+        "call_sources": CallSourcesResource(campaign_companies={"dexter outbound": "Dexter GmbH"}),
+    }
     meta = metadata(materialize(instance, resources))
     materialize(instance, resources, partition="other|2025-08-27")
     companies = {r.url.rsplit("/", 1)[1]: r.company for r in catalog_rows(resources)}
@@ -42,16 +47,31 @@ def test_company_from_the_csv_column_or_the_campaign_mapping(instance, pipeline_
 
     with resources["catalog"].engine.connect() as conn:
         report = [tuple(r[:3]) for r in conn.execute(sa.text(by_company_query()))]
-    assert report == [("(none)", "Other", 1), ("Acme AG", "Dexter Outbound", 1), ("Dexter GmbH", "Dexter Outbound", 1)]
+    assert report == [
+        ("(none)", "Other", 1),
+        ("Acme AG", "Dexter Outbound", 1),
+        ("Dexter GmbH", "Dexter Outbound", 1),
+    ]
 
 
 def test_the_company_setting():
-    resource = call_sources_resource({"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": '{"Dexter Süd": "Dexter GmbH"}'})
-    assert resource.company_for("DEXTER SUD") == "Dexter GmbH" and resource.company_for("Other") is None
+    resource = call_sources_resource(
+        {"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": '{"Dexter Süd": "Dexter GmbH"}'}
+    )
+    assert (
+        resource.company_for("DEXTER SUD") == "Dexter GmbH"
+        and resource.company_for("Other") is None
+    )
     assert call_sources_resource({}).campaign_companies == {}
-    with pytest.raises(ConfigurationError, match="MEDIA_PIPELINE_CAMPAIGN_COMPANIES is not valid JSON"):
+    with pytest.raises(
+        ConfigurationError, match="MEDIA_PIPELINE_CAMPAIGN_COMPANIES is not valid JSON"
+    ):
         call_sources_resource({"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": "Dexter=GmbH"})
     with pytest.raises(ConfigurationError, match="must map campaign names to company names"):
         call_sources_resource({"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": '["Dexter"]'})
-    with pytest.raises(ConfigurationError, match="'Dexter Süd' and 'dexter-sud', which are the same campaign"):
-        call_sources_resource({"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": '{"Dexter Süd": "A", "dexter-sud": "B"}'})
+    with pytest.raises(
+        ConfigurationError, match="'Dexter Süd' and 'dexter-sud', which are the same campaign"
+    ):
+        call_sources_resource(
+            {"MEDIA_PIPELINE_CAMPAIGN_COMPANIES": '{"Dexter Süd": "A", "dexter-sud": "B"}'}
+        )

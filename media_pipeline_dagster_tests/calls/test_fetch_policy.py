@@ -20,8 +20,9 @@ def internal_listener():
     listener.close()
 
 
-def test_refused_urls_are_recorded_and_never_stored(instance, pipeline_resources, inbox, origin, tmp_path: Path,
-                                                     internal_listener):
+def test_refused_urls_are_recorded_and_never_stored(
+    instance, pipeline_resources, inbox, origin, tmp_path: Path, internal_listener
+):
     t = token()
     root = tmp_path / "audio_root"
     root.mkdir()
@@ -32,16 +33,25 @@ def test_refused_urls_are_recorded_and_never_stored(instance, pipeline_resources
         "file:///etc/passwd": "outside the local audio root",
         (root / "escape.wav").as_uri(): "outside the local audio root",
         (root.parent / "does-not-exist.wav").as_uri(): "outside the local audio root",
-        redirect + quote(f"http://127.0.0.2:{internal_listener.port}/admin/{t}.mp3", safe=""): "loopback address 127.0.0.2",
+        redirect
+        + quote(
+            f"http://127.0.0.2:{internal_listener.port}/admin/{t}.mp3", safe=""
+        ): "loopback address 127.0.0.2",
         redirect + quote("http://169.254.169.254/latest/meta-data/", safe=""): "link-local",
         redirect + quote("file:///etc/passwd", safe=""): "file://",
         origin.url(f"/redirect/6/gen/2048/{t}/six.mp3"): "more than 5 redirects",
-        origin.url(f"/gen/2048/{t}/a.mp3").replace("127.0.0.1", "127.0.0.2"): "loopback address 127.0.0.2",
+        origin.url(f"/gen/2048/{t}/a.mp3").replace(
+            "127.0.0.1", "127.0.0.2"
+        ): "loopback address 127.0.0.2",
     }
     fine = [(root / "ok.wav").as_uri(), origin.url(f"/redirect/5/gen/2048/{t}/five.mp3")]
     write_csv(inbox, [{"url": u} for u in [*refused, *fine]])
-    resources = {**pipeline_resources,
-                 "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"], local_audio_root=str(root))}
+    resources = {
+        **pipeline_resources,
+        "fetch_policy": FetchPolicyResource(
+            allow_networks=["127.0.0.1/32"], local_audio_root=str(root)
+        ),
+    }
 
     meta = metadata(materialize(instance, resources))
 

@@ -19,21 +19,42 @@ STARTED = datetime(2024, 10, 31, 12, 57, 1, tzinfo=timezone(timedelta(hours=2)))
 
 
 def test_layout_with_recording_id_and_prefix():
-    key = audio_object_key(prefix="dexter-audio/", campaign_slug="Dexter Outbound", phone="+4915110635004",
-                           started=STARTED, recording_id="PR_9f6e", url_sha1="a" * 40, ext="mp3")
+    key = audio_object_key(
+        prefix="dexter-audio/",
+        campaign_slug="Dexter Outbound",
+        phone="+4915110635004",
+        started=STARTED,
+        recording_id="PR_9f6e",
+        url_sha1="a" * 40,
+        ext="mp3",
+    )
     assert key == "dexter-audio/dexter-outbound/audio/+4915110635004/20241031T105701Z_PR_9f6e.mp3"
 
 
 def test_layout_without_recording_id_or_phone_uses_sha1_prefix():
-    key = audio_object_key(prefix="", campaign_slug="c", phone=None, started=STARTED, recording_id=None,
-                           url_sha1="0123456789abcdef" + "f" * 24, ext="wav")
+    key = audio_object_key(
+        prefix="",
+        campaign_slug="c",
+        phone=None,
+        started=STARTED,
+        recording_id=None,
+        url_sha1="0123456789abcdef" + "f" * 24,
+        ext="wav",
+    )
     assert key == "c/audio/unknown-phone/20241031T105701Z_0123456789abcdef.wav"
 
 
 @pytest.mark.parametrize("phone", ["../..", "..", "/etc/passwd", "a/../../b"])
 def test_hostile_phone_segments_cannot_climb(phone):
-    key = audio_object_key(prefix="p", campaign_slug="c", phone=phone, started=STARTED, recording_id="../../x",
-                           url_sha1="f" * 40, ext="mp3")
+    key = audio_object_key(
+        prefix="p",
+        campaign_slug="c",
+        phone=phone,
+        started=STARTED,
+        recording_id="../../x",
+        url_sha1="f" * 40,
+        ext="mp3",
+    )
     assert key.startswith("p/c/audio/") and "/../" not in key and key.count("/") == 4
 
 

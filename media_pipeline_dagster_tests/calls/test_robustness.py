@@ -16,12 +16,24 @@ from media_pipeline_dagster.catalog.derive import url_sha1
 from media_pipeline_dagster.catalog.schema import create_catalog_engine, ensure_schema
 
 from ..servers.slowdown_proxy import slowdown_proxy
-from .helpers import DAY, bucket_objects, catalog_rows, checks, materialize, metadata, token, with_changes, write_csv
+from .helpers import (
+    DAY,
+    bucket_objects,
+    catalog_rows,
+    checks,
+    materialize,
+    metadata,
+    token,
+    with_changes,
+    write_csv,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_b2_slowdown_is_retried_with_backoff(instance, pipeline_resources, inbox, origin, s3_server):
+def test_b2_slowdown_is_retried_with_backoff(
+    instance, pipeline_resources, inbox, origin, s3_server
+):
     t = token()
     urls = [origin.url(f"/gen/2048/{t}/{i}.mp3") for i in range(5)]
     write_csv(inbox, [{"url": u} for u in urls])
@@ -33,19 +45,29 @@ def test_b2_slowdown_is_retried_with_backoff(instance, pipeline_resources, inbox
     assert len(bucket_objects(pipeline_resources)) == 5
 
 
-def test_kill_mid_run_then_rerun_equals_an_uninterrupted_run(pipeline_resources, inbox, origin, s3_server, instance):
+def test_kill_mid_run_then_rerun_equals_an_uninterrupted_run(
+    pipeline_resources, inbox, origin, s3_server, instance
+):
     t = token()
     urls = [origin.url(f"/fault/slow/0.3/{t}/{i}.mp3") for i in range(24)]
     write_csv(inbox, [{"url": u} for u in urls])
     store = pipeline_resources["object_store"]
     args = {
         "pg_url": pipeline_resources["catalog"].database_url,
-        "s3": {k: getattr(store, k) for k in ("endpoint_url", "region", "access_key_id", "secret_access_key", "bucket")},
-        "inbox": str(inbox), "partition": f"dexter-outbound|{DAY}", "concurrency": 2,
+        "s3": {
+            k: getattr(store, k)
+            for k in ("endpoint_url", "region", "access_key_id", "secret_access_key", "bucket")
+        },
+        "inbox": str(inbox),
+        "partition": f"dexter-outbound|{DAY}",
+        "concurrency": 2,
     }
     child = subprocess.Popen(
         [sys.executable, "-m", "media_pipeline_dagster_tests.calls.ingest_child", json.dumps(args)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     engine = pipeline_resources["catalog"].engine
     deadline = time.monotonic() + 60
@@ -75,7 +97,13 @@ def test_kill_mid_run_then_rerun_equals_an_uninterrupted_run(pipeline_resources,
 def test_no_change_rerun_uses_batched_lookups(instance, pipeline_resources, inbox, origin):
     t = token()
     urls = [origin.url(f"/gen/64/{t}/{i}.mp3") for i in range(1200)]
-    write_csv(inbox, [{"url": u, "started": f"{DAY}T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"} for i, u in enumerate(urls)])
+    write_csv(
+        inbox,
+        [
+            {"url": u, "started": f"{DAY}T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+            for i, u in enumerate(urls)
+        ],
+    )
     materialize(instance, pipeline_resources, concurrency=32)
 
     statements: list[str] = []
@@ -87,7 +115,9 @@ def test_no_change_rerun_uses_batched_lookups(instance, pipeline_resources, inbo
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
     assert (meta["new"], meta["already_cataloged"]) == (0, 1200)
-    lookups = [s for s in statements if "FROM media_pipeline.audio_files" in s and "url_sha1 IN" in s]
+    lookups = [
+        s for s in statements if "FROM media_pipeline.audio_files" in s and "url_sha1 IN" in s
+    ]
     assert 1 <= len(lookups) <= 2  # 1,000 keys per query, not one query per row
     assert len(statements) < 20
 
@@ -98,10 +128,13 @@ def test_rows_cataloged_without_an_object_get_one(instance, pipeline_resources, 
     engine = create_catalog_engine(pipeline_resources["catalog"].database_url)
     ensure_schema(engine)
     with engine.begin() as conn:  # as the seed's SQL backfill left it: no object, no size
-        conn.execute(sa.text(
-            "INSERT INTO media_pipeline.audio_files (url, url_sha1, phone, campaign_name, started, source_table, source_row_id)"
-            " VALUES (:url, :sha1, '+49151000', 'Dexter Outbound', :started, 'public.recordings', 9)"
-        ), {"url": url, "sha1": url_sha1(url), "started": f"{DAY}T10:00:01+00:00"})
+        conn.execute(
+            sa.text(
+                "INSERT INTO media_pipeline.audio_files (url, url_sha1, phone, campaign_name, started, source_table, source_row_id)"
+                " VALUES (:url, :sha1, '+49151000', 'Dexter Outbound', :started, 'public.recordings', 9)"
+            ),
+            {"url": url, "sha1": url_sha1(url), "started": f"{DAY}T10:00:01+00:00"},
+        )
     write_csv(inbox, [{"url": url}])
     result = materialize(instance, pipeline_resources)
     meta = metadata(result)

@@ -39,7 +39,9 @@ def _run(jobs, store, **settings):
     async def collect(outcome):
         outcomes.append(outcome)
 
-    settings.setdefault("fetch_policy", FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"])))
+    settings.setdefault(
+        "fetch_policy", FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"]))
+    )
     asyncio.run(run_transfers(jobs, store, TransferSettings(**settings), collect))
     return {o.job.url: o for o in outcomes}
 
@@ -49,7 +51,10 @@ def test_odd_urls_land(object_store, origin):
     plain = origin.add_file("/odd/plain.mp3", body)
     with_query = origin.url("/odd/plain.mp3") + "?token=a%20b"
     outcomes = _run(
-        [TransferJob(plain, "t/plain.mp3", "audio/mpeg"), TransferJob(with_query, "t/query.mp3", "audio/mpeg")],
+        [
+            TransferJob(plain, "t/plain.mp3", "audio/mpeg"),
+            TransferJob(with_query, "t/query.mp3", "audio/mpeg"),
+        ],
         object_store.store,
     )
     assert all(o.ok for o in outcomes.values())
@@ -59,8 +64,17 @@ def test_odd_urls_land(object_store, origin):
 
 def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_path):
     urls = [origin.url(f"/gen/{300_000 + i}/budget/{i}.mp3") for i in range(12)]
-    jobs = [TransferJob(u, f"b/{i}.mp3", "audio/mpeg", keep_local_path=tmp_path / f"{i}.mp3") for i, u in enumerate(urls)]
-    outcomes = _run(jobs, object_store.store, concurrency=8, memory_budget=700_000, multipart_threshold=1_000_000)
+    jobs = [
+        TransferJob(u, f"b/{i}.mp3", "audio/mpeg", keep_local_path=tmp_path / f"{i}.mp3")
+        for i, u in enumerate(urls)
+    ]
+    outcomes = _run(
+        jobs,
+        object_store.store,
+        concurrency=8,
+        memory_budget=700_000,
+        multipart_threshold=1_000_000,
+    )
     assert all(o.ok for o in outcomes.values())
     for i, url in enumerate(urls):
         assert outcomes[url].sha256 == origin.expected_sha256(url)
@@ -68,20 +82,35 @@ def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_pa
     assert not list(tmp_path.glob("*.part"))
 
 
-@pytest.mark.parametrize("head, expected", [
-    (b"RIFF\x24\x08\x00\x00WAVEfmt ", "WAV"), (b"ID3\x04\x00", "MP3 (ID3)"), (b"\xff\xfb\x90\x64", "MPEG audio"),
-    (b"\xff\xf1\x50\x80", "MPEG audio"), (b"OggS\x00\x02", "OGG/Opus"), (b"fLaC\x00\x00", "FLAC"),
-    (b"\x00\x00\x00\x20ftypM4A ", "M4A/MP4"), (b"\x1a\x45\xdf\xa3\x9f", "WebM/Matroska"), (b"#!AMR\n", "AMR"),
-    (b"FORM\x00\x00\x00\x00AIFF", "AIFF"),
-    (b"PK\x03\x04", None), (b"%PDF-1.7", None), (b"\x89PNG\r\n\x1a\n", None), (b"\x00\x01\x02\x03", None), (b"", None),
-])
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        (b"RIFF\x24\x08\x00\x00WAVEfmt ", "WAV"),
+        (b"ID3\x04\x00", "MP3 (ID3)"),
+        (b"\xff\xfb\x90\x64", "MPEG audio"),
+        (b"\xff\xf1\x50\x80", "MPEG audio"),
+        (b"OggS\x00\x02", "OGG/Opus"),
+        (b"fLaC\x00\x00", "FLAC"),
+        (b"\x00\x00\x00\x20ftypM4A ", "M4A/MP4"),
+        (b"\x1a\x45\xdf\xa3\x9f", "WebM/Matroska"),
+        (b"#!AMR\n", "AMR"),
+        (b"FORM\x00\x00\x00\x00AIFF", "AIFF"),
+        (b"PK\x03\x04", None),
+        (b"%PDF-1.7", None),
+        (b"\x89PNG\r\n\x1a\n", None),
+        (b"\x00\x01\x02\x03", None),
+        (b"", None),
+    ],
+)
 def test_audio_signature(head, expected):
     from media_pipeline_dagster.calls.transfer_core import audio_signature
 
     assert audio_signature(head) == expected
 
 
-@pytest.mark.parametrize("size", [300_000, 9 * 1024 * 1024 + 7])  # under and over the multipart threshold
+@pytest.mark.parametrize(
+    "size", [300_000, 9 * 1024 * 1024 + 7]
+)  # under and over the multipart threshold
 def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
     """No Content-Length (Transfer-Encoding: chunked): one request, streamed, hashed, stored."""
     url = origin.url(f"/chunked/{size}/once/{size}.mp3")
@@ -89,4 +118,6 @@ def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
     assert outcomes[url].ok and outcomes[url].size == size and outcomes[url].attempts == 1
     assert origin.hits(url) == 1
     assert outcomes[url].sha256 == origin.expected_sha256(url)
-    assert hashlib.sha256(object_store.read_bytes(f"c/{size}.mp3")).hexdigest() == outcomes[url].sha256
+    assert (
+        hashlib.sha256(object_store.read_bytes(f"c/{size}.mp3")).hexdigest() == outcomes[url].sha256
+    )

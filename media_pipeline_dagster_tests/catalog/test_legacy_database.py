@@ -43,14 +43,21 @@ def test_ddl_upgrades_a_legacy_database_additively(pg_url):
     engine = create_catalog_engine(pg_url)
     ensure_schema(engine)
     with engine.connect() as conn:
-        cols = {c["name"] for c in sa.inspect(conn).get_columns("transcriptions", schema="media_pipeline")}
-        legacy_row = conn.execute(sa.text("SELECT url_sha1, b2_object_key FROM media_pipeline.audio_files")).one()
+        cols = {
+            c["name"]
+            for c in sa.inspect(conn).get_columns("transcriptions", schema="media_pipeline")
+        }
+        legacy_row = conn.execute(
+            sa.text("SELECT url_sha1, b2_object_key FROM media_pipeline.audio_files")
+        ).one()
         tables = set(sa.inspect(conn).get_table_names(schema="media_pipeline"))
     assert "raw_response" in cols  # the seed's optional column, added
     assert tuple(legacy_row) == ("legacy-sha1", "audio/dexter/+49/old.mp3")  # kept as it was
     assert {"transcription_failures", "transcription_claims", "ingest_failures"} <= tables
     with engine.connect() as conn:
-        audio_cols = {c["name"] for c in sa.inspect(conn).get_columns("audio_files", schema="media_pipeline")}
+        audio_cols = {
+            c["name"] for c in sa.inspect(conn).get_columns("audio_files", schema="media_pipeline")
+        }
         assert conn.scalar(sa.text("SELECT company FROM media_pipeline.audio_files")) is None
     assert "company" in audio_cols
 
@@ -64,14 +71,23 @@ def test_a_role_that_may_not_alter_gets_the_statement_to_run(pg_url):
         conn.exec_driver_sql("ALTER TABLE media_pipeline.audio_files DROP COLUMN company")
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA media_pipeline TO {role}")
-        conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA media_pipeline TO {role}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA media_pipeline TO {role}"
+        )
     try:
-        writer = create_catalog_engine(sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False))
-        with pytest.raises(SchemaUpgradeError, match=r"lacks column\(s\) media_pipeline.audio_files.company .*run sql/postgres/0004_audio_files_company.sql as the table's owner"):
+        writer = create_catalog_engine(
+            sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False)
+        )
+        with pytest.raises(
+            SchemaUpgradeError,
+            match=r"lacks column\(s\) media_pipeline.audio_files.company .*run sql/postgres/0004_audio_files_company.sql as the table's owner",
+        ):
             ensure_schema(writer)
         writer.dispose()
         ensure_schema(owner)  # the owner adds it; the writer then needs no DDL at all
-        writer = create_catalog_engine(sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False))
+        writer = create_catalog_engine(
+            sa.engine.make_url(pg_url).set(username=role, password=None).render_as_string(False)
+        )
         ensure_schema(writer)
         writer.dispose()
     finally:
@@ -82,6 +98,12 @@ def test_a_role_that_may_not_alter_gets_the_statement_to_run(pg_url):
 
 
 def test_database_urls_are_normalized_and_masked():
-    assert normalize_database_url("postgresql+asyncpg://u:p@h:5433/manuav") == "postgresql+psycopg2://u:p@h:5433/manuav"
+    assert (
+        normalize_database_url("postgresql+asyncpg://u:p@h:5433/manuav")
+        == "postgresql+psycopg2://u:p@h:5433/manuav"
+    )
     assert normalize_database_url("postgres://u:p@h/db").startswith("postgresql+psycopg2://")
-    assert mask_database_url("postgresql+psycopg2://u:s3cret@h/db") == "postgresql+psycopg2://u:***@h/db"
+    assert (
+        mask_database_url("postgresql+psycopg2://u:s3cret@h/db")
+        == "postgresql+psycopg2://u:***@h/db"
+    )

@@ -23,10 +23,27 @@ def redis_server(workdir: Path) -> Iterator[str]:
     import redis
 
     binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: run scripts/test.sh (it installs it) or apt-get install redis-server"
+    assert binary, (
+        "redis-server is not installed: run scripts/test.sh (it installs it) or apt-get install redis-server"
+    )
     port = free_port()
-    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -34,7 +51,9 @@ def redis_server(workdir: Path) -> Iterator[str]:
                 redis.Redis(port=port).ping()
                 break
             except redis.ConnectionError:
-                assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
+                assert time.monotonic() < deadline and proc.poll() is None, (
+                    "redis-server did not start"
+                )
                 time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}"
     finally:
@@ -89,7 +108,11 @@ def celery_hosts(deployment: Deployment, run_id: str) -> dict[str, set[str]]:
     hosts: dict[str, set[str]] = defaultdict(set)
     for record in deployment.instance.all_logs(run_id):
         event = record.dagster_event
-        metadata = (event.engine_event_data.metadata or {}) if event and event.is_engine_event and event.engine_event_data else {}
+        metadata = (
+            (event.engine_event_data.metadata or {})
+            if event and event.is_engine_event and event.engine_event_data
+            else {}
+        )
         if "Celery worker" in metadata:
             hosts[event.step_key].add(metadata["Celery worker"].value.split("@")[0])
     return hosts
@@ -100,5 +123,5 @@ def submitted(deployment: Deployment, run_id: str, step: str) -> str | None:
     prefix = f'Submitting celery task for step "{step}" to queue "'
     for message in deployment.messages(run_id):
         if message.startswith(prefix):
-            return message[len(prefix):].split('"')[0]
+            return message[len(prefix) :].split('"')[0]
     return None

@@ -50,7 +50,10 @@ def production_host(pg_base_url: str, s3_server: S3Server, root: Path) -> Iterat
     cache.mkdir()
     bucket = f"test-{secrets.token_hex(6)}"
     s3_server.create_bucket(bucket)
-    with postgres.temporary_database(pg_base_url) as catalog_url, postgres.temporary_database(pg_base_url) as storage_url:
+    with (
+        postgres.temporary_database(pg_base_url) as catalog_url,
+        postgres.temporary_database(pg_base_url) as storage_url,
+    ):
         env = {
             "MEDIA_PIPELINE_ENV": "prod",
             "DAGSTER_POSTGRES_URL": plain_postgres_url(storage_url),
@@ -76,4 +79,6 @@ def production_host(pg_base_url: str, s3_server: S3Server, root: Path) -> Iterat
             "CLOUDFLARE_ACCOUNT_ID": "unused-in-this-test",
             "MEDIA_PIPELINE_EXECUTOR": "multiprocess",
         }
-        yield Host(env=env, catalog_url=catalog_url, bucket=bucket, inbox=inbox, s3_server=s3_server)
+        yield Host(
+            env=env, catalog_url=catalog_url, bucket=bucket, inbox=inbox, s3_server=s3_server
+        )

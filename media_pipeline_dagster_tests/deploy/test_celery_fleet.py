@@ -27,7 +27,15 @@ from ..calls.helpers import write_csv
 from ..servers.audio_origin import AudioOrigin, audio_origin
 from ..servers.openai_fake import OpenAIFake, openai_server
 from ..transcription.helpers import wav_bytes
-from .celery_fleet import celery_hosts, pause, redis_server, resume, start_worker, step_process, submitted
+from .celery_fleet import (
+    celery_hosts,
+    pause,
+    redis_server,
+    resume,
+    start_worker,
+    step_process,
+    submitted,
+)
 from .conftest import Host, production_host
 from .topology import Deployment, wait_for
 
@@ -50,24 +58,46 @@ class Fleet:
 def fleet(tmp_path_factory, pg_base_url, s3_server):
     root = tmp_path_factory.mktemp("fleet")
     # Each transcription takes a second, so two runs sharing a partition overlap.
-    with production_host(pg_base_url, s3_server, root) as host, redis_server(root) as redis_url, \
-            openai_server(latency=1.0) as openai, audio_origin() as origin:
-        env = {**host.env, "MEDIA_PIPELINE_EXECUTOR": "celery",
-               "MEDIA_PIPELINE_CELERY_BROKER": f"{redis_url}/0", "MEDIA_PIPELINE_CELERY_BACKEND": f"{redis_url}/1",
-               "MEDIA_PIPELINE_TRANSCRIBER": "openai", "OPENAI_API_KEY": openai.api_key, "OPENAI_BASE_URL": openai.base_url}
+    with (
+        production_host(pg_base_url, s3_server, root) as host,
+        redis_server(root) as redis_url,
+        openai_server(latency=1.0) as openai,
+        audio_origin() as origin,
+    ):
+        env = {
+            **host.env,
+            "MEDIA_PIPELINE_EXECUTOR": "celery",
+            "MEDIA_PIPELINE_CELERY_BROKER": f"{redis_url}/0",
+            "MEDIA_PIPELINE_CELERY_BACKEND": f"{redis_url}/1",
+            "MEDIA_PIPELINE_TRANSCRIBER": "openai",
+            "OPENAI_API_KEY": openai.api_key,
+            "OPENAI_BASE_URL": openai.base_url,
+        }
         deployment = Deployment(root / "fleet", env)
         try:
-            deployment.start_all(also=lambda: [start_worker(deployment, n, q) for n, q in WORKERS.items()])
+            deployment.start_all(
+                also=lambda: [start_worker(deployment, n, q) for n, q in WORKERS.items()]
+            )
             yield Fleet(deployment, host, openai, origin)
         finally:
             deployment.stop_all()
 
 
 def calls(origin: AudioOrigin, campaign: str, day: str, count: int, first_id: int) -> list[dict]:
-    return [{"campaign_name": campaign, "recordings_row_id": first_id + i, "phone": f"+49 170 {first_id + i}",
-             "url": origin.add_file(f"/{campaign.split()[0].lower()}/{day}-{i}.wav", wav_bytes(1.0 + i / 10), "audio/wav"),
-             "started": f"{day}T09:00:{i:02d}Z"}
-            for i in range(count)]
+    return [
+        {
+            "campaign_name": campaign,
+            "recordings_row_id": first_id + i,
+            "phone": f"+49 170 {first_id + i}",
+            "url": origin.add_file(
+                f"/{campaign.split()[0].lower()}/{day}-{i}.wav",
+                wav_bytes(1.0 + i / 10),
+                "audio/wav",
+            ),
+            "started": f"{day}T09:00:{i:02d}Z",
+        }
+        for i in range(count)
+    ]
 
 
 @dataclass
@@ -81,8 +111,12 @@ class Backfill:
 def backfill(fleet) -> Backfill:
     """audio_files backfilled over two campaigns × two days, launched as the UI launches it."""
     d = fleet.deployment
-    rows = (calls(fleet.origin, "Alpha Calls", DAY1, 8, 100) + calls(fleet.origin, "Alpha Calls", DAY2, 1, 200)
-            + calls(fleet.origin, "Bravo Calls", DAY1, 1, 300) + calls(fleet.origin, "Bravo Calls", DAY2, 1, 400))
+    rows = (
+        calls(fleet.origin, "Alpha Calls", DAY1, 8, 100)
+        + calls(fleet.origin, "Alpha Calls", DAY2, 1, 200)
+        + calls(fleet.origin, "Bravo Calls", DAY1, 1, 300)
+        + calls(fleet.origin, "Bravo Calls", DAY2, 1, 400)
+    )
     write_csv(fleet.host.inbox, rows, name="backfill.csv")
     for slug in CAMPAIGNS:
         d.add_partition("campaigns", slug)
@@ -91,9 +125,17 @@ def backfill(fleet) -> Backfill:
     pause(d, "w1", "w2")
     try:
         backfill_id = d.launch_backfill("audio_files", PARTITIONS)
-        runs = wait_for("the backfill's runs to send their steps to Celery",
-                        lambda: (r := d.runs(tags={"dagster/backfill": backfill_id})) and len(r) == 2
-                        and all(submitted(d, x.run_id, "audio_files") for x in r) and r, 240, d.log_tail)
+        runs = wait_for(
+            "the backfill's runs to send their steps to Celery",
+            lambda: (
+                (r := d.runs(tags={"dagster/backfill": backfill_id}))
+                and len(r) == 2
+                and all(submitted(d, x.run_id, "audio_files") for x in r)
+                and r
+            ),
+            240,
+            d.log_tail,
+        )
     finally:
         resume(d, "w1", "w2")
     return Backfill(backfill_id, d.finished(r.run_id for r in runs), rows)
@@ -104,23 +146,40 @@ def test_a_backfill_splits_into_runs_whose_steps_run_on_both_default_workers(fle
     assert [r.status for r in backfill.runs] == [SUCCESS, SUCCESS], d.log_tail()
     # The single-run backfill policy gives one run per range of partitions Dagster can form;
     # on campaign × date partitions, two campaigns over two days are one range per day.
-    ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-                    for r in backfill.runs)
+    ranges = sorted(
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in backfill.runs
+    )
     assert ranges == [(f"alpha-calls|{day}", f"bravo-calls|{day}") for day in (DAY1, DAY2)]
     assert {submitted(d, r.run_id, "audio_files") for r in backfill.runs} == {"dagster"}
     hosts = [celery_hosts(d, r.run_id) for r in backfill.runs]
-    assert sorted(h["audio_files"].pop() for h in hosts) == ["w1", "w2"], hosts  # each worker ran one run's step
+    assert sorted(h["audio_files"].pop() for h in hosts) == ["w1", "w2"], (
+        hosts
+    )  # each worker ran one run's step
 
     engine = sa.create_engine(fleet.host.catalog_url)
     with engine.connect() as conn:
-        keys = conn.execute(sa.text("SELECT b2_object_key FROM media_pipeline.audio_files "
-                                    "WHERE campaign_name IN ('Alpha Calls', 'Bravo Calls')")).scalars().all()
+        keys = (
+            conn.execute(
+                sa.text(
+                    "SELECT b2_object_key FROM media_pipeline.audio_files "
+                    "WHERE campaign_name IN ('Alpha Calls', 'Bravo Calls')"
+                )
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert len(keys) == len(backfill.rows) and all(keys)
-    stored = {o["Key"] for o in fleet.host.s3_client().list_objects_v2(Bucket=fleet.host.bucket)["Contents"]}
+    stored = {
+        o["Key"]
+        for o in fleet.host.s3_client().list_objects_v2(Bucket=fleet.host.bucket)["Contents"]
+    }
     assert set(keys) <= stored
     # What the UI's partition view shows: every partition of the backfill materialized.
-    assert set(PARTITIONS) <= set(d.instance.get_materialized_partitions(dg.AssetKey("audio_files")))
+    assert set(PARTITIONS) <= set(
+        d.instance.get_materialized_partitions(dg.AssetKey("audio_files"))
+    )
 
 
 def materialized_count(d: Deployment, run_id: str, name: str) -> int:
@@ -130,13 +189,21 @@ def materialized_count(d: Deployment, run_id: str, name: str) -> int:
 
 def test_two_transcription_workers_on_one_partition_transcribe_each_file_once(fleet, backfill):
     d, partition = fleet.deployment, f"alpha-calls|{DAY1}"
-    files = [r for r in backfill.rows if r["campaign_name"] == "Alpha Calls" and r["started"].startswith(DAY1)]
+    files = [
+        r
+        for r in backfill.rows
+        if r["campaign_name"] == "Alpha Calls" and r["started"].startswith(DAY1)
+    ]
     config = {"ops": {"transcriptions": {"config": {"concurrency": 1}}}}
     pause(d, "t1", "t2")  # as above: both runs' steps wait in Redis, then each worker takes one
     try:
         pair = [d.launch_run("transcriptions", partition, config) for _ in range(2)]
-        wait_for("both runs to send their transcription step",
-                 lambda: all(submitted(d, run_id, "transcriptions") for run_id in pair), 240, d.log_tail)
+        wait_for(
+            "both runs to send their transcription step",
+            lambda: all(submitted(d, run_id, "transcriptions") for run_id in pair),
+            240,
+            d.log_tail,
+        )
     finally:
         resume(d, "t1", "t2")
     assert [r.status for r in d.finished(pair)] == [SUCCESS, SUCCESS], d.log_tail()
@@ -152,8 +219,12 @@ def test_two_transcription_workers_on_one_partition_transcribe_each_file_once(fl
     assert len(uploads) == len(files) and len({u.file_sha256 for u in uploads}) == len(files)
     engine = sa.create_engine(fleet.host.catalog_url)
     with engine.connect() as conn:
-        done = conn.execute(sa.text("SELECT audio_file_id, count(*) FROM media_pipeline.transcriptions "
-                                    "WHERE status = 'completed' GROUP BY 1")).all()
+        done = conn.execute(
+            sa.text(
+                "SELECT audio_file_id, count(*) FROM media_pipeline.transcriptions "
+                "WHERE status = 'completed' GROUP BY 1"
+            )
+        ).all()
     engine.dispose()
     assert len(done) == len(files) and all(n == 1 for _, n in done)
 
@@ -165,8 +236,18 @@ def test_a_step_process_killed_mid_step_fails_the_run_and_the_retry_finishes_it(
     d.add_partition("campaigns", "delta-calls")
     origin.delay_seconds = 60.0  # the downloads hang: the step is busy when its process dies
     run_id = d.launch_run("audio_files", f"delta-calls|{DAY1}")
-    [worker] = wait_for("the step to start on a worker", lambda: celery_hosts(d, run_id).get("audio_files"), 240, d.log_tail)
-    wait_for("the step to reach the downloads", lambda: any(origin.hits(r["url"]) for r in rows), 120, d.log_tail)
+    [worker] = wait_for(
+        "the step to start on a worker",
+        lambda: celery_hosts(d, run_id).get("audio_files"),
+        240,
+        d.log_tail,
+    )
+    wait_for(
+        "the step to reach the downloads",
+        lambda: any(origin.hits(r["url"]) for r in rows),
+        120,
+        d.log_tail,
+    )
     # What the OOM killer or `kill -9` does to the process running the step. The worker's
     # main process sees its pool process gone and reports the task lost.
     os.kill(step_process(d, worker), signal.SIGKILL)
@@ -177,15 +258,23 @@ def test_a_step_process_killed_mid_step_fails_the_run_and_the_retry_finishes_it(
     [failure] = d.instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     error = failure.dagster_event.event_specific_data.error.to_string()
     assert "WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL)" in error, error
-    [retry] = wait_for("the daemon's retry of the failed run",
-                       lambda: d.runs(tags={"dagster/parent_run_id": run_id}), 180, d.log_tail)
+    [retry] = wait_for(
+        "the daemon's retry of the failed run",
+        lambda: d.runs(tags={"dagster/parent_run_id": run_id}),
+        180,
+        d.log_tail,
+    )
     [retried] = d.finished([retry.run_id])
     assert retried.status == SUCCESS, d.log_tail()
     # The worker lives on (Celery starts a new pool process): either worker may run the retry.
     assert celery_hosts(d, retry.run_id)["audio_files"] <= {"w1", "w2"}
     engine = sa.create_engine(fleet.host.catalog_url)
     with engine.connect() as conn:
-        delta = conn.execute(sa.text("SELECT count(*) FROM media_pipeline.audio_files "
-                                     "WHERE campaign_name = 'Delta Calls' AND b2_object_key IS NOT NULL")).scalar()
+        delta = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM media_pipeline.audio_files "
+                "WHERE campaign_name = 'Delta Calls' AND b2_object_key IS NOT NULL"
+            )
+        ).scalar()
     engine.dispose()
     assert delta == len(rows)

@@ -29,19 +29,28 @@ def snake_keys(value):
 def render_instance(values: dict, namespace: str = "media") -> dict:
     """The parts of the chart's dagster.yaml that these values set."""
     pg = values["postgresql"]
-    postgres = {"postgres_db": {
-        "username": pg["postgresqlUsername"], "password": {"env": "DAGSTER_PG_PASSWORD"},
-        "hostname": pg["postgresqlHost"], "db_name": pg["postgresqlDatabase"], "port": pg["service"]["port"],
-    }}
+    postgres = {
+        "postgres_db": {
+            "username": pg["postgresqlUsername"],
+            "password": {"env": "DAGSTER_PG_PASSWORD"},
+            "hostname": pg["postgresqlHost"],
+            "db_name": pg["postgresqlDatabase"],
+            "port": pg["service"]["port"],
+        }
+    }
     k8s = values["runLauncher"]["config"]["k8sRunLauncher"]
     launcher = {
-        "load_incluster_config": k8s["loadInclusterConfig"], "job_namespace": k8s.get("jobNamespace") or namespace,
-        "image_pull_policy": k8s["imagePullPolicy"], "service_account_name": "dagster",
-        "dagster_home": "/opt/dagster/dagster_home", "instance_config_map": "dagster-instance",
+        "load_incluster_config": k8s["loadInclusterConfig"],
+        "job_namespace": k8s.get("jobNamespace") or namespace,
+        "image_pull_policy": k8s["imagePullPolicy"],
+        "service_account_name": "dagster",
+        "dagster_home": "/opt/dagster/dagster_home",
+        "instance_config_map": "dagster-instance",
         "postgres_password_secret": values["global"]["postgresqlSecretName"],
         "env_config_maps": ["dagster-pipeline-env", *(c["name"] for c in k8s["envConfigMaps"])],
         "env_secrets": [s["name"] for s in k8s["envSecrets"]],
-        "volume_mounts": snake_keys(k8s["volumeMounts"]), "volumes": snake_keys(k8s["volumes"]),
+        "volume_mounts": snake_keys(k8s["volumeMounts"]),
+        "volumes": snake_keys(k8s["volumes"]),
         "run_k8s_config": snake_keys(k8s["runK8sConfig"]),
     }
     daemon = values["dagsterDaemon"]
@@ -52,35 +61,60 @@ def render_instance(values: dict, namespace: str = "media") -> dict:
     return {
         "storage": {"postgres": postgres},
         "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": launcher},
-        "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
-                            "config": snake_keys(daemon["runCoordinator"]["config"]["queuedRunCoordinator"])},
-        "compute_logs": {"module": "dagster_aws.s3.compute_log_manager", "class": "S3ComputeLogManager",
-                         "config": snake_keys(s3)},
-        "run_monitoring": {"enabled": monitoring["enabled"], "start_timeout_seconds": monitoring["startTimeoutSeconds"],
-                           "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
-                           "poll_interval_seconds": monitoring["pollIntervalSeconds"],
-                           "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"]},
-        "run_retries": {"enabled": retries["enabled"], "max_retries": retries["maxRetries"],
-                        "retry_on_asset_or_op_failure": retries["retryOnAssetOrOpFailure"]},
-        "concurrency": {
-            "pools": {"default_limit": values["concurrency"]["pools"]["defaultLimit"],
-                      "granularity": values["concurrency"]["pools"]["granularity"]},
-            "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"], "tag_concurrency_limits": runs["tagConcurrencyLimits"]},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": snake_keys(daemon["runCoordinator"]["config"]["queuedRunCoordinator"]),
         },
-        "retention": {"schedule": {"purge_after_days": retention["schedule"]["purgeAfterDays"]},
-                      "sensor": {"purge_after_days": retention["sensor"]["purgeAfterDays"]}},
+        "compute_logs": {
+            "module": "dagster_aws.s3.compute_log_manager",
+            "class": "S3ComputeLogManager",
+            "config": snake_keys(s3),
+        },
+        "run_monitoring": {
+            "enabled": monitoring["enabled"],
+            "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+            "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
+            "poll_interval_seconds": monitoring["pollIntervalSeconds"],
+            "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],
+        },
+        "run_retries": {
+            "enabled": retries["enabled"],
+            "max_retries": retries["maxRetries"],
+            "retry_on_asset_or_op_failure": retries["retryOnAssetOrOpFailure"],
+        },
+        "concurrency": {
+            "pools": {
+                "default_limit": values["concurrency"]["pools"]["defaultLimit"],
+                "granularity": values["concurrency"]["pools"]["granularity"],
+            },
+            "runs": {
+                "max_concurrent_runs": runs["maxConcurrentRuns"],
+                "tag_concurrency_limits": runs["tagConcurrencyLimits"],
+            },
+        },
+        "retention": {
+            "schedule": {"purge_after_days": retention["schedule"]["purgeAfterDays"]},
+            "sensor": {"purge_after_days": retention["sensor"]["purgeAfterDays"]},
+        },
         "telemetry": {"enabled": values["telemetry"]["enabled"]},
     }
 
 
 def fake_kubeconfig(path: Path) -> Path:
     """Outside a cluster: a kubeconfig that names an unreachable API server (nothing is called)."""
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-        "users": [{"name": "test", "user": {"token": "unused"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "test",
+                "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+                "users": [{"name": "test", "user": {"token": "unused"}}],
+            }
+        )
+    )
     return path
 
 
@@ -90,11 +124,17 @@ def test_helm_values_render_an_instance_dagster_accepts(dagster_storage_url, tmp
 
     url = make_url(dagster_storage_url)
     values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
-    values["postgresql"].update(postgresqlHost=url.host, postgresqlUsername=url.username,
-                                postgresqlDatabase=url.database, service={"port": url.port or 5432})
+    values["postgresql"].update(
+        postgresqlHost=url.host,
+        postgresqlUsername=url.username,
+        postgresqlDatabase=url.database,
+        service={"port": url.port or 5432},
+    )
     config = render_instance(values)
     launcher = config["run_launcher"]["config"]
-    launcher.update(load_incluster_config=False, kubeconfig_file=str(fake_kubeconfig(tmp_path / "kubeconfig")))
+    launcher.update(
+        load_incluster_config=False, kubeconfig_file=str(fake_kubeconfig(tmp_path / "kubeconfig"))
+    )
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", url.password or "")
     home = tmp_path / "home"
     home.mkdir()
@@ -118,7 +158,9 @@ def test_helm_values_use_the_code_server_and_the_settings_names():
     names = {doc["metadata"]["name"] for doc in secrets}
     assert {s["name"] for s in deployment["envSecrets"]} <= names
     assert VALUES["global"]["postgresqlSecretName"] in names
-    app_secret = next(d for d in secrets if d["metadata"]["name"] == "media-pipeline-secrets")["stringData"]
+    app_secret = next(d for d in secrets if d["metadata"]["name"] == "media-pipeline-secrets")[
+        "stringData"
+    ]
     from media_pipeline_dagster.settings import B2_VARIABLES, D1_VARIABLES
 
     assert {names[0] for _, names in B2_VARIABLES.values() if "KEY" in names[0]} <= set(app_secret)

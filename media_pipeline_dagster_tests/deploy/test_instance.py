@@ -26,10 +26,19 @@ def test_plain_postgresql_settings_work_in_the_webserver(form, dagster_storage_u
     with a statement timeout): with SQLAlchemy 2.1 they needed psycopg 3, which then
     closed every webserver connection."""
     url = make_url(dagster_storage_url)
-    storage = {"postgres_url": dagster_storage_url} if form == "postgres_url" else {"postgres_db": {
-        "username": url.username, "password": url.password or "", "hostname": url.host,
-        "port": url.port or 5432, "db_name": url.database,
-    }}
+    storage = (
+        {"postgres_url": dagster_storage_url}
+        if form == "postgres_url"
+        else {
+            "postgres_db": {
+                "username": url.username,
+                "password": url.password or "",
+                "hostname": url.host,
+                "port": url.port or 5432,
+                "db_name": url.database,
+            }
+        }
+    )
     with instance_at(tmp_path / "home", {"storage": {"postgres": storage}}) as instance:
         instance.optimize_for_webserver(statement_timeout=5000, pool_recycle=3600, max_overflow=2)
         assert instance.get_runs() == []
@@ -40,14 +49,19 @@ def test_plain_postgresql_settings_work_in_the_webserver(form, dagster_storage_u
 
 @dg.asset
 def _probe() -> None:
-    print("compute log line from the probe")  # noqa: T201 - the captured stdout is what is tested
+    print("compute log line from the probe")
 
 
-def test_production_instance_loads_and_writes_step_logs_to_the_bucket(dagster_storage_url, s3_server, bucket, tmp_path, monkeypatch):
+def test_production_instance_loads_and_writes_step_logs_to_the_bucket(
+    dagster_storage_url, s3_server, bucket, tmp_path, monkeypatch
+):
     for name, value in {
-        "DAGSTER_POSTGRES_URL": dagster_storage_url, "DAGSTER_COMPUTE_LOGS_BUCKET": bucket,
-        "DAGSTER_COMPUTE_LOGS_ENDPOINT": s3_server.endpoint_url, "DAGSTER_COMPUTE_LOGS_REGION": s3_server.region,
-        "AWS_ACCESS_KEY_ID": s3_server.access_key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+        "DAGSTER_POSTGRES_URL": dagster_storage_url,
+        "DAGSTER_COMPUTE_LOGS_BUCKET": bucket,
+        "DAGSTER_COMPUTE_LOGS_ENDPOINT": s3_server.endpoint_url,
+        "DAGSTER_COMPUTE_LOGS_REGION": s3_server.region,
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
     }.items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "home"
@@ -55,28 +69,47 @@ def test_production_instance_loads_and_writes_step_logs_to_the_bucket(dagster_st
     shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
-        assert instance.run_monitoring_enabled and instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        assert (
+            instance.run_monitoring_enabled
+            and instance.run_retries_enabled
+            and instance.run_retries_max_retries == 1
+        )
         queue = instance.get_concurrency_config().run_queue_config
-        assert queue.max_concurrent_runs == 4 and {t["key"] for t in queue.tag_concurrency_limits} == {
-            "dagster/backfill", "media_pipeline/transcribe_campaign"}
+        assert queue.max_concurrent_runs == 4 and {
+            t["key"] for t in queue.tag_concurrency_limits
+        } == {"dagster/backfill", "media_pipeline/transcribe_campaign"}
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
         result = dg.materialize([_probe], instance=instance)
         assert result.success
-    objects = s3_server.client().list_objects_v2(Bucket=bucket, Prefix="dagster/compute-logs/").get("Contents", [])
-    bodies = [s3_server.client().get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in objects]
-    assert any(b"compute log line from the probe" in body for body in bodies), [o["Key"] for o in objects]
+    objects = (
+        s3_server.client()
+        .list_objects_v2(Bucket=bucket, Prefix="dagster/compute-logs/")
+        .get("Contents", [])
+    )
+    bodies = [
+        s3_server.client().get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in objects
+    ]
+    assert any(b"compute log line from the probe" in body for body in bodies), [
+        o["Key"] for o in objects
+    ]
 
 
 def _without(config: dict, *keys: str) -> dict:
     return {k: v for k, v in config.items() if k not in keys}
 
 
-def test_docker_instance_is_the_production_one_with_docker_run_launcher(dagster_storage_url, monkeypatch, tmp_path):
+def test_docker_instance_is_the_production_one_with_docker_run_launcher(
+    dagster_storage_url, monkeypatch, tmp_path
+):
     vm = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
     docker = yaml.safe_load((DEPLOY / "docker" / "dagster.yaml").read_text())
     assert _without(docker, "run_launcher") == vm
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url)
-    for name in ("DAGSTER_COMPUTE_LOGS_BUCKET", "DAGSTER_COMPUTE_LOGS_ENDPOINT", "DAGSTER_COMPUTE_LOGS_REGION"):
+    for name in (
+        "DAGSTER_COMPUTE_LOGS_BUCKET",
+        "DAGSTER_COMPUTE_LOGS_ENDPOINT",
+        "DAGSTER_COMPUTE_LOGS_REGION",
+    ):
         monkeypatch.setenv(name, "unused")
     with instance_at(tmp_path / "home", docker) as instance:
         from dagster_docker import DockerRunLauncher
@@ -87,7 +120,9 @@ def test_docker_instance_is_the_production_one_with_docker_run_launcher(dagster_
 def test_no_instance_file_reaches_into_sqlite():
     for path in (DEPLOY / "dagster.yaml", DEPLOY / "docker" / "dagster.yaml"):
         config = yaml.safe_load(path.read_text())
-        assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}}, path
+        assert config["storage"] == {
+            "postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}
+        }, path
 
 
 def test_postgres_url_needs_no_driver_suffix():

@@ -71,15 +71,22 @@ def localize(argv: list[str], workspace: Path) -> list[str]:
     return out
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_timeout: Callable[[], str] = lambda: "",
-             interval: float = 0.25) -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    on_timeout: Callable[[], str] = lambda: "",
+    interval: float = 0.25,
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{on_timeout()}")
+            raise AssertionError(
+                f"timed out after {timeout:.0f} s waiting for {what}\n{on_timeout()}"
+            )
         time.sleep(interval)
 
 
@@ -96,10 +103,16 @@ class Deployment:
         workspace["load_from"][0]["grpc_server"]["port"] = self.code_port
         self.workspace = root / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump(workspace))
-        venv_bin = str(Path(sys.executable).parent)  # as the units' PATH: dagster-celery runs `celery` by name
+        venv_bin = str(
+            Path(sys.executable).parent
+        )  # as the units' PATH: dagster-celery runs `celery` by name
         self.app_env = {**env, "DAGSTER_HOME": str(self.home)}
-        self.env = {**os.environ, **self.app_env, "PYTHONUNBUFFERED": "1",
-                    "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        self.env = {
+            **os.environ,
+            **self.app_env,
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = root / "logs"
         self.logs.mkdir()
@@ -110,7 +123,14 @@ class Deployment:
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         # A session of its own: stopping it stops its children (a code server's runs too).
-        proc = subprocess.Popen(argv, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
@@ -166,26 +186,48 @@ class Deployment:
     @property
     def instance(self) -> dg.DagsterInstance:
         if self._instance is None:
-            with mock.patch.dict(os.environ, self.app_env):  # dagster.yaml reads its settings from the environment
+            with mock.patch.dict(
+                os.environ, self.app_env
+            ):  # dagster.yaml reads its settings from the environment
                 self._instance = dg.DagsterInstance.from_config(str(self.home))
         return self._instance
 
-    def runs(self, tags: dict[str, str] | None = None, run_ids: Iterable[str] | None = None) -> list[dg.DagsterRun]:
-        return list(self.instance.get_runs(RunsFilter(tags=tags or {}, run_ids=list(run_ids) if run_ids else None)))
+    def runs(
+        self, tags: dict[str, str] | None = None, run_ids: Iterable[str] | None = None
+    ) -> list[dg.DagsterRun]:
+        return list(
+            self.instance.get_runs(
+                RunsFilter(tags=tags or {}, run_ids=list(run_ids) if run_ids else None)
+            )
+        )
 
     def finished(self, run_ids: Iterable[str], timeout: float = 300) -> list[dg.DagsterRun]:
         ids = set(run_ids)
-        return wait_for(f"runs {sorted(ids)} to finish",
-                        lambda: (r := self.runs(run_ids=ids)) and len(r) == len(ids) and all(x.status in DONE for x in r) and r,
-                        timeout, self.log_tail)
+        return wait_for(
+            f"runs {sorted(ids)} to finish",
+            lambda: (
+                (r := self.runs(run_ids=ids))
+                and len(r) == len(ids)
+                and all(x.status in DONE for x in r)
+                and r
+            ),
+            timeout,
+            self.log_tail,
+        )
 
     def messages(self, run_id: str) -> list[str]:
         return [record.message or "" for record in self.instance.all_logs(run_id)]
 
     # --- the webserver's GraphQL API -------------------------------------------------
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        response = requests.post(f"{self.web_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
-        assert response.status_code == 200, f"GraphQL answered {response.status_code}: {response.text[:2000]}"
+        response = requests.post(
+            f"{self.web_url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=60,
+        )
+        assert response.status_code == 200, (
+            f"GraphQL answered {response.status_code}: {response.text[:2000]}"
+        )
         body = response.json()
         assert not body.get("errors"), body["errors"]
         return body["data"]
@@ -201,32 +243,56 @@ class Deployment:
                 error = entry["locationOrLoadError"]
                 # While the code server imports, the webserver records it unreachable; its server
                 # watcher loads the location again once the server answers.
-                if "DagsterUserCodeUnreachableError" in (error.get("message") or "") or "UNAVAILABLE" in (error.get("message") or ""):
+                if "DagsterUserCodeUnreachableError" in (
+                    error.get("message") or ""
+                ) or "UNAVAILABLE" in (error.get("message") or ""):
                     return False
-                assert error["__typename"] == "RepositoryLocation", f"code location failed to load: {error}"
+                assert error["__typename"] == "RepositoryLocation", (
+                    f"code location failed to load: {error}"
+                )
                 return True
         return False
 
     def wait_until_loaded(self, timeout: float = 240) -> None:
-        wait_for("the code location in the webserver", self._location_loaded, timeout, self.log_tail, interval=0.5)
+        wait_for(
+            "the code location in the webserver",
+            self._location_loaded,
+            timeout,
+            self.log_tail,
+            interval=0.5,
+        )
 
     def start_sensor(self, sensor: str) -> str:
-        result = self.graphql(START_SENSOR, {"selector": {**REPOSITORY, "sensorName": sensor}})["startSensor"]
+        result = self.graphql(START_SENSOR, {"selector": {**REPOSITORY, "sensorName": sensor}})[
+            "startSensor"
+        ]
         assert result["__typename"] == "Sensor", result
         return result["sensorState"]["status"]
 
     def set_pool_limit(self, pool: str, limit: int) -> None:
         """As `dagster instance concurrency set <pool> <limit>` (or the UI's Concurrency page) does."""
-        assert self.graphql(SET_POOL_LIMIT, {"pool": pool, "limit": limit})["setConcurrencyLimit"] is True
+        assert (
+            self.graphql(SET_POOL_LIMIT, {"pool": pool, "limit": limit})["setConcurrencyLimit"]
+            is True
+        )
 
     def add_partition(self, partitions_def: str, key: str) -> None:
-        result = self.graphql(ADD_PARTITION, {"repo": REPOSITORY, "name": partitions_def, "key": key})["addDynamicPartition"]
-        assert result["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), result
+        result = self.graphql(
+            ADD_PARTITION, {"repo": REPOSITORY, "name": partitions_def, "key": key}
+        )["addDynamicPartition"]
+        assert result["__typename"] in (
+            "AddDynamicPartitionSuccess",
+            "DuplicateDynamicPartitionError",
+        ), result
 
     def launch_run(self, asset: str, partition: str, run_config: dict | None = None) -> str:
         """A run of one asset over one partition, as the UI's Materialize button launches it."""
         params = {
-            "selector": {**REPOSITORY, "jobName": "__ASSET_JOB", "assetSelection": [{"path": [asset]}]},
+            "selector": {
+                **REPOSITORY,
+                "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": [asset]}],
+            },
             "runConfigData": run_config or {},
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
         }

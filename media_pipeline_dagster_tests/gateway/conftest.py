@@ -39,10 +39,18 @@ def seed_recordings(pg_url: str, recordings: list[dict]) -> None:
         for statement in SOURCE_DDL.split(";"):
             if statement.strip():
                 conn.exec_driver_sql(statement)
-        conn.execute(sa.text("INSERT INTO public.contacts VALUES ('c1', ' +49 (151) 1063-5004 ', 'RDSFPLHE9BT68CFW')"))
-        conn.execute(sa.text("INSERT INTO public.campaign_map VALUES ('RDSFPLHE9BT68CFW', 'Gateway Calls')"))
-        conn.execute(sa.text("INSERT INTO public.recordings VALUES (:id, 'c1', :url, :started, NULL)"),
-                     [{"started": "2025-08-27T10:00:00Z", **r} for r in recordings])
+        conn.execute(
+            sa.text(
+                "INSERT INTO public.contacts VALUES ('c1', ' +49 (151) 1063-5004 ', 'RDSFPLHE9BT68CFW')"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO public.campaign_map VALUES ('RDSFPLHE9BT68CFW', 'Gateway Calls')")
+        )
+        conn.execute(
+            sa.text("INSERT INTO public.recordings VALUES (:id, 'c1', :url, :started, NULL)"),
+            [{"started": "2025-08-27T10:00:00Z", **r} for r in recordings],
+        )
     engine.dispose()
 
 
@@ -54,10 +62,17 @@ def gateway_settings(pg_url, object_store) -> GatewaySettings:
         object_store=object_store,
         api_keys={"ops": KEY, "other": "second-" + "y" * 20},
         b2_prefix="gateway",
-        transfer=TransferSettings(concurrency=1, max_attempts=2, backoff_base=0.05, backoff_max=0.1,
-                                  read_timeout=3.0, connect_timeout=2.0, max_bytes=200_000,
-                                  audio_only=True,
-                                  fetch_policy=FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"]))),
+        transfer=TransferSettings(
+            concurrency=1,
+            max_attempts=2,
+            backoff_base=0.05,
+            backoff_max=0.1,
+            read_timeout=3.0,
+            connect_timeout=2.0,
+            max_bytes=200_000,
+            audio_only=True,
+            fetch_policy=FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"])),
+        ),
     )
 
 
@@ -107,7 +122,9 @@ def served(app, **config):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -186,7 +203,9 @@ class MisbehavingOrigin:
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def url(self, path: str) -> str:
         return self.base_url + path

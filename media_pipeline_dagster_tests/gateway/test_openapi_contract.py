@@ -36,34 +36,66 @@ def protected_without_key(ctx, response, case):
     """The same request without the key is refused with 401 (only /healthz is public)."""
     if case.path == "/healthz":
         return
-    headers = {k: v for k, v in (case.headers or {}).items() if k.lower() not in ("x-api-key", "authorization")}
+    headers = {
+        k: v
+        for k, v in (case.headers or {}).items()
+        if k.lower() not in ("x-api-key", "authorization")
+    }
     anonymous = case.call(headers={**headers, "X-API-Key": ""})
     if anonymous.status_code != 401:
-        raise AssertionError(f"{case.method} {case.formatted_path} without a key answered {anonymous.status_code}, not 401")
+        raise AssertionError(
+            f"{case.method} {case.formatted_path} without a key answered {anonymous.status_code}, not 401"
+        )
     return
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, negative_data_rejection, ignored_auth, protected_without_key]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+    ignored_auth,
+    protected_without_key,
+]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_gateway_does_what_its_document_says(gateway_settings, pg_url, origin, mode):
-    seed_recordings(pg_url, [{"id": str(i), "url": origin.url(f"/gen/2000/vr/PR_contract-{i}.mp3")} for i in range(1, 6)])
-    gateway_settings.rate_limit_per_minute = 0  # the fuzzer is one key sending fast; the limits have their own tests
+    seed_recordings(
+        pg_url,
+        [
+            {"id": str(i), "url": origin.url(f"/gen/2000/vr/PR_contract-{i}.mp3")}
+            for i in range(1, 6)
+        ],
+    )
+    gateway_settings.rate_limit_per_minute = (
+        0  # the fuzzer is one key sending fast; the limits have their own tests
+    )
     gateway_settings.auth_failures_per_minute = 0
     with served(create_app(gateway_settings)) as base:
         schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=CONFIG, headers=H)
         schema.config.update(base_url=base)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert {op.label for op in operations} == {
-            "POST /api/media/transcribe", "GET /api/media/status/{audio_file_id}", "POST /api/media/rerun/{audio_file_id}",
-            "GET /healthz", "GET /metrics"}
+            "POST /api/media/transcribe",
+            "GET /api/media/status/{audio_file_id}",
+            "POST /api/media/rerun/{audio_file_id}",
+            "GET /healthz",
+            "GET /metrics",
+        }
         for operation in operations:
             if mode is GenerationMode.NEGATIVE and operation.path in ("/healthz", "/metrics"):
                 continue  # no inputs to get wrong
+
             @given(case=operation.as_strategy(mode))
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
             def fuzz(case):
                 case.call_and_validate(headers=H, checks=CHECKS)
 

@@ -12,7 +12,10 @@ import obstore
 import pytest
 
 from media_pipeline_dagster.resources.d1 import CloudflareD1Resource, D1Resource, LocalD1Resource
-from media_pipeline_dagster.resources.object_store import LocalObjectStoreResource, ObjectStoreResource
+from media_pipeline_dagster.resources.object_store import (
+    LocalObjectStoreResource,
+    ObjectStoreResource,
+)
 
 from ..servers.d1_fake import FakeD1, fake_d1_server
 
@@ -37,8 +40,14 @@ def d1_database(d1_server: FakeD1) -> Iterator[tuple[str, str]]:
 
 
 def rest_resource(server: FakeD1, name: str, **overrides) -> CloudflareD1Resource:
-    fields = {"api_token": server.api_token, "account_id": server.account_id, "database_name": name,
-              "base_url": server.base_url, **QUICK_RETRIES, **overrides}
+    fields = {
+        "api_token": server.api_token,
+        "account_id": server.account_id,
+        "database_name": name,
+        "base_url": server.base_url,
+        **QUICK_RETRIES,
+        **overrides,
+    }
     return CloudflareD1Resource(**fields)
 
 
@@ -69,7 +78,9 @@ def sqlite_of(resource: D1Resource, server: FakeD1 | None = None) -> sqlite3.Con
 
 @pytest.fixture
 def d1_sqlite(any_d1: D1Resource, request) -> Iterator[sqlite3.Connection]:
-    server = request.getfixturevalue("d1_server") if isinstance(any_d1, CloudflareD1Resource) else None
+    server = (
+        request.getfixturevalue("d1_server") if isinstance(any_d1, CloudflareD1Resource) else None
+    )
     conn = sqlite_of(any_d1, server)
     yield conn
     conn.close()
@@ -78,7 +89,9 @@ def d1_sqlite(any_d1: D1Resource, request) -> Iterator[sqlite3.Connection]:
 def media_rows(conn: sqlite3.Connection) -> list[tuple]:
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'media_assets'").fetchone():
         return []
-    return conn.execute("SELECT media_uid, b2_key, b2_file_id, size, etag FROM media_assets ORDER BY id").fetchall()
+    return conn.execute(
+        "SELECT media_uid, b2_key, b2_file_id, size, etag FROM media_assets ORDER BY id"
+    ).fetchall()
 
 
 @pytest.fixture
@@ -91,7 +104,9 @@ def any_store(request) -> ObjectStoreResource:
     return request.getfixturevalue("object_store" if request.param == "s3" else "local_store")
 
 
-def put_objects(store: ObjectStoreResource, objects: Mapping[str, bytes], concurrency: int = 64) -> None:
+def put_objects(
+    store: ObjectStoreResource, objects: Mapping[str, bytes], concurrency: int = 64
+) -> None:
     """Many small objects at once (obstore, concurrent)."""
 
     async def main() -> None:

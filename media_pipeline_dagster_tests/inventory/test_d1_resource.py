@@ -28,10 +28,15 @@ def test_rest_resolves_the_database_by_name_and_runs_a_batch(d1_server, d1_datab
         assert db.database_id == db_id
         assert db.requests == 1 and d1_server.requests["list"] == 1
         db.run([CREATE])
-        results = db.run([
-            Statement("INSERT INTO t (name, size) VALUES (?, ?), (?, ?)", ("a'b;c", 12, "Música 🎵", 0)),
-            Statement("SELECT name, size, typeof(size) FROM t ORDER BY id"),
-        ])
+        results = db.run(
+            [
+                Statement(
+                    "INSERT INTO t (name, size) VALUES (?, ?), (?, ?)",
+                    ("a'b;c", 12, "Música 🎵", 0),
+                ),
+                Statement("SELECT name, size, typeof(size) FROM t ORDER BY id"),
+            ]
+        )
     assert results[0].changes == 2
     assert results[1].columns == ("name", "size", "typeof(size)")
     # Parameters travel as strings (the API's type); the column's affinity keeps sizes integers.
@@ -41,7 +46,7 @@ def test_rest_resolves_the_database_by_name_and_runs_a_batch(d1_server, d1_datab
 
 
 def test_rest_with_a_database_id_skips_the_lookup(d1_server, d1_database):
-    name, db_id = d1_database
+    _name, db_id = d1_database
     with rest_resource(d1_server, "ignored", database_id=db_id).connect() as db:
         db.run([Statement("SELECT 1")])
     assert d1_server.requests["list"] == 0 and d1_server.requests["raw"] == 1
@@ -68,7 +73,9 @@ def test_a_rejected_token_says_so_without_showing_it(d1_server, d1_database):
     assert "rejected the API token" in str(err.value) and "wrong-token-123" not in str(err.value)
 
 
-def test_the_token_wins_over_other_cloudflare_credentials_in_the_environment(d1_server, d1_database, monkeypatch):
+def test_the_token_wins_over_other_cloudflare_credentials_in_the_environment(
+    d1_server, d1_database, monkeypatch
+):
     monkeypatch.setenv("CLOUDFLARE_EMAIL", "someone@example.com")
     monkeypatch.setenv("CLOUDFLARE_API_KEY", "global-key")
     with rest_resource(d1_server, d1_database[0]).connect() as db:
@@ -85,14 +92,20 @@ def test_limits_are_enforced_before_anything_is_sent(backend, request, d1_server
         with pytest.raises(D1Error, match="D1 allows 100,000"):
             db.run([Statement("SELECT 1 -- " + "x" * MAX_STATEMENT_BYTES)])
         assert d1_server.sql_requests == sent
-        assert db.run([Statement("SELECT " + ", ".join("?" * 100), tuple(range(100)))])[0].rows[0][99] in (99, "99")
+        assert db.run([Statement("SELECT " + ", ".join("?" * 100), tuple(range(100)))])[0].rows[0][
+            99
+        ] in (99, "99")
 
 
 def test_the_server_enforces_d1_limits_on_the_wire(d1_server, d1_database):
     url = f"{d1_server.base_url}/accounts/{d1_server.account_id}/d1/database/{d1_database[1]}/query"
     headers = {"Authorization": f"Bearer {d1_server.api_token}"}
-    too_many = httpx.post(url, headers=headers, json={"sql": "SELECT " + ", ".join("?" * 101), "params": ["1"] * 101})
-    too_long = httpx.post(url, headers=headers, json={"sql": "SELECT 1 -- " + "x" * MAX_STATEMENT_BYTES})
+    too_many = httpx.post(
+        url, headers=headers, json={"sql": "SELECT " + ", ".join("?" * 101), "params": ["1"] * 101}
+    )
+    too_long = httpx.post(
+        url, headers=headers, json={"sql": "SELECT 1 -- " + "x" * MAX_STATEMENT_BYTES}
+    )
     fine = httpx.post(url, headers=headers, json={"sql": "SELECT ? AS v", "params": ["ok"]})
     for response, text in ((too_many, "too many SQL variables"), (too_long, "statement too long")):
         assert response.status_code == 400 and response.json()["success"] is False
@@ -104,8 +117,17 @@ def test_the_server_stops_a_request_past_its_time_limit(tmp_path):
     with fake_d1_server(tmp_path, time_limit_seconds=0.2) as server:
         name = "slow"
         server.create_database(name)
-        with rest_resource(server, name).connect() as db, pytest.raises(D1Error, match="exceeded its time limit"):
-            db.run([Statement("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n")])
+        with (
+            rest_resource(server, name).connect() as db,
+            pytest.raises(D1Error, match="exceeded its time limit"),
+        ):
+            db.run(
+                [
+                    Statement(
+                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+                    )
+                ]
+            )
 
 
 def test_429_with_retry_after_is_waited_out(d1_server, rest_d1):
@@ -135,9 +157,13 @@ def test_a_retry_after_beyond_the_limit_gives_up_at_once(d1_server, rest_d1):
             db.run([Statement("SELECT 1")])
 
 
-def test_success_false_is_a_failure_though_the_sdk_would_swallow_it(d1_server, d1_database, rest_d1):
+def test_success_false_is_a_failure_though_the_sdk_would_swallow_it(
+    d1_server, d1_database, rest_d1
+):
     # What the SDK alone does with HTTP 200 + success:false: an empty page, no exception.
-    client = cloudflare.Cloudflare(api_token=d1_server.api_token, base_url=d1_server.base_url, max_retries=0)
+    client = cloudflare.Cloudflare(
+        api_token=d1_server.api_token, base_url=d1_server.base_url, max_retries=0
+    )
     d1_server.inject("success_false")
     page = client.d1.database.raw(d1_database[1], account_id=d1_server.account_id, sql="SELECT 1")
     assert list(page) == []
@@ -153,10 +179,12 @@ def test_a_request_is_all_or_nothing(backend, request, d1_server):
     with resource.connect() as db:
         db.run([CREATE])
         with pytest.raises(D1Error, match="NOT NULL"):
-            db.run([
-                Statement("INSERT INTO t (name) VALUES (?)", ("kept?",)),
-                Statement("INSERT INTO t (name) VALUES (?)", (None,)),
-            ])
+            db.run(
+                [
+                    Statement("INSERT INTO t (name) VALUES (?)", ("kept?",)),
+                    Statement("INSERT INTO t (name) VALUES (?)", (None,)),
+                ]
+            )
         assert db.run([Statement("SELECT count(*) FROM t")])[0].rows == [(0,)]
 
 
@@ -170,6 +198,15 @@ def test_local_backend_keeps_a_sqlite_file(local_d1, tmp_path):
 
 def test_requests_are_packed_within_statement_and_byte_budgets():
     statements = [Statement("SELECT ?", ("x" * 100,)) for _ in range(25)]
-    assert [len(r) for r in pack_requests(statements, max_statements=10, max_bytes=10**6)] == [10, 10, 5]
+    assert [len(r) for r in pack_requests(statements, max_statements=10, max_bytes=10**6)] == [
+        10,
+        10,
+        5,
+    ]
     one = statements[0].wire_bytes
-    assert [len(r) for r in pack_requests(statements, max_statements=50, max_bytes=one * 7)] == [7, 7, 7, 4]
+    assert [len(r) for r in pack_requests(statements, max_statements=50, max_bytes=one * 7)] == [
+        7,
+        7,
+        7,
+        4,
+    ]

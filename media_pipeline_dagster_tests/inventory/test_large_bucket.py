@@ -14,9 +14,19 @@ COUNT = 25_000
 
 
 def test_25000_objects_end_to_end(object_store, rest_d1, d1_server):
-    put_objects(object_store, {f"campaign-{i % 7}/audio/{i:06d}.mp3": b"%d" % i for i in range(COUNT)}, concurrency=128)
-    resources = {"object_store": object_store, "d1": rest_d1, "inventory_options": InventoryOptionsResource()}
-    result = dg.materialize([b2_inventory, d1_media_assets, every_inventory_object_in_d1], resources=resources)
+    put_objects(
+        object_store,
+        {f"campaign-{i % 7}/audio/{i:06d}.mp3": b"%d" % i for i in range(COUNT)},
+        concurrency=128,
+    )
+    resources = {
+        "object_store": object_store,
+        "d1": rest_d1,
+        "inventory_options": InventoryOptionsResource(),
+    }
+    result = dg.materialize(
+        [b2_inventory, d1_media_assets, every_inventory_object_in_d1], resources=resources
+    )
     inventory = result.asset_materializations_for_node("b2_inventory")[0].metadata
     d1 = result.asset_materializations_for_node("d1_media_assets")[0].metadata
     assert inventory["objects"].value == COUNT and inventory["list_pages"].value == 25
@@ -25,7 +35,9 @@ def test_25000_objects_end_to_end(object_store, rest_d1, d1_server):
     assert d1["api_requests"].value == 29
     assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
     with sqlite_of(rest_d1, d1_server) as conn:
-        assert conn.execute("SELECT count(*), count(DISTINCT b2_key) FROM media_assets").fetchone() == (COUNT, COUNT)
+        assert conn.execute(
+            "SELECT count(*), count(DISTINCT b2_key) FROM media_assets"
+        ).fetchone() == (COUNT, COUNT)
 
     again = dg.materialize([d1_media_assets], resources=resources)
     d1 = again.asset_materializations_for_node("d1_media_assets")[0].metadata

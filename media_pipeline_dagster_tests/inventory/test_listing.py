@@ -16,9 +16,9 @@ from .conftest import put_objects
 # 1,000 bytes in UTF-8; SeaweedFS stores a key's path segments as file names (<= 255 bytes each).
 LONG_KEY = "/".join(["é" * 100] * 4) + "/" + "x" * 196
 ODD = {
-    "quote's \"double\".wav": b"quotes",
+    'quote\'s "double".wav': b"quotes",
     "semi;colon; DROP TABLE media_assets;--.mp3": b"semicolons",
-    "Música/日本語/ファイル 🎵.wav": "unicode".encode(),
+    "Música/日本語/ファイル 🎵.wav": b"unicode",
     LONG_KEY: b"long",
     "empty/zero-byte.bin": b"",
 }
@@ -47,10 +47,16 @@ def test_every_odd_key_is_listed_exactly(any_store):
 
 def test_a_versioned_bucket_gives_version_ids_and_hides_deleted_objects(object_store, s3_server):
     client = s3_server.client()
-    client.put_bucket_versioning(Bucket=object_store.bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_versioning(
+        Bucket=object_store.bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
     for body in (b"v1", b"v2"):
-        client.put_object(Bucket=object_store.bucket, Key="a.wav", Body=body, ContentType="audio/wav")
-    client.put_object(Bucket=object_store.bucket, Key="gone.wav", Body=b"x", ContentType="audio/wav")
+        client.put_object(
+            Bucket=object_store.bucket, Key="a.wav", Body=body, ContentType="audio/wav"
+        )
+    client.put_object(
+        Bucket=object_store.bucket, Key="gone.wav", Body=b"x", ContentType="audio/wav"
+    )
     client.delete_object(Bucket=object_store.bucket, Key="gone.wav")
     latest = client.head_object(Bucket=object_store.bucket, Key="a.wav")["VersionId"]
 
@@ -67,19 +73,28 @@ def test_all_pages_are_read(object_store):
 
 def test_wrong_credentials_fail_fast_with_a_clear_message(s3_server, bucket):
     store = S3ObjectStoreResource(
-        endpoint_url=s3_server.endpoint_url, region=s3_server.region, access_key_id=s3_server.access_key_id,
-        secret_access_key="not-the-secret-0123", bucket=bucket, max_retries=1,
+        endpoint_url=s3_server.endpoint_url,
+        region=s3_server.region,
+        access_key_id=s3_server.access_key_id,
+        secret_access_key="not-the-secret-0123",
+        bucket=bucket,
+        max_retries=1,
     )
     with pytest.raises(InventoryAccessError) as err:
         list_bucket(store, exclude_prefix="inventory/")
-    assert "rejected the credentials" in str(err.value) and "BACKBLAZE_B2_APPLICATION_KEY" in str(err.value)
+    assert "rejected the credentials" in str(err.value) and "BACKBLAZE_B2_APPLICATION_KEY" in str(
+        err.value
+    )
     assert "not-the-secret-0123" not in str(err.value)
 
 
 def test_a_missing_bucket_is_named(s3_server):
     store = S3ObjectStoreResource(
-        endpoint_url=s3_server.endpoint_url, region=s3_server.region, access_key_id=s3_server.access_key_id,
-        secret_access_key=s3_server.secret_access_key, bucket="no-such-bucket-here",
+        endpoint_url=s3_server.endpoint_url,
+        region=s3_server.region,
+        access_key_id=s3_server.access_key_id,
+        secret_access_key=s3_server.secret_access_key,
+        bucket="no-such-bucket-here",
     )
     with pytest.raises(InventoryAccessError, match="'no-such-bucket-here' .* does not exist"):
         list_bucket(store, exclude_prefix="inventory/")
@@ -87,8 +102,13 @@ def test_a_missing_bucket_is_named(s3_server):
 
 def test_an_unreachable_endpoint_is_named():
     store = S3ObjectStoreResource(
-        endpoint_url="http://127.0.0.1:9", region="us-east-1", access_key_id="k", secret_access_key="s",
-        bucket="b", max_retries=1, connect_timeout_seconds=1,
+        endpoint_url="http://127.0.0.1:9",
+        region="us-east-1",
+        access_key_id="k",
+        secret_access_key="s",
+        bucket="b",
+        max_retries=1,
+        connect_timeout_seconds=1,
     )
     with pytest.raises(InventoryAccessError, match="cannot reach http://127.0.0.1:9"):
         list_bucket(store, exclude_prefix="inventory/")
@@ -107,8 +127,12 @@ def test_local_walk_skips_partial_uploads_and_reuses_known_hashes(tmp_path):
 
     first = list_local(root, exclude_prefix="inventory/", previous={}, hasher=hasher)
     assert [o.key for o in first.objects] == ["a/one.wav"] and hashed == ["one.wav"]
-    second = list_local(root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher)
+    second = list_local(
+        root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher
+    )
     assert second.objects == first.objects and hashed == ["one.wav"]
     os.utime(root / "a" / "one.wav", (1_000_000_000, 1_000_000_000))  # touched: hashed again
-    list_local(root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher)
+    list_local(
+        root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher
+    )
     assert hashed == ["one.wav", "one.wav"]

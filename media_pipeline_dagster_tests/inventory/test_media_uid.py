@@ -17,10 +17,14 @@ SEED_VALUES = [
         "dexter-audio/acme/audio/15551234567/20250101T120000Z_abc.mp3",
         "b2_f9c2a26676d513ee77fbeb3872921b9c30fc6f41",
     ),
-    ("d41d8cd98f00b204e9800998ecf8427e", "empty.bin", "b2_77c956be30f267efb795c81811e7be42c97107e6"),
+    (
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "empty.bin",
+        "b2_77c956be30f267efb795c81811e7be42c97107e6",
+    ),
     (
         "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nrjfkd+GWn0uYqvP",
-        "quote's \"double\"; DROP TABLE media_assets;--",
+        'quote\'s "double"; DROP TABLE media_assets;--',
         "b2_abcf704db447bc9b09f0582266158bd911710bcf",
     ),
     ("null", "Música/日本語/ファイル 🎵.wav", "b2_2c105b1cd60916e4575175d89cf1bb57a0d44e05"),
@@ -33,7 +37,9 @@ def test_media_uid_matches_the_seeds_javascript(file_id, key, expected):
     assert media_uid(file_id, key) == expected
 
 
-@pytest.mark.parametrize("key", ["a.wav", "dir/sub/ü.mp3", "x" * 1000, "semi;colon 'q'", "emoji 🎧"])
+@pytest.mark.parametrize(
+    "key", ["a.wav", "dir/sub/ü.mp3", "x" * 1000, "semi;colon 'q'", "emoji 🎧"]
+)
 def test_media_uid_is_sha256_of_file_id_colon_key(key):
     digest = hashlib.sha256(("fid" + ":" + key).encode("utf-8")).hexdigest()
     uid = media_uid("fid", key)

@@ -25,7 +25,11 @@ def test_snapshots_are_daily_normalized_and_compared(any_store):
     assert first.previous is None and first.diff.added == ["a.wav", "b.wav", "c/d.mp3"]
 
     doc = json.loads(bytes(obstore.get(any_store.store, first.snapshot.key).bytes()))
-    assert doc["taken_at"] == "2025-03-01T06:17:05Z" and doc["count"] == 3 and doc["excluded_prefix"] == "inventory/"
+    assert (
+        doc["taken_at"] == "2025-03-01T06:17:05Z"
+        and doc["count"] == 3
+        and doc["excluded_prefix"] == "inventory/"
+    )
     assert [o["key"] for o in doc["objects"]] == ["a.wav", "b.wav", "c/d.mp3"]
     assert set(doc["objects"][0]) == {"key", "size", "etag", "file_id", "last_modified"}
 
@@ -33,10 +37,17 @@ def test_snapshots_are_daily_normalized_and_compared(any_store):
     put_objects(any_store, {"e.wav": b"new", "a.wav": b"replaced"})
     second = take_inventory(any_store, now=DAY2)
     assert second.previous.key == "inventory/2025-03-01.json"
-    assert (second.diff.added, second.diff.removed, second.diff.replaced) == (["e.wav"], ["b.wav"], ["a.wav"])
+    assert (second.diff.added, second.diff.removed, second.diff.replaced) == (
+        ["e.wav"],
+        ["b.wav"],
+        ["a.wav"],
+    )
     # Its own snapshots are never part of the inventory.
     assert all(not o.key.startswith("inventory/") for o in second.snapshot.objects)
-    assert snapshots.snapshot_keys(any_store, "inventory/") == ["inventory/2025-03-01.json", "inventory/2025-03-02.json"]
+    assert snapshots.snapshot_keys(any_store, "inventory/") == [
+        "inventory/2025-03-01.json",
+        "inventory/2025-03-02.json",
+    ]
     assert snapshots.read(any_store, second.snapshot.key) == second.snapshot
 
 
@@ -52,7 +63,9 @@ def test_a_second_run_the_same_day_replaces_that_days_snapshot(local_store):
 
 def test_a_damaged_snapshot_is_named(local_store):
     put_objects(local_store, {"inventory/2025-01-01.json": b"{not json"})
-    with pytest.raises(snapshots.SnapshotError, match="inventory/2025-01-01.json is not a format-1 snapshot"):
+    with pytest.raises(
+        snapshots.SnapshotError, match="inventory/2025-01-01.json is not a format-1 snapshot"
+    ):
         take_inventory(local_store, now=DAY1)
 
 

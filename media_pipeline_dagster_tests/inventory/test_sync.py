@@ -37,18 +37,37 @@ def many(n: int, prefix: str = "audio") -> list[InventoryObject]:
 
 
 def test_first_sync_inserts_everything_and_a_rerun_writes_nothing(any_d1, d1_sqlite):
-    objects = [obj("quote's \"double\".wav"), obj("a;b; DROP TABLE media_assets;--"), obj("Música 🎵.wav"),
-               obj(LONG_KEY), obj("empty.bin", size=0)]
+    objects = [
+        obj('quote\'s "double".wav'),
+        obj("a;b; DROP TABLE media_assets;--"),
+        obj("Música 🎵.wav"),
+        obj(LONG_KEY),
+        obj("empty.bin", size=0),
+    ]
     with any_d1.connect() as db:
         first = sync_snapshot(db, snap(objects), SyncOptions())
         again = sync_snapshot(db, snap(objects), SyncOptions())
-    assert (first.discovered, len(first.new), first.already_known, first.rows_written) == (5, 5, 0, 5)
+    assert (first.discovered, len(first.new), first.already_known, first.rows_written) == (
+        5,
+        5,
+        0,
+        5,
+    )
     assert first.schema.applied == ["0010_media_assets.sql"]
-    assert (len(again.new), again.already_known, again.rows_written, again.write_requests) == (0, 5, 0, 0)
+    assert (len(again.new), again.already_known, again.rows_written, again.write_requests) == (
+        0,
+        5,
+        0,
+        0,
+    )
     assert again.api_requests == 2  # the schema check and one page of media_uids
     rows = media_rows(d1_sqlite)
-    assert rows == [(media_uid(o.file_id, o.key), o.key, o.file_id, o.size, o.etag) for o in objects]
-    assert d1_sqlite.execute("SELECT typeof(size) FROM media_assets WHERE b2_key = 'empty.bin'").fetchone() == ("integer",)
+    assert rows == [
+        (media_uid(o.file_id, o.key), o.key, o.file_id, o.size, o.etag) for o in objects
+    ]
+    assert d1_sqlite.execute(
+        "SELECT typeof(size) FROM media_assets WHERE b2_key = 'empty.bin'"
+    ).fetchone() == ("integer",)
 
 
 def test_existing_rows_are_never_changed_or_deleted(any_d1, d1_sqlite):
@@ -65,9 +84,13 @@ def test_existing_rows_are_never_changed_or_deleted(any_d1, d1_sqlite):
         report = sync_snapshot(db, snap([legacy, obj("new.wav")]), SyncOptions())
     assert (len(report.new), report.already_known, report.rows_written) == (1, 1, 1)
     assert report.schema.applied == []
-    kept = d1_sqlite.execute("SELECT b2_key, size, etag, ingested_at FROM media_assets ORDER BY id").fetchall()
-    assert kept[:2] == [("legacy/old.wav", 999, "seed-etag", "2024-01-01 00:00:00"),
-                        ("removed/from-bucket.wav", 5, "e", "2024-01-01 00:00:00")]
+    kept = d1_sqlite.execute(
+        "SELECT b2_key, size, etag, ingested_at FROM media_assets ORDER BY id"
+    ).fetchall()
+    assert kept[:2] == [
+        ("legacy/old.wav", 999, "seed-etag", "2024-01-01 00:00:00"),
+        ("removed/from-bucket.wav", 5, "e", "2024-01-01 00:00:00"),
+    ]
     assert [r[0] for r in kept] == ["legacy/old.wav", "removed/from-bucket.wav", "new.wav"]
 
 
@@ -75,10 +98,14 @@ def test_dry_run_reads_but_writes_nothing_and_shows_the_sql(any_d1, d1_sqlite):
     with any_d1.connect() as db:
         report = sync_snapshot(db, snap([obj("a.wav"), obj("it's.wav")]), SyncOptions(dry_run=True))
     assert media_rows(d1_sqlite) == [] and report.rows_written == 0 and report.write_requests == 0
-    assert not d1_sqlite.execute("SELECT 1 FROM sqlite_master WHERE name = 'media_assets'").fetchone()
+    assert not d1_sqlite.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'media_assets'"
+    ).fetchone()
     assert len(report.new) == 2 and len(report.planned) == 1
     preview = sql_preview(report)
-    assert "CREATE TABLE media_assets" in preview and "INSERT OR IGNORE INTO media_assets" in preview
+    assert (
+        "CREATE TABLE media_assets" in preview and "INSERT OR IGNORE INTO media_assets" in preview
+    )
     assert "it's.wav" in preview  # the values, shown as the parameters they would be bound as
     assert "it's.wav" not in report.planned[0][0].sql
 
@@ -89,7 +116,9 @@ def test_many_rows_go_in_few_requests_within_d1_limits(any_d1, d1_sqlite):
         report = sync_snapshot(db, snap(objects), SyncOptions())
     # 20 rows per INSERT (100 parameters), 50 statements per request.
     assert report.statements == 250 and report.write_requests == 5
-    assert report.api_requests <= 5 + 5  # + schema check, DDL, check again, one read (+ a name lookup)
+    assert (
+        report.api_requests <= 5 + 5
+    )  # + schema check, DDL, check again, one read (+ a name lookup)
     assert d1_sqlite.execute("SELECT count(*) FROM media_assets").fetchone() == (5_000,)
 
 
@@ -114,7 +143,9 @@ def test_last_seen_at_tracking_is_additive_and_once_a_day(any_d1, d1_sqlite):
         next_day = sync_snapshot(db, snap(objects[5:], "2025-03-02T06:17:00Z"), on)
         assert (len(next_day.new), next_day.last_seen_updated) == (0, 25)
     seen = dict(d1_sqlite.execute("SELECT b2_key, last_seen_at FROM media_assets").fetchall())
-    assert seen[objects[0].key] == "2025-03-01 06:17:00"  # no longer in the bucket: kept, not touched
+    assert (
+        seen[objects[0].key] == "2025-03-01 06:17:00"
+    )  # no longer in the bucket: kept, not touched
     assert seen[objects[29].key] == "2025-03-02 06:17:00"
     assert d1_sqlite.execute("SELECT count(*) FROM media_assets").fetchone() == (30,)
 
@@ -136,7 +167,9 @@ def test_a_failing_request_rolls_back_alone_and_a_rerun_completes(any_d1, d1_sql
         d1_sqlite.execute("DROP TRIGGER poison")
         rerun = sync_snapshot(db, snap(objects), options)
     assert (rerun.already_known, len(rerun.new), rerun.rows_written) == (400, 200, 200)
-    assert d1_sqlite.execute("SELECT count(DISTINCT media_uid) FROM media_assets").fetchone() == (600,)
+    assert d1_sqlite.execute("SELECT count(DISTINCT media_uid) FROM media_assets").fetchone() == (
+        600,
+    )
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "success_false"])
@@ -152,7 +185,9 @@ def test_d1_faults_fail_the_sync_loudly_with_nothing_partial(fault, d1_server, r
         d1_server.reset()
         count = db.run([Statement("SELECT count(*) FROM media_assets")])
     message = str(err.value)
-    assert {"429": "HTTP 429", "500": "HTTP 500", "success_false": "success=false"}[fault] in message
+    assert {"429": "HTTP 429", "500": "HTTP 500", "success_false": "success=false"}[
+        fault
+    ] in message
     assert "2 write request(s), 200 row(s) committed before" in message
     assert count[0].rows == [(201,)]
 
@@ -160,7 +195,9 @@ def test_d1_faults_fail_the_sync_loudly_with_nothing_partial(fault, d1_server, r
 def test_a_lost_answer_is_retried_without_duplicates(d1_server, rest_d1):
     objects = many(300)
     with rest_d1.connect() as db:
-        d1_server.inject("500_after_commit", skip=3)  # schema, DDL, read pass; the write's answer is lost
+        d1_server.inject(
+            "500_after_commit", skip=3
+        )  # schema, DDL, read pass; the write's answer is lost
         report = sync_snapshot(db, snap(objects), SyncOptions())
         check = db.run([Statement("SELECT count(*), count(DISTINCT media_uid) FROM media_assets")])
     assert check[0].rows == [(300, 300)]
@@ -172,5 +209,10 @@ def test_a_lost_answer_is_retried_without_duplicates(d1_server, rest_d1):
 def test_verbose_logs_every_request(local_d1, caplog):
     caplog.set_level("INFO", logger="inventory-test")
     with local_d1.connect() as db:
-        sync_snapshot(db, snap(many(50)), SyncOptions(verbose=True), log=logging.getLogger("inventory-test"))
-    assert any(m.startswith("request 1/1: 3 statement(s)") and "50 row(s) inserted" in m for m in caplog.messages)
+        sync_snapshot(
+            db, snap(many(50)), SyncOptions(verbose=True), log=logging.getLogger("inventory-test")
+        )
+    assert any(
+        m.startswith("request 1/1: 3 statement(s)") and "50 row(s) inserted" in m
+        for m in caplog.messages
+    )

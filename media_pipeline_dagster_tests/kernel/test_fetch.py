@@ -25,11 +25,28 @@ LOOPBACK_ALLOWED = FetchPolicy(allowed_networks=parse_networks(["127.0.0.1/32"])
 NOTHING_ALLOWED = FetchPolicy()
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1",
-    "169.254.169.254", "fe80::1", "fc00::1", "fd12:3456::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1",
-    "100.64.0.1", "2002:7f00:1::1",  # 6to4 around 127.0.0.1
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "::1",
+        "::ffff:127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+        "ff02::1",
+        "100.64.0.1",
+        "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+    ],
+)
 def test_internal_addresses_are_refused_unless_allowed(address):
     assert NOTHING_ALLOWED.address_refusal(address) is not None
     everything = FetchPolicy(allowed_networks=parse_networks(["0.0.0.0/0", "::/0"]))
@@ -52,38 +69,54 @@ def test_bad_cidr_is_a_clear_error():
         parse_networks(["10.0.0.0/33"])
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/x.mp3", "http://2130706433/x.mp3", "http://0x7f000001/x.mp3", "http://127.1/x.mp3",
-    "http://[::ffff:127.0.0.1]/x.mp3", "http://[::1]:8080/x.mp3", "http://169.254.169.254/latest/meta-data/",
-    "http://0.0.0.0:80/x", "http://10.0.0.1/x.mp3",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.mp3",
+        "http://2130706433/x.mp3",
+        "http://0x7f000001/x.mp3",
+        "http://127.1/x.mp3",
+        "http://[::ffff:127.0.0.1]/x.mp3",
+        "http://[::1]:8080/x.mp3",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:80/x",
+        "http://10.0.0.1/x.mp3",
+    ],
+)
 def test_literal_internal_hosts_are_refused_before_connecting(url):
     with pytest.raises(FetchRefused, match="address"):
         NOTHING_ALLOWED.check_url(url)
 
 
-@pytest.mark.parametrize("url,reason", [
-    ("ftp://example.com/a.mp3", "scheme 'ftp' is not allowed"),
-    ("gopher://example.com/", "scheme 'gopher' is not allowed"),
-    ("//example.com/a.mp3", "scheme 'missing' is not allowed"),
-    ("http:///a.mp3", "no host name"),
-    ("http://example.com:99999/a.mp3", "not a valid URL"),
-    ("http://[/a.mp3", "not a valid URL"),
-    ("file:///etc/passwd", "no local audio root is configured"),
-])
+@pytest.mark.parametrize(
+    "url,reason",
+    [
+        ("ftp://example.com/a.mp3", "scheme 'ftp' is not allowed"),
+        ("gopher://example.com/", "scheme 'gopher' is not allowed"),
+        ("//example.com/a.mp3", "scheme 'missing' is not allowed"),
+        ("http:///a.mp3", "no host name"),
+        ("http://example.com:99999/a.mp3", "not a valid URL"),
+        ("http://[/a.mp3", "not a valid URL"),
+        ("file:///etc/passwd", "no local audio root is configured"),
+    ],
+)
 def test_schemes_and_malformed_urls(url, reason):
     with pytest.raises(FetchRefused, match=reason):
         NOTHING_ALLOWED.check_url(url)
 
 
 def test_masked_urls_hide_query_values_and_passwords():
-    assert mask_url("https://u:secret@host/a.mp3?sig=abc&X-Amz-Credential=k") == "https://***@host/a.mp3?sig=***&X-Amz-Credential=***"
+    assert (
+        mask_url("https://u:secret@host/a.mp3?sig=abc&X-Amz-Credential=k")
+        == "https://***@host/a.mp3?sig=***&X-Amz-Credential=***"
+    )
     assert mask_url("https://host/a.mp3") == "https://host/a.mp3"
     refused = FetchRefused("ftp://host/a?token=s3cr3t", "scheme 'ftp' is not allowed")
     assert "s3cr3t" not in str(refused) and "token=***" in str(refused)
 
 
 # -- the local audio root -------------------------------------------------------------
+
 
 @pytest.fixture
 def audio_root(tmp_path: Path) -> Path:
@@ -98,8 +131,14 @@ def audio_root(tmp_path: Path) -> Path:
 
 def test_file_urls_only_inside_the_root_symlinks_followed(audio_root: Path):
     policy = FetchPolicy(local_root=audio_root)
-    assert policy.local_path((audio_root / "calls" / "a.wav").as_uri()) == (audio_root / "calls" / "a.wav").resolve()
-    assert policy.local_path((audio_root / "calls" / "inside-link.wav").as_uri()) == (audio_root / "calls" / "a.wav").resolve()
+    assert (
+        policy.local_path((audio_root / "calls" / "a.wav").as_uri())
+        == (audio_root / "calls" / "a.wav").resolve()
+    )
+    assert (
+        policy.local_path((audio_root / "calls" / "inside-link.wav").as_uri())
+        == (audio_root / "calls" / "a.wav").resolve()
+    )
     refusals = set()
     for url in [
         (audio_root / "calls" / "outside-link.wav").as_uri(),  # a link out of the root
@@ -112,7 +151,9 @@ def test_file_urls_only_inside_the_root_symlinks_followed(audio_root: Path):
             policy.check_url(url)
         refusals.add(refused.value.reason)
         assert "root:x" not in str(refused.value)
-    assert refusals == {"the path is outside the local audio root"}  # existing or not: the same answer
+    assert refusals == {
+        "the path is outside the local audio root"
+    }  # existing or not: the same answer
     with pytest.raises(FetchRefused, match="must name a local path"):
         policy.local_path("file://otherhost/calls/a.wav")
 
@@ -123,11 +164,14 @@ def test_download_of_a_file_url(audio_root: Path, tmp_path: Path):
     download_to_file(policy, (audio_root / "calls" / "inside-link.wav").as_uri(), dest)
     assert dest.read_bytes() == b"RIFF....WAVE"
     with pytest.raises(FetchRefused):
-        download_to_file(policy, (audio_root / "calls" / "outside-link.wav").as_uri(), tmp_path / "x")
+        download_to_file(
+            policy, (audio_root / "calls" / "outside-link.wav").as_uri(), tmp_path / "x"
+        )
     assert not (tmp_path / "x").exists()
 
 
 # -- over the network -------------------------------------------------------------------
+
 
 class Listener:
     """A TCP port that counts connections: proof that a refused address was never contacted."""
@@ -209,7 +253,9 @@ def test_a_name_resolving_to_loopback_is_refused_when_loopback_is_not_allowed(or
 def test_the_socket_itself_refuses_a_disallowed_address():
     """The backstop under the resolver: whatever produced the address, the socket is never made."""
     with pytest.raises(OSError, match="loopback address 127.0.0.1"):
-        NOTHING_ALLOWED._socket_factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+        NOTHING_ALLOWED._socket_factory(
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))
+        )
 
 
 def test_sync_download_and_post_through_the_policy(origin, tmp_path: Path, internal_listener):
@@ -220,7 +266,19 @@ def test_sync_download_and_post_through_the_policy(origin, tmp_path: Path, inter
         download_to_file(LOOPBACK_ALLOWED, origin.url("/fault/404/a.mp3"), tmp_path / "b")
     assert failed.value.status == 404 and not failed.value.transient
     with pytest.raises(FetchRefused):
-        download_to_file(LOOPBACK_ALLOWED, _redirect_to(origin, f"http://127.0.0.2:{internal_listener.port}/"), tmp_path / "c")
+        download_to_file(
+            LOOPBACK_ALLOWED,
+            _redirect_to(origin, f"http://127.0.0.2:{internal_listener.port}/"),
+            tmp_path / "c",
+        )
     # A POST never follows a redirect: the 307 is the answer, the target never sees the body.
-    assert post(LOOPBACK_ALLOWED, _redirect_to(origin, f"http://127.0.0.2:{internal_listener.port}/", 307), b"{}", {}) == 307
+    assert (
+        post(
+            LOOPBACK_ALLOWED,
+            _redirect_to(origin, f"http://127.0.0.2:{internal_listener.port}/", 307),
+            b"{}",
+            {},
+        )
+        == 307
+    )
     assert internal_listener.connections == 0

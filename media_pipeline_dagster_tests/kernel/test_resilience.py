@@ -7,15 +7,28 @@ import email.utils
 import pytest
 import tenacity
 
-from media_pipeline_dagster.kernel.resilience import Kind, backoff_wait, http_kind, retry_after_seconds, service_kind
+from media_pipeline_dagster.kernel.resilience import (
+    Kind,
+    backoff_wait,
+    http_kind,
+    retry_after_seconds,
+    service_kind,
+)
 
 
-@pytest.mark.parametrize("status,origin,service", [
-    (404, Kind.PERMANENT, Kind.PERMANENT), (410, Kind.PERMANENT, Kind.PERMANENT),
-    (401, Kind.PERMANENT, Kind.SYSTEMIC), (403, Kind.PERMANENT, Kind.SYSTEMIC),
-    (408, Kind.TRANSIENT, Kind.TRANSIENT), (429, Kind.TRANSIENT, Kind.TRANSIENT),
-    (500, Kind.TRANSIENT, Kind.TRANSIENT), (503, Kind.TRANSIENT, Kind.TRANSIENT),
-])
+@pytest.mark.parametrize(
+    "status,origin,service",
+    [
+        (404, Kind.PERMANENT, Kind.PERMANENT),
+        (410, Kind.PERMANENT, Kind.PERMANENT),
+        (401, Kind.PERMANENT, Kind.SYSTEMIC),
+        (403, Kind.PERMANENT, Kind.SYSTEMIC),
+        (408, Kind.TRANSIENT, Kind.TRANSIENT),
+        (429, Kind.TRANSIENT, Kind.TRANSIENT),
+        (500, Kind.TRANSIENT, Kind.TRANSIENT),
+        (503, Kind.TRANSIENT, Kind.TRANSIENT),
+    ],
+)
 def test_kinds(status, origin, service):
     assert http_kind(status) is origin
     assert service_kind(status) is service

@@ -43,8 +43,8 @@ HTML_PAGE = (
 )
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
-    b"<form method=\"post\" action=\"/login\"><input name=\"user\">"
-    b"<input name=\"password\" type=\"password\"><button>Sign in</button></form>"
+    b'<form method="post" action="/login"><input name="user">'
+    b'<input name="password" type="password"><button>Sign in</button></form>'
     b"</body></html>"
 )
 
@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args):
         pass
 
     def do_HEAD(self):

@@ -37,7 +37,9 @@ from urllib.parse import parse_qs, urlsplit
 MAX_PARAMS = 100
 MAX_SQL_BYTES = 100_000
 FAULTS = ("429", "500", "success_false", "500_after_commit")
-_ROUTE = re.compile(r"^/client/v4/accounts/(?P<account>[^/]+)/d1/database(?:/(?P<db>[^/]+)(?:/(?P<op>query|raw))?)?/?$")
+_ROUTE = re.compile(
+    r"^/client/v4/accounts/(?P<account>[^/]+)/d1/database(?:/(?P<db>[^/]+)(?:/(?P<op>query|raw))?)?/?$"
+)
 
 
 class SqlError(Exception):
@@ -84,7 +86,9 @@ class FakeD1:
         self._httpd.fake = self
         host, port = self._httpd.server_address[:2]
         self.base_url = f"http://{host}:{port}/client/v4"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-d1", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="fake-d1", daemon=True
+        )
 
     # --- test controls -------------------------------------------------------------
     def create_database(self, name: str) -> str:
@@ -103,7 +107,9 @@ class FakeD1:
         """A direct connection, for tests to look at (or prepare) what the API serves."""
         return sqlite3.connect(self.path(db_id), isolation_level=None)
 
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, retry_after: float | None = None) -> None:
+    def inject(
+        self, kind: str, *, times: int = 1, skip: int = 0, retry_after: float | None = None
+    ) -> None:
         """The next ``times`` query/raw requests after ``skip`` more answer with fault ``kind``."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
@@ -151,7 +157,9 @@ class FakeD1:
         except sqlite3.OperationalError as exc:
             if str(exc) == "interrupted":
                 limit = f"{self.time_limit_seconds:g} s"
-                raise SqlError(f"D1 DB exceeded its time limit of {limit} for this request: SQLITE_INTERRUPT") from None
+                raise SqlError(
+                    f"D1 DB exceeded its time limit of {limit} for this request: SQLITE_INTERRUPT"
+                ) from None
             raise SqlError(f"{exc}: SQLITE_ERROR") from None
         except sqlite3.Error as exc:
             raise SqlError(f"{exc}: SQLITE_ERROR") from None
@@ -161,9 +169,13 @@ class FakeD1:
 
     def _one(self, conn: sqlite3.Connection, sql: str, params: list, raw: bool) -> dict:
         if len(sql.encode()) > MAX_SQL_BYTES:
-            raise SqlError(f"statement too long ({len(sql.encode())} bytes, limit {MAX_SQL_BYTES}): SQLITE_TOOBIG")
+            raise SqlError(
+                f"statement too long ({len(sql.encode())} bytes, limit {MAX_SQL_BYTES}): SQLITE_TOOBIG"
+            )
         if len(params) > MAX_PARAMS:
-            raise SqlError(f"too many SQL variables ({len(params)}, limit {MAX_PARAMS}): SQLITE_ERROR")
+            raise SqlError(
+                f"too many SQL variables ({len(params)}, limit {MAX_PARAMS}): SQLITE_ERROR"
+            )
         started = time.perf_counter()
         before = conn.total_changes
         cur = conn.execute(sql, params)
@@ -171,12 +183,22 @@ class FakeD1:
         columns = [d[0] for d in cur.description or ()]
         changes = conn.total_changes - before
         meta = {
-            "served_by": "fake-d1", "served_by_region": "WEUR", "served_by_primary": True,
-            "duration": round((time.perf_counter() - started) * 1000, 3), "changes": changes,
-            "last_row_id": cur.lastrowid or 0, "changed_db": changes > 0, "size_after": 0,
-            "rows_read": len(rows), "rows_written": changes,
+            "served_by": "fake-d1",
+            "served_by_region": "WEUR",
+            "served_by_primary": True,
+            "duration": round((time.perf_counter() - started) * 1000, 3),
+            "changes": changes,
+            "last_row_id": cur.lastrowid or 0,
+            "changed_db": changes > 0,
+            "size_after": 0,
+            "rows_read": len(rows),
+            "rows_written": changes,
         }
-        results = {"columns": columns, "rows": [list(r) for r in rows]} if raw else [dict(zip(columns, r)) for r in rows]
+        results = (
+            {"columns": columns, "rows": [list(r) for r in rows]}
+            if raw
+            else [dict(zip(columns, r)) for r in rows]
+        )
         return {"results": results, "success": True, "meta": meta}
 
 
@@ -207,7 +229,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, code: int, message: str, headers: dict | None = None) -> None:
-        self._send(status, _envelope(None, [{"code": code, "message": message}], success=False), headers)
+        self._send(
+            status, _envelope(None, [{"code": code, "message": message}], success=False), headers
+        )
 
     def _route(self) -> re.Match | None:
         match = _ROUTE.match(urlsplit(self.path).path)
@@ -218,7 +242,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(403, 10000, "Authentication error")
             return None
         if match["account"] != self.fake.account_id:
-            self._error(403, 7003, "Could not route to /accounts/..., perhaps your object identifier is invalid?")
+            self._error(
+                403,
+                7003,
+                "Could not route to /accounts/..., perhaps your object identifier is invalid?",
+            )
             return None
         if match["db"] and match["db"] not in self.fake.databases:
             self._error(404, 7404, f"The database {match['db']} could not be found")
@@ -243,14 +271,18 @@ class _Handler(BaseHTTPRequestHandler):
         page = int(query.get("page", ["1"])[0])
         per_page = int(query.get("per_page", ["100"])[0])
         found = [db for db, n in sorted(fake.databases.items(), key=lambda kv: kv[1]) if name in n]
-        chunk = found[(page - 1) * per_page: page * per_page]
+        chunk = found[(page - 1) * per_page : page * per_page]
         info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(found)}
         self._send(200, _envelope([self._describe(db) for db in chunk], result_info=info))
 
     def _describe(self, db_id: str) -> dict:
         return {
-            "uuid": db_id, "name": self.fake.databases[db_id], "version": "production",
-            "created_at": datetime.now(UTC).isoformat(), "num_tables": 0, "file_size": self.fake.path(db_id).stat().st_size,
+            "uuid": db_id,
+            "name": self.fake.databases[db_id],
+            "version": "production",
+            "created_at": datetime.now(UTC).isoformat(),
+            "num_tables": 0,
+            "file_size": self.fake.path(db_id).stat().st_size,
         }
 
     def do_POST(self) -> None:
@@ -273,14 +305,21 @@ class _Handler(BaseHTTPRequestHandler):
             fake.sql_seen.extend(sql for sql, _ in statements)
         fault = fake._next_fault()
         if fault and fault.kind == "429":
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            )
             self._error(429, 971, "Please wait and consider throttling your request speed", headers)
             return
         if fault and fault.kind == "500":
             self._error(500, 7500, "Internal error (injected)")
             return
         if fault and fault.kind == "success_false":
-            self._send(200, _envelope([], [{"code": 7500, "message": "D1_ERROR: injected failure"}], success=False))
+            self._send(
+                200,
+                _envelope(
+                    [], [{"code": 7500, "message": "D1_ERROR: injected failure"}], success=False
+                ),
+            )
             return
         try:
             results = fake.execute(match["db"], statements, raw=match["op"] == "raw")
@@ -305,7 +344,9 @@ def _statements(body: dict) -> list[tuple[str, list]]:
             raise ValueError("each query needs 'sql' (string) and optional 'params' (array)")
         parts = split_statements(sql)
         if len(parts) > 1 and params:
-            raise SqlError("several statements in one 'sql' cannot share 'params' in this fake; use 'batch'")
+            raise SqlError(
+                "several statements in one 'sql' cannot share 'params' in this fake; use 'batch'"
+            )
         out.extend((part, params) for part in parts)
     return out
 

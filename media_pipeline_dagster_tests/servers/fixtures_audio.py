@@ -15,16 +15,20 @@ from dataclasses import dataclass
 SUPPORTED_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 
 
-def wav_bytes(seconds: float, sample_rate: int = 16_000, channels: int = 1,
-              tone_hz: float | None = 440.0) -> bytes:
+def wav_bytes(
+    seconds: float, sample_rate: int = 16_000, channels: int = 1, tone_hz: float | None = 440.0
+) -> bytes:
     """A 16-bit PCM WAV of ``seconds``: a sine tone, or silence when ``tone_hz`` is None."""
     frames = round(seconds * sample_rate)
     if tone_hz is None:
         second = bytes(2 * channels * sample_rate)
     else:
         # One second computed in Python, then repeated: long files stay cheap to make.
-        samples = (round(8000 * math.sin(2 * math.pi * tone_hz * i / sample_rate))
-                   for i in range(sample_rate) for _ in range(channels))
+        samples = (
+            round(8000 * math.sin(2 * math.pi * tone_hz * i / sample_rate))
+            for i in range(sample_rate)
+            for _ in range(channels)
+        )
         second = struct.pack(f"<{sample_rate * channels}h", *samples)
     whole, rest = divmod(frames, sample_rate)
     pcm = second * whole + second[: rest * 2 * channels]
@@ -122,7 +126,7 @@ def pyav_duration(data: bytes) -> float | None:
                 return float(stream.duration * stream.time_base)
             samples = sum(frame.samples for frame in container.decode(stream))
             return samples / stream.rate if stream.rate else None
-    except Exception:  # noqa: BLE001 - any decoder failure means "unknown duration"
+    except Exception:
         return None
 
 

@@ -53,9 +53,16 @@ MAX_REQUEST_BYTES = 26_214_400
 
 
 class OpenAIFake:
-    def __init__(self, api_key: str | Iterable[str] = "test-key", default_duration: float = 10.0,
-                 segment_seconds: float = 5.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-                 rpm_limit: int | None = None, rpm_burst: int | None = None, **faults) -> None:
+    def __init__(
+        self,
+        api_key: str | Iterable[str] = "test-key",
+        default_duration: float = 10.0,
+        segment_seconds: float = 5.0,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        rpm_limit: int | None = None,
+        rpm_burst: int | None = None,
+        **faults,
+    ) -> None:
         self.api_keys = {api_key} if isinstance(api_key, str) else set(api_key)
         self.api_key = next(iter(sorted(self.api_keys)))
         self.default_duration = default_duration  # for audio PyAV cannot measure
@@ -74,8 +81,9 @@ class OpenAIFake:
         self._httpd.fake = self
         host, port = self._httpd.server_address[:2]
         self.base_url = f"http://{host}:{port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="openai-fake")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name="openai-fake"
+        )
 
     # -- control --------------------------------------------------------------------
     @property
@@ -158,14 +166,20 @@ class OpenAIFake:
         auth = h.headers.get("Authorization") or ""
         rec["api_key"] = key = auth[7:] if auth.startswith("Bearer ") else None
         if key is None:
-            raise ApiError(401, "You didn't provide an API key. You need to provide your API key "
-                           "in an Authorization header using Bearer auth (i.e. Authorization: "
-                           "Bearer YOUR_KEY).")
+            raise ApiError(
+                401,
+                "You didn't provide an API key. You need to provide your API key "
+                "in an Authorization header using Bearer auth (i.e. Authorization: "
+                "Bearer YOUR_KEY).",
+            )
         if key not in self.api_keys:
             masked = key[:3] + "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)
-            raise ApiError(401, f"Incorrect API key provided: {masked}. You can find your API "
-                           "key at https://platform.openai.com/account/api-keys.",
-                           code="invalid_api_key")
+            raise ApiError(
+                401,
+                f"Incorrect API key provided: {masked}. You can find your API "
+                "key at https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
         faults = self.faults
         if faults.insufficient_quota:
             rec["fault"] = "insufficient_quota"
@@ -174,8 +188,12 @@ class OpenAIFake:
             rec["fault"] = "forbidden"
             raise forbidden()
         if body is None:
-            raise ApiError(413, f"Maximum content size limit ({self.max_request_bytes}) exceeded "
-                           f"({length} bytes read)", type_="server_error")
+            raise ApiError(
+                413,
+                f"Maximum content size limit ({self.max_request_bytes}) exceeded "
+                f"({length} bytes read)",
+                type_="server_error",
+            )
         form, files = render.parse_multipart(h.headers.get("Content-Type", ""), body)
         rec["model"] = model = form.get("model", [None])[0]
         if self.budget is not None:
@@ -188,23 +206,35 @@ class OpenAIFake:
         rec["fault"] = fault
         if fault == "rate_limit":
             wait = faults.retry_after
-            raise ApiError(429, f"Rate limit reached for {model} on requests per min (RPM): "
-                           f"Please try again in {wait:g}s.", type_="requests",
-                           code="rate_limit_exceeded",
-                           headers={"Retry-After": f"{wait:g}"})  # with a budget, its headers join
+            raise ApiError(
+                429,
+                f"Rate limit reached for {model} on requests per min (RPM): "
+                f"Please try again in {wait:g}s.",
+                type_="requests",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": f"{wait:g}"},
+            )  # with a budget, its headers join
         if fault == "server_error":
-            raise ApiError(500, "The server had an error while processing your request. "
-                           "Sorry about that!", type_="server_error")
+            raise ApiError(
+                500,
+                "The server had an error while processing your request. Sorry about that!",
+                type_="server_error",
+            )
         wait = faults.latency + (faults.slow_seconds if fault == "slow" else 0.0)
         if wait and self._stopping.wait(wait):
             raise ConnectionAbortedError("server stopping")
         req = render.validate(form, files, rec)
         upload = files["file"]
         data = upload[1]
-        rec.update(file_name=upload[0], file_size=len(data),
-                   file_sha256=(sha := hashlib.sha256(data).hexdigest()))
-        if any(s in (upload[0], sha) or (len(s) >= 8 and sha.startswith(s.lower()))
-               for s in faults.invalid_files):
+        rec.update(
+            file_name=upload[0],
+            file_size=len(data),
+            file_sha256=(sha := hashlib.sha256(data).hexdigest()),
+        )
+        if any(
+            s in (upload[0], sha) or (len(s) >= 8 and sha.startswith(s.lower()))
+            for s in faults.invalid_files
+        ):
             rec["fault"] = "invalid_file"
             raise ApiError(400, render.INVALID_FORMAT)
         duration = render.audio_duration(upload[0], data, req, self.default_duration)
@@ -218,9 +248,13 @@ class OpenAIFake:
         with self._lock:
             self._counts[status] += 1
             known = {f.name for f in dataclasses.fields(RecordedRequest)}
-            self._records.append(RecordedRequest(
-                seq=len(self._records) + 1, status=status,
-                **{k: v for k, v in rec.items() if k in known and k not in ("seq", "status")}))
+            self._records.append(
+                RecordedRequest(
+                    seq=len(self._records) + 1,
+                    status=status,
+                    **{k: v for k, v in rec.items() if k in known and k not in ("seq", "status")},
+                )
+            )
 
     def _enter(self, delta: int) -> None:
         with self._lock:
@@ -243,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections free their thread eventually
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args):
         pass
 
     def read_body(self, length: int, limit: int) -> bytes | None:
@@ -270,11 +304,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionAbortedError:
             self.close_connection = True
             return
-        except Exception as exc:  # noqa: BLE001 - a bug here must reach the test, not hang it
+        except Exception as exc:
             rec["fault"] = "fake_server_bug"
             status, ctype = 500, "application/json"
-            payload = json.dumps(ApiError(500, f"fake server bug: {exc!r}", "server_error").body
-                                 ).encode()
+            payload = json.dumps(
+                ApiError(500, f"fake server bug: {exc!r}", "server_error").body
+            ).encode()
             headers = {"x-should-retry": "false"}
         finally:
             fake._enter(-1)
@@ -284,7 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex)
         self.send_header("openai-processing-ms", str(int((time.monotonic() - started) * 1000)))
-        for name, value in {**rec.get("headers", {}), **headers}.items():  # budget headers on every answer
+        for name, value in {
+            **rec.get("headers", {}),
+            **headers,
+        }.items():  # budget headers on every answer
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
@@ -300,5 +338,13 @@ def openai_server(**options) -> Iterator[OpenAIFake]:
         fake.stop()
 
 
-__all__ = ["ApiError", "Faults", "OpenAIFake", "RecordedRequest", "openai_server",
-           "MAX_REQUEST_BYTES", "MODEL_FORMATS", "ALL_FORMATS"]
+__all__ = [
+    "ALL_FORMATS",
+    "MAX_REQUEST_BYTES",
+    "MODEL_FORMATS",
+    "ApiError",
+    "Faults",
+    "OpenAIFake",
+    "RecordedRequest",
+    "openai_server",
+]

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 from media_pipeline_dagster_tests.servers.openai_fake_render import ApiError
 
-QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. "
-                 "For more information on this error, read the docs: "
-                 "https://platform.openai.com/docs/guides/error-codes/api-errors.")
+QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. "
+    "For more information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
 REGION_MESSAGE = "Country, region, or territory not supported"
 ORGANIZATION = "org-fake0000000000000000"
 
@@ -56,7 +58,9 @@ class RecordedRequest:
     file_size: int | None = None
     file_sha256: str | None = None
     duration: float | None = None
-    fault: str | None = None  # rate_limit, rpm_budget, insufficient_quota, forbidden, server_error, invalid_file, slow, fake_server_bug
+    fault: str | None = (
+        None  # rate_limit, rpm_budget, insufficient_quota, forbidden, server_error, invalid_file, slow, fake_server_bug
+    )
 
 
 def insufficient_quota() -> ApiError:
@@ -65,7 +69,9 @@ def insufficient_quota() -> ApiError:
 
 
 def forbidden() -> ApiError:
-    return ApiError(403, REGION_MESSAGE, type_="request_forbidden", code="unsupported_country_region_territory")
+    return ApiError(
+        403, REGION_MESSAGE, type_="request_forbidden", code="unsupported_country_region_territory"
+    )
 
 
 def go_duration(seconds: float) -> str:
@@ -111,7 +117,11 @@ class RequestBudget:
         if allowed:
             return headers
         raise ApiError(
-            429, f"Rate limit reached for {model} in organization {ORGANIZATION} on requests per min (RPM): "
-                 f"Limit {self.limit}, Used {self.limit}, Requested 1. Please try again in {go_duration(wait)}. "
-                 "Visit https://platform.openai.com/account/rate-limits to learn more.",
-            type_="requests", code="rate_limit_exceeded", headers={**headers, "retry-after": f"{wait:.3f}"})
+            429,
+            f"Rate limit reached for {model} in organization {ORGANIZATION} on requests per min (RPM): "
+            f"Limit {self.limit}, Used {self.limit}, Requested 1. Please try again in {go_duration(wait)}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more.",
+            type_="requests",
+            code="rate_limit_exceeded",
+            headers={**headers, "retry-after": f"{wait:.3f}"},
+        )

@@ -88,8 +88,6 @@ def _drop_database(base_url: str, name: str) -> None:
                 (name,),
             )
             force = sql.SQL(" WITH (FORCE)") if conn.server_version >= 130000 else sql.SQL("")
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)) + force
-            )
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)) + force)
     finally:
         conn.close()

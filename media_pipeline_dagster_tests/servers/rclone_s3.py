@@ -29,14 +29,30 @@ def rclone_binary() -> str:
 def rclone_s3_server(data_dir: Path) -> Iterator[S3Server]:
     data_dir.mkdir(parents=True, exist_ok=True)
     (port,) = free_ports(1)
-    server = S3Server(f"http://127.0.0.1:{port}", "AK" + secrets.token_hex(9).upper(), secrets.token_hex(20),
-                      backend="rclone")
+    server = S3Server(
+        f"http://127.0.0.1:{port}",
+        "AK" + secrets.token_hex(9).upper(),
+        secrets.token_hex(20),
+        backend="rclone",
+    )
     log = data_dir.parent / f"{data_dir.name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [rclone_binary(), "serve", "s3", "--config", "", "--addr", f"127.0.0.1:{port}",
-             "--auth-key", f"{server.access_key_id},{server.secret_access_key}", str(data_dir)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            [
+                rclone_binary(),
+                "serve",
+                "s3",
+                "--config",
+                "",
+                "--addr",
+                f"127.0.0.1:{port}",
+                "--auth-key",
+                f"{server.access_key_id},{server.secret_access_key}",
+                str(data_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_until_ready(server, proc, [log])

@@ -103,7 +103,7 @@ def _weed_ports() -> list[int]:
                 probe.bind(("127.0.0.1", admin_grpc))
         except OSError:
             continue
-        return ports + [admin_grpc]
+        return [*ports, admin_grpc]
     raise RuntimeError("found no free port pair (p, p + 10000) for the SeaweedFS admin server")
 
 
@@ -168,20 +168,32 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _weed_command(weed: str, data: Path, run: Path, ports: list[int]) -> list[str]:
-    s3, s3_grpc, master, master_grpc, volume, volume_grpc, filer, filer_grpc, admin, admin_grpc = ports
+    s3, s3_grpc, master, master_grpc, volume, volume_grpc, filer, filer_grpc, admin, admin_grpc = (
+        ports
+    )
     return [
-        weed, "mini",
+        weed,
+        "mini",
         f"-dir={data}",
-        "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
-        f"-master.port={master}", f"-master.port.grpc={master_grpc}",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
-        f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
         # -admin.ui=false hides the UI but the admin server still listens.
-        f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}",
-        "-admin.ui=false", "-webdav=false",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-s3.localSocket={run / 's3.sock'}", f"-filer.localSocket={run / 'filer.sock'}",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={admin_grpc}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.localSocket={run / 's3.sock'}",
+        f"-filer.localSocket={run / 'filer.sock'}",
         "-s3.allowDeleteBucketNotEmpty=false",
         "-master.telemetry=false",  # default on: would phone home from test runs
         "-volume.preStopSeconds=0",  # default 1 s; nothing to drain in tests
@@ -222,7 +234,11 @@ def _seaweedfs(scratch_dir: Path) -> Iterator[S3Server]:
             with open(log_path, "ab") as log:
                 proc = subprocess.Popen(
                     _weed_command(weed, data, run, ports),
-                    cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             try:
                 _wait_until_ready(server, proc, logs)
@@ -254,7 +270,9 @@ def _moto() -> Iterator[S3Server]:
     try:
         host, port = moto.get_host_and_port()
         server = S3Server(
-            f"http://{host}:{port}", "AK" + secrets.token_hex(9).upper(), secrets.token_hex(20),
+            f"http://{host}:{port}",
+            "AK" + secrets.token_hex(9).upper(),
+            secrets.token_hex(20),
             backend="moto",
         )
         _wait_until_ready(server, None, [])

@@ -29,8 +29,12 @@ Predicate = Callable[[str, str, Message], bool]
 
 
 class SlowdownProxy:
-    def __init__(self, upstream_endpoint_url: str, fail_first_puts: int = 0,
-                 should_reject: Predicate | None = None) -> None:
+    def __init__(
+        self,
+        upstream_endpoint_url: str,
+        fail_first_puts: int = 0,
+        should_reject: Predicate | None = None,
+    ) -> None:
         upstream = urlsplit(upstream_endpoint_url)
         if upstream.scheme != "http" or not upstream.port:
             raise ValueError(f"need http://host:port, got {upstream_endpoint_url!r}")
@@ -79,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # small S3 responses would otherwise wait ~40 ms
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args):
         pass
 
     def handle_expect_100(self):
@@ -193,8 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def slowdown_proxy(upstream_endpoint_url: str, fail_first_puts: int = 0, *,
-                   should_reject: Predicate | None = None) -> Iterator[SlowdownProxy]:
+def slowdown_proxy(
+    upstream_endpoint_url: str, fail_first_puts: int = 0, *, should_reject: Predicate | None = None
+) -> Iterator[SlowdownProxy]:
     """Proxy rejecting the first ``fail_first_puts`` PUTs, plus any request for
     which ``should_reject(method, path_with_query, headers)`` is true."""
     proxy = SlowdownProxy(upstream_endpoint_url, fail_first_puts, should_reject)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import time
@@ -38,8 +39,9 @@ def _clean(server):
 
 
 def _client(server, max_retries=0, **kw) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=max_retries,
-                         **kw)
+    return openai.OpenAI(
+        base_url=server.base_url, api_key="test-key", max_retries=max_retries, **kw
+    )
 
 
 def _create(server, data=WAV_12S, name="call.wav", max_retries=0, **kw):
@@ -54,7 +56,7 @@ def _message(exc) -> str:
 def _assert_covers(spans, duration):
     """Segments start at 0, touch each other, and end exactly at the duration."""
     assert spans[0][0] == 0.0 and spans[-1][1] == duration
-    for (a, b), (c, _) in zip(spans, spans[1:]):
+    for (a, b), (c, _) in itertools.pairwise(spans):
         assert a < b == c
 
 
@@ -80,8 +82,9 @@ def test_whisper_verbose_json_segments_by_default(server):
 
 @pytest.mark.parametrize("grans", [["word"], ["word", "segment"], ["segment"]])
 def test_whisper_verbose_json_granularities(server, grans):
-    r = _create(server, model="whisper-1", response_format="verbose_json",
-                timestamp_granularities=grans)
+    r = _create(
+        server, model="whisper-1", response_format="verbose_json", timestamp_granularities=grans
+    )
     assert (r.segments is not None) == ("segment" in grans)
     assert (r.words is not None) == ("word" in grans)
     if r.words:
@@ -105,8 +108,9 @@ def test_whisper_plain_text_formats(server, fmt):
         assert "00:00:08.200 --> 00:00:12.300\n" in r
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe",
-                                   "gpt-4o-transcribe-diarize"])
+@pytest.mark.parametrize(
+    "model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize"]
+)
 def test_gpt4o_json_has_token_usage(server, model):
     r = _create(server, model=model, response_format="json")
     assert isinstance(r, Transcription) and r.text.startswith(f"Audio {SHA_12S[:8]} part 1")
@@ -127,15 +131,18 @@ def test_diarized_json_segments_have_speakers(server):
     assert isinstance(r, TranscriptionDiarized)
     assert (r.task, r.duration, r.usage.type) == ("transcribe", 12.3, "tokens")
     assert [(s.id, s.speaker, s.type) for s in r.segments] == [
-        ("seg_0", "A", "transcript.text.segment"), ("seg_1", "B", "transcript.text.segment"),
-        ("seg_2", "A", "transcript.text.segment")]
+        ("seg_0", "A", "transcript.text.segment"),
+        ("seg_1", "B", "transcript.text.segment"),
+        ("seg_2", "A", "transcript.text.segment"),
+    ]
     _assert_covers([(s.start, s.end) for s in r.segments], 12.3)
     assert r.text == " ".join(s.text for s in r.segments)
 
 
 def test_long_audio_gets_one_segment_per_five_seconds_at_most(server):
-    r = _create(server, wav_bytes(61.0, tone_hz=None), model="whisper-1",
-                response_format="verbose_json")
+    r = _create(
+        server, wav_bytes(61.0, tone_hz=None), model="whisper-1", response_format="verbose_json"
+    )
     assert len(r.segments) == 13 and max(s.end - s.start for s in r.segments) <= 5.0
     _assert_covers([(s.start, s.end) for s in r.segments], 61.0)
     # whisper seeks in 30 s windows of 100 frames/s: 0, 3000, 6000 ...
@@ -146,18 +153,32 @@ def test_long_audio_gets_one_segment_per_five_seconds_at_most(server):
 def test_set_transcript_overrides_the_words(server):
     data = wav_bytes(10.0)
     server.set_transcript(hashlib.sha256(data).hexdigest(), "hello brave new world")
-    r = _create(server, data, model="whisper-1", response_format="verbose_json",
-                timestamp_granularities=["word", "segment"])
+    r = _create(
+        server,
+        data,
+        model="whisper-1",
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+    )
     assert r.text == "hello brave new world"
     assert [s.text for s in r.segments] == [" hello brave", " new world"]
     assert [(w.word, w.start, w.end) for w in r.words] == [
-        ("hello", 0.0, 2.5), ("brave", 2.5, 5.0), ("new", 5.0, 7.5), ("world", 7.5, 10.0)]
+        ("hello", 0.0, 2.5),
+        ("brave", 2.5, 5.0),
+        ("new", 5.0, 7.5),
+        ("world", 7.5, 10.0),
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["flac", "mp3", "ogg", "webm", "mp4"])
 def test_compressed_audio_duration_measured_with_pyav(server, fmt):
-    r = _create(server, encoded_bytes(7.0, fmt), name=f"call.{fmt}", model="whisper-1",
-                response_format="verbose_json")
+    r = _create(
+        server,
+        encoded_bytes(7.0, fmt),
+        name=f"call.{fmt}",
+        model="whisper-1",
+        response_format="verbose_json",
+    )
     assert r.duration == pytest.approx(7.0, abs=0.05)
 
 
@@ -169,17 +190,33 @@ def test_audio_pyav_cannot_measure_gets_default_duration():
 
 
 def test_request_log_records_what_was_sent(server):
-    _create(server, model="gpt-4o-transcribe-diarize", response_format="diarized_json",
-            chunking_strategy={"type": "server_vad", "threshold": 0.4, "silence_duration_ms": 300},
-            language="en", temperature=0.2)
+    _create(
+        server,
+        model="gpt-4o-transcribe-diarize",
+        response_format="diarized_json",
+        chunking_strategy={"type": "server_vad", "threshold": 0.4, "silence_duration_ms": 300},
+        language="en",
+        temperature=0.2,
+    )
     _create(server, model="gpt-4o-transcribe-diarize", chunking_strategy="auto")
     first, second = server.requests
-    assert first.chunking_strategy == {"type": "server_vad", "threshold": 0.4,
-                                       "silence_duration_ms": 300}
+    assert first.chunking_strategy == {
+        "type": "server_vad",
+        "threshold": 0.4,
+        "silence_duration_ms": 300,
+    }
     assert (first.model, first.response_format, first.language, first.temperature) == (
-        "gpt-4o-transcribe-diarize", "diarized_json", "en", 0.2)
+        "gpt-4o-transcribe-diarize",
+        "diarized_json",
+        "en",
+        0.2,
+    )
     assert (first.file_name, first.file_size, first.file_sha256, first.api_key) == (
-        "call.wav", len(WAV_12S), SHA_12S, "test-key")
+        "call.wav",
+        len(WAV_12S),
+        SHA_12S,
+        "test-key",
+    )
     assert (first.status, first.duration, first.fault) == (200, 12.3, None)
     assert second.chunking_strategy == "auto" and second.response_format is None
     assert second.seq == 2 and second.time >= first.time and server.counts[200] == 2
@@ -187,9 +224,13 @@ def test_request_log_records_what_was_sent(server):
 
 def test_chunking_strategy_as_json_string_accepted(server):
     body = {"model": "gpt-4o-transcribe-diarize", "chunking_strategy": '{"type": "server_vad"}'}
-    r = requests.post(server.base_url + "/audio/transcriptions", data=body,
-                      files={"file": ("a.wav", WAV_12S)},
-                      headers={"Authorization": "Bearer test-key"}, timeout=10)
+    r = requests.post(
+        server.base_url + "/audio/transcriptions",
+        data=body,
+        files={"file": ("a.wav", WAV_12S)},
+        headers={"Authorization": "Bearer test-key"},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     assert server.requests[-1].chunking_strategy == {"type": "server_vad"}
 
@@ -207,16 +248,24 @@ def test_wrong_api_key_is_401_and_not_echoed(server):
 
 
 def test_missing_api_key_is_401(server):
-    r = requests.post(server.base_url + "/audio/transcriptions", data={"model": "whisper-1"},
-                      files={"file": ("a.wav", WAV_12S)}, timeout=10)
+    r = requests.post(
+        server.base_url + "/audio/transcriptions",
+        data={"model": "whisper-1"},
+        files={"file": ("a.wav", WAV_12S)},
+        timeout=10,
+    )
     assert r.status_code == 401
     assert set(r.json()["error"]) == {"message", "type", "param", "code"}
     assert r.json()["error"]["message"].startswith("You didn't provide an API key")
 
 
 def test_unknown_path_is_404(server):
-    r = requests.post(server.base_url + "/audio/translations", data={"model": "whisper-1"},
-                      headers={"Authorization": "Bearer test-key"}, timeout=10)
+    r = requests.post(
+        server.base_url + "/audio/translations",
+        data={"model": "whisper-1"},
+        headers={"Authorization": "Bearer test-key"},
+        timeout=10,
+    )
     assert r.status_code == 404 and "Invalid URL" in r.json()["error"]["message"]
 
 
@@ -226,10 +275,15 @@ def test_unknown_model_is_404(server):
     assert exc.value.code == "model_not_found"
 
 
-@pytest.mark.parametrize("model,fmt", [
-    ("gpt-4o-transcribe", "verbose_json"), ("gpt-4o-mini-transcribe", "srt"),
-    ("gpt-4o-transcribe-diarize", "verbose_json"), ("whisper-1", "diarized_json"),
-])
+@pytest.mark.parametrize(
+    "model,fmt",
+    [
+        ("gpt-4o-transcribe", "verbose_json"),
+        ("gpt-4o-mini-transcribe", "srt"),
+        ("gpt-4o-transcribe-diarize", "verbose_json"),
+        ("whisper-1", "diarized_json"),
+    ],
+)
 def test_response_format_not_allowed_for_model(server, model, fmt):
     with pytest.raises(openai.BadRequestError) as exc:
         _create(server, model=model, response_format=fmt)
@@ -250,24 +304,30 @@ def test_timestamp_granularities_need_verbose_json(server, fmt):
     assert exc.value.param == "timestamp_granularities"
 
 
-@pytest.mark.parametrize("kw,param", [
-    ({"temperature": 1.5}, "temperature"),
-    ({"chunking_strategy": {"type": "semantic"}}, "chunking_strategy"),
-    ({"prompt": "Names: Ada"}, "prompt"),
-])
+@pytest.mark.parametrize(
+    "kw,param",
+    [
+        ({"temperature": 1.5}, "temperature"),
+        ({"chunking_strategy": {"type": "semantic"}}, "chunking_strategy"),
+        ({"prompt": "Names: Ada"}, "prompt"),
+    ],
+)
 def test_bad_parameters(server, kw, param):
     with pytest.raises(openai.BadRequestError) as exc:
         _create(server, model="gpt-4o-transcribe-diarize", **kw)
     assert exc.value.param == param
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("notes.wav", b"this is a text file, not audio", "Invalid file format. Supported formats:"),
-    ("page.mp3", b"<!DOCTYPE html><html></html>", "Invalid file format. Supported formats:"),
-    ("call.txt", WAV_12S, "Invalid file format. Supported formats:"),
-    ("cut.wav", WAV_12S[:20], "Audio file might be corrupted or unsupported"),
-    ("blip.wav", wav_bytes(0.05), "Audio file is too short"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("notes.wav", b"this is a text file, not audio", "Invalid file format. Supported formats:"),
+        ("page.mp3", b"<!DOCTYPE html><html></html>", "Invalid file format. Supported formats:"),
+        ("call.txt", WAV_12S, "Invalid file format. Supported formats:"),
+        ("cut.wav", WAV_12S[:20], "Audio file might be corrupted or unsupported"),
+        ("blip.wav", wav_bytes(0.05), "Audio file is too short"),
+    ],
+)
 def test_undecodable_audio_is_400(server, name, data, message):
     with pytest.raises(openai.BadRequestError) as exc:
         _create(server, data, name=name, model="whisper-1")
@@ -291,8 +351,13 @@ def test_diarize_needs_chunking_strategy_above_30_seconds(server):
     with pytest.raises(openai.BadRequestError) as exc:
         _create(server, long, model="gpt-4o-transcribe-diarize", response_format="diarized_json")
     assert (exc.value.param, exc.value.code) == ("chunking_strategy", "invalid_value")
-    r = _create(server, long, model="gpt-4o-transcribe-diarize", response_format="diarized_json",
-                chunking_strategy="auto")
+    r = _create(
+        server,
+        long,
+        model="gpt-4o-transcribe-diarize",
+        response_format="diarized_json",
+        chunking_strategy="auto",
+    )
     assert r.duration == 31.0
     assert _create(server, wav_bytes(30.0, tone_hz=None), model="gpt-4o-transcribe-diarize").text
     assert _create(server, long, model="gpt-4o-transcribe").text  # only diarize needs it
@@ -372,9 +437,13 @@ def test_slow_fault_exceeds_client_timeout(server):
     server.set_faults(slow_next=1, slow_seconds=3.0)
     with pytest.raises(openai.APITimeoutError):
         _client(server, timeout=0.5).audio.transcriptions.create(
-            file=("a.wav", WAV_12S), model="whisper-1")
-    assert _client(server, timeout=0.5).audio.transcriptions.create(
-        file=("a.wav", WAV_12S), model="whisper-1").text
+            file=("a.wav", WAV_12S), model="whisper-1"
+        )
+    assert (
+        _client(server, timeout=0.5)
+        .audio.transcriptions.create(file=("a.wav", WAV_12S), model="whisper-1")
+        .text
+    )
 
 
 def test_clear_faults_and_unknown_fault(server):
@@ -392,8 +461,9 @@ def test_latency_is_per_request_not_serialised():
         client = _client(s)
 
         def one(i):
-            return client.audio.transcriptions.create(file=(f"{i}.wav", WAV_12S),
-                                                      model="whisper-1").text
+            return client.audio.transcriptions.create(
+                file=(f"{i}.wav", WAV_12S), model="whisper-1"
+            ).text
 
         started = time.monotonic()
         with ThreadPoolExecutor(20) as pool:
@@ -412,7 +482,9 @@ def test_insufficient_quota_is_a_429_the_sdk_can_tell_from_a_rate_limit(server):
     with pytest.raises(openai.RateLimitError) as exc:
         _create(server, model="whisper-1")
     assert exc.value.status_code == 429 and exc.value.code == "insufficient_quota"
-    assert exc.value.type == "insufficient_quota" and _message(exc).startswith("You exceeded your current quota")
+    assert exc.value.type == "insufficient_quota" and _message(exc).startswith(
+        "You exceeded your current quota"
+    )
     assert "retry-after" not in exc.value.response.headers
     assert server.requests[-1].fault == "insufficient_quota"
 
@@ -421,17 +493,24 @@ def test_forbidden_is_403_request_forbidden(server):
     server.set_faults(forbidden=True)
     with pytest.raises(openai.PermissionDeniedError) as exc:
         _create(server, model="whisper-1")
-    assert exc.value.code == "unsupported_country_region_territory" and exc.value.type == "request_forbidden"
+    assert (
+        exc.value.code == "unsupported_country_region_territory"
+        and exc.value.type == "request_forbidden"
+    )
     assert _message(exc) == "Country, region, or territory not supported"
 
 
 def test_request_budget_headers_and_429_beyond_it():
     with openai_server(rpm_limit=60, rpm_burst=2) as s:
         client = _client(s)
-        first = client.audio.transcriptions.with_raw_response.create(file=("a.wav", WAV_12S), model="whisper-1")
+        first = client.audio.transcriptions.with_raw_response.create(
+            file=("a.wav", WAV_12S), model="whisper-1"
+        )
         assert first.headers["x-ratelimit-limit-requests"] == "60"
         assert first.headers["x-ratelimit-remaining-requests"] == "1"
-        assert re.fullmatch(r"9\d\dms|1s", first.headers["x-ratelimit-reset-requests"])  # ~1 s to refill one request
+        assert re.fullmatch(
+            r"9\d\dms|1s", first.headers["x-ratelimit-reset-requests"]
+        )  # ~1 s to refill one request
         client.audio.transcriptions.create(file=("a.wav", WAV_12S), model="whisper-1")
         with pytest.raises(openai.RateLimitError) as exc:
             client.audio.transcriptions.create(file=("a.wav", WAV_12S), model="whisper-1")
@@ -455,4 +534,9 @@ def test_request_budget_refills_continuously():
     assert exc.value.status == 429 and exc.value.headers["x-ratelimit-reset-requests"] == "1s"
     now[0] = 0.25  # 2.5 requests refilled
     assert bucket.take("whisper-1")["x-ratelimit-remaining-requests"] == "1"
-    assert [go_duration(s) for s in (0.012, 1.5, 360.0, 61.25)] == ["12ms", "1.5s", "6m0s", "1m1.25s"]
+    assert [go_duration(s) for s in (0.012, 1.5, 360.0, 61.25)] == [
+        "12ms",
+        "1.5s",
+        "6m0s",
+        "1m1.25s",
+    ]

@@ -109,7 +109,10 @@ def test_slowdown_proxy_rejects_first_puts_then_forwards(s3):
     s3.create_bucket("servers-proxy")
     with slowdown_proxy(s3.endpoint_url, fail_first_puts=2) as proxy:
         client = _client(s3, endpoint_url=proxy.endpoint_url)
-        small, large = b"small", bytes(range(256)) * 8192  # 2 MiB: botocore sends Expect: 100-continue
+        small, large = (
+            b"small",
+            bytes(range(256)) * 8192,
+        )  # 2 MiB: botocore sends Expect: 100-continue
         for body in (small, large):
             with pytest.raises(ClientError) as rejected:
                 client.put_object(Bucket="servers-proxy", Key="obj", Body=body)
@@ -130,7 +133,9 @@ def test_slowdown_proxy_rejects_first_puts_then_forwards(s3):
         response = requests.put(url, data=iter(parts), timeout=10)
         assert response.request.headers["Transfer-Encoding"] == "chunked"
         assert response.status_code == 200, response.text
-        assert s3.client().get_object(Bucket="servers-proxy", Key="chunked")["Body"].read() == b"".join(parts)
+        assert s3.client().get_object(Bucket="servers-proxy", Key="chunked")[
+            "Body"
+        ].read() == b"".join(parts)
 
 
 def test_slowdown_proxy_predicate(s3):
@@ -167,8 +172,13 @@ def test_origin_registered_file_get_head_and_hits(origin):
 
 @pytest.mark.parametrize(
     "path, status",
-    [("/fault/404/a.mp3", 404), ("/fault/500/a.mp3", 500), ("/fault/503/a.mp3", 503),
-     ("/nothing/here.mp3", 404), ("/gen/notanumber/a.mp3", 404)],
+    [
+        ("/fault/404/a.mp3", 404),
+        ("/fault/500/a.mp3", 500),
+        ("/fault/503/a.mp3", 503),
+        ("/nothing/here.mp3", 404),
+        ("/gen/notanumber/a.mp3", 404),
+    ],
 )
 def test_origin_error_routes(origin, path, status):
     r = requests.get(origin.url(path), timeout=5)
@@ -204,7 +214,9 @@ def test_origin_slow_route(origin):
     started = time.monotonic()
     r = requests.get(origin.url("/fault/slow/0.3/ep.mp3"), timeout=5)
     assert time.monotonic() - started >= 0.3
-    assert r.status_code == 200 and r.content == gen_bytes("/fault/slow/0.3/ep.mp3", DEFAULT_AUDIO_SIZE)
+    assert r.status_code == 200 and r.content == gen_bytes(
+        "/fault/slow/0.3/ep.mp3", DEFAULT_AUDIO_SIZE
+    )
 
 
 def test_origin_short_body_is_truncated(origin):
@@ -243,7 +255,9 @@ def test_origin_delay_applies_to_every_response():
     with audio_origin(delay_seconds=0.3) as slow_origin:
         started = time.monotonic()
         assert requests.get(slow_origin.url("/fault/404/x"), timeout=5).status_code == 404
-        assert requests.get(slow_origin.url("/gen/10/x.mp3"), timeout=5).content == gen_bytes("/gen/10/x.mp3", 10)
+        assert requests.get(slow_origin.url("/gen/10/x.mp3"), timeout=5).content == gen_bytes(
+            "/gen/10/x.mp3", 10
+        )
         assert time.monotonic() - started >= 0.6
 
 
@@ -256,9 +270,12 @@ def test_temporary_database_created_and_dropped():
 
     def exists(name: str) -> bool:
         with admin.connect() as conn:
-            return conn.execute(
-                sa.text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}
-            ).scalar() == 1
+            return (
+                conn.execute(
+                    sa.text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}
+                ).scalar()
+                == 1
+            )
 
     with temporary_database(base_url) as url_a, temporary_database(base_url) as url_b:
         name_a = sa.make_url(url_a).database

@@ -28,10 +28,14 @@ def openai_fake(openai_fake_server: OpenAIFake) -> OpenAIFake:
     return openai_fake_server
 
 
-def openai_transcriber(server: OpenAIFake, api_key: str | None = None, **fields) -> TranscriberResource:
+def openai_transcriber(
+    server: OpenAIFake, api_key: str | None = None, **fields
+) -> TranscriberResource:
     return TranscriberResource(
-        provider="openai", openai=OpenAIResource(api_key=api_key or server.api_key, base_url=server.base_url),
-        request_timeout_seconds=fields.pop("request_timeout_seconds", 20.0), **fields,
+        provider="openai",
+        openai=OpenAIResource(api_key=api_key or server.api_key, base_url=server.base_url),
+        request_timeout_seconds=fields.pop("request_timeout_seconds", 20.0),
+        **fields,
     )
 
 
@@ -41,5 +45,7 @@ def openai_resources(pg_url, object_store, openai_fake) -> dict:
         "catalog": CatalogResource(database_url=pg_url),
         "object_store": object_store,
         "transcriber": openai_transcriber(openai_fake),
-        "fetch_policy": FetchPolicyResource(allow_networks=["127.0.0.1/32"]),  # the test origin is on loopback
+        "fetch_policy": FetchPolicyResource(
+            allow_networks=["127.0.0.1/32"]
+        ),  # the test origin is on loopback
     }

@@ -7,7 +7,7 @@ import io
 import math
 import struct
 import wave
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -34,42 +34,82 @@ def wav_bytes(seconds: float, rate: int = 16_000, channels: int = 1, freq: float
         chunk = 4096
         for start in range(0, frames, chunk):
             n = min(chunk, frames - start)
-            samples = (int(8000 * math.sin(2 * math.pi * freq * (start + i) / rate)) for i in range(n))
+            samples = (
+                int(8000 * math.sin(2 * math.pi * freq * (start + i) / rate)) for i in range(n)
+            )
             w.writeframes(b"".join(struct.pack("<h", s) * channels for s in samples))
     return buf.getvalue()
 
 
-def seed_audio(engine: sa.Engine, store, bodies: list[bytes], *, campaign: str = "Dexter Outbound",
-               day: str = DAY, ext: str = "wav", with_object: bool = True, url_base: str = "https://vault.example/vr") -> list[int]:
+def seed_audio(
+    engine: sa.Engine,
+    store,
+    bodies: list[bytes],
+    *,
+    campaign: str = "Dexter Outbound",
+    day: str = DAY,
+    ext: str = "wav",
+    with_object: bool = True,
+    url_base: str = "https://vault.example/vr",
+) -> list[int]:
     """Catalog one audio_files row per body (objects uploaded to the store); returns their ids in order."""
     rows = []
     for i, body in enumerate(bodies):
         started = datetime.fromisoformat(f"{day}T09:00:00+00:00") + timedelta(minutes=i)
         url = f"{url_base}/{campaign.replace(' ', '_')}_{day}_{i}_{hashlib.sha1(body).hexdigest()[:8]}.{ext}"
         url_sha1 = hashlib.sha1(url.encode()).hexdigest()
-        key = audio_object_key(prefix="", campaign_slug=campaign, phone="+49151000", started=started,
-                               recording_id=None, url_sha1=url_sha1, ext=ext)
+        key = audio_object_key(
+            prefix="",
+            campaign_slug=campaign,
+            phone="+49151000",
+            started=started,
+            recording_id=None,
+            url_sha1=url_sha1,
+            ext=ext,
+        )
         if with_object:
             obstore.put(store, key, body)
-        rows.append({
-            "phone": "+49151000", "campaign_name": campaign, "recording_id": None, "url": url, "url_sha1": url_sha1,
-            "content_sha256": hashlib.sha256(body).hexdigest(), "started": started, "stopped": started + timedelta(seconds=30),
-            "duration_seconds": 30.0, "index_in_phone": None, "b2_object_key": key if with_object else None,
-            "local_path": None, "file_size_bytes": len(body), "source_table": "test", "source_row_id": None,
-        })
+        rows.append(
+            {
+                "phone": "+49151000",
+                "campaign_name": campaign,
+                "recording_id": None,
+                "url": url,
+                "url_sha1": url_sha1,
+                "content_sha256": hashlib.sha256(body).hexdigest(),
+                "started": started,
+                "stopped": started + timedelta(seconds=30),
+                "duration_seconds": 30.0,
+                "index_in_phone": None,
+                "b2_object_key": key if with_object else None,
+                "local_path": None,
+                "file_size_bytes": len(body),
+                "source_table": "test",
+                "source_row_id": None,
+            }
+        )
     with engine.begin() as conn:
         ids = queries.insert_audio_files(conn, rows)
     return [ids[r["url_sha1"]] for r in rows]
 
 
-def materialize(instance: dg.DagsterInstance, resources: dict, partition: str = PARTITION,
-                raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
+def materialize(
+    instance: dg.DagsterInstance,
+    resources: dict,
+    partition: str = PARTITION,
+    raise_on_error: bool = True,
+    **config,
+) -> dg.ExecuteInProcessResult:
     slug = partition.split("|")[0]
     if not instance.has_dynamic_partition("campaigns", slug):
         instance.add_dynamic_partitions("campaigns", [slug])
     return dg.materialize(
-        [transcriptions], partition_key=partition, instance=instance, resources=resources,
-        run_config={"ops": {"transcriptions": {"config": config}}}, raise_on_error=raise_on_error,
+        [transcriptions],
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"transcriptions": {"config": config}}},
+        raise_on_error=raise_on_error,
     )
 
 
@@ -88,4 +128,4 @@ def table(engine: sa.Engine, name: str, order: str = "audio_file_id") -> list[sa
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,17 +9,31 @@ import pytest
 from media_pipeline_dagster.transcription.pacing import RequestPacer, parse_duration
 
 
-@pytest.mark.parametrize("text,seconds", [
-    ("12ms", 0.012), ("1s", 1.0), ("1.5s", 1.5), ("6m0s", 360.0), ("1m1.25s", 61.25), ("1h2m3s", 3723.0),
-    ("", None), (None, None), ("soon", None), ("5 s", None),
-])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("12ms", 0.012),
+        ("1s", 1.0),
+        ("1.5s", 1.5),
+        ("6m0s", 360.0),
+        ("1m1.25s", 61.25),
+        ("1h2m3s", 3723.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("5 s", None),
+    ],
+)
 def test_durations_as_the_api_spells_them(text, seconds):
     assert parse_duration(text) == (pytest.approx(seconds) if seconds is not None else None)
 
 
 def budget(limit: int, remaining: int, reset: str) -> dict[str, str]:
-    return {"x-ratelimit-limit-requests": str(limit), "x-ratelimit-remaining-requests": str(remaining),
-            "x-ratelimit-reset-requests": reset}
+    return {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": reset,
+    }
 
 
 def test_the_first_request_goes_alone_until_an_answer_tells_the_budget():
@@ -42,9 +56,8 @@ def test_the_first_request_goes_alone_until_an_answer_tells_the_budget():
 
 def test_a_probe_without_an_answer_lets_the_next_request_probe():
     pacer = RequestPacer()
-    with pytest.raises(ConnectionError):
-        with pacer.request():
-            raise ConnectionError("no route")
+    with pytest.raises(ConnectionError), pacer.request():
+        raise ConnectionError("no route")
     with pacer.request() as answered:  # would wait forever if the failed probe kept its turn
         answered({})
     with pacer.request():  # no budget headers: this endpoint is not paced

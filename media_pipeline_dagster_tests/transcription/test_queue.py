@@ -24,21 +24,46 @@ def engine(catalog_url):
 
 def pending_ids(engine, **kw):
     with engine.connect() as conn:
-        rows, held = queue.pending_audio(conn, WANTED, now=kw.pop("at", None) or now(), claim_ttl=TTL, **kw)
+        rows, held = queue.pending_audio(
+            conn, WANTED, now=kw.pop("at", None) or now(), claim_ttl=TTL, **kw
+        )
     return [r.id for r in rows], held
 
 
 def complete(engine, audio_id, worker="w"):
     with engine.begin() as conn:
-        results.complete(conn, {"audio_file_id": audio_id, "provider": "OpenAI", "model": "whisper-1",
-                                "completed_at": now(), "transcript_text": "hi", "segments": [], "diarization": None,
-                                "metadata": {}, "raw_response": {}, "b2_transcript_key": "k.json"}, worker=worker)
+        results.complete(
+            conn,
+            {
+                "audio_file_id": audio_id,
+                "provider": "OpenAI",
+                "model": "whisper-1",
+                "completed_at": now(),
+                "transcript_text": "hi",
+                "segments": [],
+                "diarization": None,
+                "metadata": {},
+                "raw_response": {},
+                "b2_transcript_key": "k.json",
+            },
+            worker=worker,
+        )
 
 
 def fail(engine, audio_id, status, worker="w", cooldown=TTL):
     with engine.begin() as conn:
-        results.fail(conn, worker=worker, audio_file_id=audio_id, provider="OpenAI", model="whisper-1", status=status,
-                     error="boom", error_code=500, now=now(), cooldown=cooldown)
+        results.fail(
+            conn,
+            worker=worker,
+            audio_file_id=audio_id,
+            provider="OpenAI",
+            model="whisper-1",
+            status=status,
+            error="boom",
+            error_code=500,
+            now=now(),
+            cooldown=cooldown,
+        )
 
 
 def test_pending_leaves_out_done_failed_cooling_and_claimed(engine):
@@ -52,7 +77,12 @@ def test_pending_leaves_out_done_failed_cooling_and_claimed(engine):
         assert queue.claim(conn, [ids[3]], worker="legacy-host", ttl=TTL) == [ids[3]]
     pending, held = pending_ids(engine)
     assert pending == [ids[4]]
-    assert held == {"already_transcribed": 1, "permanent_failure": 1, "cooling_down": 1, "claimed_elsewhere": 1}
+    assert held == {
+        "already_transcribed": 1,
+        "permanent_failure": 1,
+        "cooling_down": 1,
+        "claimed_elsewhere": 1,
+    }
     assert other_day[0] not in pending and other_campaign[0] not in pending
     # force: done ones come back; retry_failed: failures come back
     assert pending_ids(engine, force_since=now())[0] == [ids[0], ids[4]]
@@ -70,7 +100,9 @@ def test_claims_are_exclusive_and_expire(engine):
     assert first == ids[:2] and second == ids[2:]
     # run-1 died: after its TTL, run-3 takes its claims over
     with engine.begin() as conn:
-        later = queue.claim(conn, ids, worker="run-3", ttl=TTL, now=now() + TTL + timedelta(seconds=1))
+        later = queue.claim(
+            conn, ids, worker="run-3", ttl=TTL, now=now() + TTL + timedelta(seconds=1)
+        )
     assert later == ids
     claims = {r.audio_file_id: r.claimed_by for r in table(engine, "transcription_claims")}
     assert claims == dict.fromkeys(ids, "run-3")
@@ -79,13 +111,19 @@ def test_claims_are_exclusive_and_expire(engine):
 def test_legacy_claim_without_expiry_counts_until_ttl(engine):
     (audio_id,) = seed_audio(engine, MemoryStore(), [b"a"])
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO media_pipeline.transcription_claims (audio_file_id, claimed_by, claimed_at, expires_at) "
-            "VALUES (:id, 'legacy-worker', :at, NULL)"), {"id": audio_id, "at": _db_time(engine, now())})
+        conn.execute(
+            sa.text(
+                "INSERT INTO media_pipeline.transcription_claims (audio_file_id, claimed_by, claimed_at, expires_at) "
+                "VALUES (:id, 'legacy-worker', :at, NULL)"
+            ),
+            {"id": audio_id, "at": _db_time(engine, now())},
+        )
     with engine.begin() as conn:
         assert queue.claim(conn, [audio_id], worker="me", ttl=TTL) == []
     with engine.begin() as conn:
-        assert queue.claim(conn, [audio_id], worker="me", ttl=TTL, now=now() + TTL + timedelta(minutes=1)) == [audio_id]
+        assert queue.claim(
+            conn, [audio_id], worker="me", ttl=TTL, now=now() + TTL + timedelta(minutes=1)
+        ) == [audio_id]
 
 
 def test_claim_drops_rows_finished_meanwhile_and_release_is_per_worker(engine):
@@ -121,7 +159,10 @@ def test_pending_summary_groups_by_campaign_and_utc_day(engine):
     done = seed_audio(engine, MemoryStore(), [b"d"], campaign="Other")
     complete(engine, done[0])
     with engine.connect() as conn:
-        summary = {(r.campaign_name, r.day): r.pending for r in queue.pending_summary(conn, now=now(), ttl=TTL)}
+        summary = {
+            (r.campaign_name, r.day): r.pending
+            for r in queue.pending_summary(conn, now=now(), ttl=TTL)
+        }
     assert summary == {("Dexter Outbound", DAY): 2, ("Dexter Outbound", "2025-08-28"): 1}
 
 

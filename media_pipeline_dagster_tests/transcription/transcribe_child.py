@@ -27,11 +27,14 @@ def main(args: dict) -> None:
         "object_store": S3ObjectStoreResource(**args["s3"]),
         "fetch_policy": FetchPolicyResource(),
         "transcriber": TranscriberResource(
-            provider="openai", openai=OpenAIResource(api_key=args["api_key"], base_url=args["base_url"]),
+            provider="openai",
+            openai=OpenAIResource(api_key=args["api_key"], base_url=args["base_url"]),
         ),
     }
     with dg.DagsterInstance.ephemeral() as instance:
-        result = materialize(instance, resources, partition=args["partition"], **args.get("config", {}))
+        result = materialize(
+            instance, resources, partition=args["partition"], **args.get("config", {})
+        )
         (mat,) = result.asset_materializations_for_node("transcriptions")
         print(json.dumps({"transcribed": mat.metadata["transcribed"].value}))
 

@@ -16,8 +16,12 @@ public = APIRouter(tags=["operations"])
 protected = APIRouter(route_class=AuthenticatedRoute, tags=["operations"])
 
 
-@public.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "database or bucket unreachable"}},
-            summary="200 when the database and the bucket answer")
+@public.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "database or bucket unreachable"}},
+    summary="200 when the database and the bucket answer",
+)
 async def healthz(state: Gateway) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -33,12 +37,23 @@ async def healthz(state: Gateway) -> JSONResponse:
     except Exception as exc:
         checks["bucket"] = f"unreachable: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+    )
 
 
-@protected.get("/metrics", response_class=Response, responses={
-    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
-    **errors(401, 429)}, summary="Prometheus metrics")
+@protected.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        },
+        **errors(401, 429),
+    },
+    summary="Prometheus metrics",
+)
 async def metrics(key_name: KeyName, state: Gateway) -> Response:
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
