@@ -15,20 +15,24 @@ from pathlib import Path
 import dagster as dg
 from dotenv import load_dotenv
 
-from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
-from .calls.config import CallSourcesResource, call_sources_from_env
-from .inventory.options import InventoryOptionsResource
 from .kernel.executors import executor_from_env
 from .kernel.fetch import parse_networks
-from .operations.resources import OperationsResource
+from .resources.alerts import OperationsResource
+from .resources.archive_profile import (
+    local_archive_resources,
+    prod_archive_missing,
+    prod_archive_resources,
+)
+from .resources.call_sources import CallSourcesResource, call_sources_from_env
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
+from .resources.inventory_options import InventoryOptionsResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
-from .resources.transcriber import TranscriberResource
-from .transcription.language import normalize as normalize_language
+from .resources.transcriber.language import normalize as normalize_language
+from .resources.transcriber.resource import TranscriberResource
 
 PROFILES = ("local", "prod")
 

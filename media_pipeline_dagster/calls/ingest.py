@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..catalog import queries
-from .keys import audio_object_key, content_type_for
+from ..kernel.keys import audio_object_key, content_type_for
 from .rows import CallRow
 from .transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, timedelta, tzinfo
 import sqlalchemy as sa
 
 from ..catalog.derive import parse_timestamp
-from .keys import slugify
+from ..kernel.keys import slugify
 from .rows import CallRow, RejectedRow, build_call_row
 
 SOURCE_TABLE = "public.recordings"

@@ -18,7 +18,7 @@ from ..catalog.derive import (
 from ..catalog.derive import (
     url_sha1 as derive_url_sha1,
 )
-from .keys import extension_from_url, looks_like_path_traversal, slugify
+from ..kernel.keys import extension_from_url, looks_like_path_traversal, slugify
 
 ACCEPTED_SCHEMES = ("http://", "https://", "file://")
 

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from ..calls.keys import UnsafeKeyError, normalize_prefix
+from ..kernel.keys import UnsafeKeyError, normalize_prefix
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

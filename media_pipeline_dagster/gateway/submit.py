@@ -24,7 +24,6 @@ import obstore
 import sqlalchemy as sa
 
 from ..calls.ingest import IngestReport, object_key_for, record_outcomes
-from ..calls.keys import UnsafeKeyError, content_type_for
 from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
 from ..calls.transfer import (
@@ -35,6 +34,7 @@ from ..calls.transfer import (
     transfer_one,
 )
 from ..catalog.tables import audio_files
+from ..kernel.keys import UnsafeKeyError, content_type_for
 from ..kernel.resilience import SystemicFailure
 from .db import Database
 from .locks import RecordingLocks

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from ..resources.inventory_options import InventoryOptionsResource
 from .assets import b2_inventory, d1_media_assets
 from .checks import every_inventory_object_in_d1, no_stale_media_assets
-from .options import InventoryOptionsResource
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

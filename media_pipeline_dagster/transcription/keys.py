@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..calls.keys import assert_key_within, audio_object_key, extension_from_url, slugify
+from ..kernel.keys import assert_key_within, audio_object_key, extension_from_url, slugify
 
 
 def _stem(path: str) -> str:

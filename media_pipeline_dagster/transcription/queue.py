@@ -16,8 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..calls.keys import slugify
-from ..calls.partitions import utc_bounds
 from ..catalog.queries import _chunks, _dialect_insert, campaign_names
 from ..catalog.tables import (
     audio_files,
@@ -25,6 +23,8 @@ from ..catalog.tables import (
     transcription_failures,
     transcriptions,
 )
+from ..kernel.keys import slugify
+from ..kernel.partitions import utc_bounds
 
 a, t, f, c = audio_files, transcriptions, transcription_failures, transcription_claims
 COMPLETED = "completed"

@@ -12,7 +12,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from .providers import Transcript, TranscriptionError
+from ..resources.transcriber.providers import Transcript, TranscriptionError
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2

@@ -14,8 +14,8 @@ import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Path
 
-from ...calls.keys import normalize_prefix
 from ...kernel.fetch import FetchRefused
+from ...kernel.keys import normalize_prefix
 from ..deps import AuthenticatedRoute, Catalog, Gateway, GatewayState, KeyName, SubmitSlot
 from ..lookup import AmbiguousRecording, find_recording
 from ..schemas import AudioStatus, Queued, Rerun, TranscribeForm, errors
