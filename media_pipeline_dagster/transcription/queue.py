@@ -224,12 +224,6 @@ def stale_claims(
     return list(conn.execute(stmt))
 
 
-def claims_of_workers(conn: sa.Connection, workers: Sequence[str]) -> list[int]:
-    if not workers:
-        return []
-    return list(conn.scalars(sa.select(c.c.audio_file_id).where(c.c.claimed_by.in_(list(workers)))))
-
-
 def utc_day(column, dialect: str):
     """The UTC calendar day of a timestamp column, as 'YYYY-MM-DD' text, on either backend."""
     if dialect == "postgresql":

@@ -95,11 +95,3 @@ def complete(conn: sa.Connection, row: dict[str, Any], *, worker: str) -> None:
 def fail(conn: sa.Connection, *, worker: str, **failure: Any) -> None:
     record_failure(conn, **failure)
     release(conn, [failure["audio_file_id"]], worker=worker)
-
-
-def clear_failures(conn: sa.Connection, *, status: str | None = None) -> int:
-    """What the seed's SQL does by hand: ``status='transient'`` re-enables cooldowns at once."""
-    stmt = sa.delete(transcription_failures)
-    if status:
-        stmt = stmt.where(transcription_failures.c.status == status)
-    return conn.execute(stmt).rowcount
