@@ -1,7 +1,7 @@
 """The one place that reads the environment and picks the profile (MEDIA_PIPELINE_ENV=local|prod).
 
 local (default): nothing but Python — SQLite catalog and a folder as the bucket under
-MEDIA_PIPELINE_DATA_DIR (default ./.media_pipeline). prod: the seeds' variable names;
+MEDIA_PIPELINE_DATA_DIR (default ./.media_pipeline). prod: the old scripts' variable names;
 every missing one is named before anything runs, and nothing falls back to local disk.
 """
 
@@ -36,7 +36,7 @@ from .resources.transcriber.resource import TranscriberResource
 
 PROFILES = ("local", "prod")
 
-# (what it is, accepted names in order of preference) — names as the seeds use them.
+# (what it is, accepted names in order of preference) — names as the old scripts' .env files use them.
 B2_VARIABLES = {
     "endpoint_url": ("B2 S3 endpoint", ("BACKBLAZE_B2_S3_ENDPOINT", "AWS_ENDPOINT_URL")),
     "region": ("B2 region", ("BACKBLAZE_B2_REGION", "AWS_REGION")),
@@ -167,7 +167,7 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def inventory_options(env: Mapping[str, str]) -> InventoryOptionsResource:
-    """What the D1 mirror keeps besides the seed's columns; off unless asked for."""
+    """What the D1 mirror keeps besides the old ingest script's columns; off unless asked for."""
     concurrency = _whole(env, "D1_ENRICH_CONCURRENCY", 8)
     if concurrency > 64:
         raise ConfigurationError(f"D1_ENRICH_CONCURRENCY={concurrency} is above 64 HEADs at a time")
@@ -299,7 +299,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
 
 def environment(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Mapping[str, str]:
     """The variables to read: ``env`` when given (tests, the demo), else the process environment
-    after ``.env`` in the working directory (values already set win, as with the seed scripts)."""
+    after ``.env`` in the working directory (values already set win, as with the old scripts)."""
     if env is not None:
         return env
     if dotenv:

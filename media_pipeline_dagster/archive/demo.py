@@ -2,7 +2,7 @@
 
 ``run_archive_demo(resources, instance)`` takes the local profile's resources. It evaluates
 ``unarchived_post_media_sensor`` as the daemon would (its cursor kept in the instance),
-materializes the months it requests, and prints the seed's statistics table. A second call
+materializes the months it requests, and prints the archive statistics table. A second call
 finds nothing new to do.
 """
 

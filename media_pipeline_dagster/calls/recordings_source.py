@@ -1,4 +1,4 @@
-"""Call rows from the dialer's tables (seed 001 §1, §4): recordings ⋈ contacts, names from campaign_map."""
+"""Call rows from the dialer's tables (the legacy backfill's join): recordings ⋈ contacts, names from campaign_map."""
 
 from __future__ import annotations
 

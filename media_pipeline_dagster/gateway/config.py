@@ -53,7 +53,7 @@ class GatewaySettings:
 
 
 def gateway_api_keys(env: Mapping[str, str]) -> dict[str, str]:
-    """GATEWAY_API_KEYS='name:key,name2:key2'; the seed's single API_KEY is the key named 'default'."""
+    """GATEWAY_API_KEYS='name:key,name2:key2'; the old gateway's single API_KEY is the key named 'default'."""
     keys: dict[str, str] = {}
     for item in (env.get("GATEWAY_API_KEYS") or "").split(","):
         name, sep, key = item.strip().partition(":")

@@ -45,7 +45,7 @@ def _about(description: str):
 
 
 class TranscribeForm(BaseModel):
-    """The seed's form (``application/x-www-form-urlencoded`` or multipart)."""
+    """The old gateway's form (``application/x-www-form-urlencoded`` or multipart)."""
 
     model_config = ConfigDict(
         extra="ignore",

@@ -77,7 +77,7 @@ def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
     """The catalog row and the transfer a recording makes; 422 before any download when it cannot be stored."""
     source_row_id = (
         recording["id"] if str(recording["id"]).isdigit() else None
-    )  # numeric ids only, as the seed
+    )  # numeric ids only, as the old gateway
     row = build_call_row(
         {
             "url": recording["location"],

@@ -34,7 +34,7 @@ NO_STALE_CLAIMS = "no_stale_claims"
         dg.AssetCheckSpec(
             NO_ORPHANS,
             asset="transcriptions",
-            description="Seed 001 §5.3: every transcription has its audio_files row.",
+            description="Every transcription has its audio_files row (the orphan check of the reference queries).",
         ),
         dg.AssetCheckSpec(
             OBJECTS_PRESENT,

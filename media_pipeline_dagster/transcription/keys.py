@@ -2,7 +2,7 @@
 
 ``[<prefix>/]<campaign>/audio/<phone>/<stem>.<ext>`` →
 ``[<prefix>/]<campaign>/transcriptions/json/<phone>/<stem>.json`` and ``…/txt/…/<stem>.txt``.
-Audio keys of another shape (the seeds' scripts) get ``<campaign-slug>/transcriptions/json/<key stem>.json``;
+Audio keys of another shape (written by the old scripts) get ``<campaign-slug>/transcriptions/json/<key stem>.json``;
 rows without an object get the key their audio would have had.
 """
 

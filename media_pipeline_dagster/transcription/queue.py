@@ -1,4 +1,4 @@
-"""The work queue in the catalog: which audio is pending, and claims (seed 001 §3.5).
+"""The work queue in the catalog: which audio is pending, and claims that keep two workers off one file.
 
 A row is pending when it has no completed transcription, no permanent failure, no
 cooldown in force (``ignore_until`` in the future) and no unexpired claim. Claims are

@@ -1,4 +1,4 @@
-"""The seed's endpoints: submit a recording, ask its status; plus rerun of a failed file.
+"""The old gateway's endpoints: submit a recording, ask its status; plus rerun of a failed file.
 
 The gateway never calls OpenAI: it stores the audio and catalogs the row;
 ``pending_transcriptions_sensor`` has it transcribed.
