@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dotenv import load_dotenv
@@ -61,8 +62,10 @@ class ConfigurationError(RuntimeError):
 @dataclass(frozen=True)
 class Profile:
     name: str
-    resources: dict[str, object]
-    executor: object | None = None  # None: Dagster's default (steps in subprocesses of the run)
+    resources: dict[str, Any]
+    executor: dg.ExecutorDefinition | None = (
+        None  # None: Dagster's default (steps in subprocesses of the run)
+    )
 
 
 def get_environment(env: Mapping[str, str] | None = None) -> str:

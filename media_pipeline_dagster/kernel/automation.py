@@ -9,7 +9,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from .partitions import campaigns_partitions, partition_key
+from .partitions import CAMPAIGNS, campaigns_partitions, partition_key
 
 
 def campaign_runs(
@@ -26,7 +26,7 @@ def campaign_runs(
 
     ``asset`` is stored as the run's asset selection, which the UI shows as the run's target
     (without it a sensor's run lists no asset)."""
-    known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(CAMPAIGNS))
     new_campaigns = sorted(set(ranges) - known)
     run_requests = [
         dg.RunRequest(

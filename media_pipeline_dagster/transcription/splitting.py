@@ -46,7 +46,7 @@ def split_audio(path: Path, out_dir: Path, max_bytes: int) -> list[Piece]:
 
     try:
         with av.open(str(path)) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
+            stream = next(iter(container.streams.audio), None)
             if stream is None:
                 raise TranscriptionError("permanent", f"{path.name}: no audio stream")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
