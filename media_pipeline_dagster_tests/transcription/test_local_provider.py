@@ -10,15 +10,15 @@ import pytest
 
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
-from media_pipeline_dagster.resources.transcriber.resource import whisper_models
-from media_pipeline_dagster.resources.transcriber.resource.local_provider import (
+from media_pipeline_dagster.resources.transcriber import whisper_models
+from media_pipeline_dagster.resources.transcriber.local_provider import (
     LocalWhisperProvider,
 )
-from media_pipeline_dagster.resources.transcriber.resource.providers import (
+from media_pipeline_dagster.resources.transcriber.providers import (
     TranscribeRequest,
     TranscriptionError,
 )
-from media_pipeline_dagster.resources.transcriber.resource.resource import TranscriberResource
+from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
 
 from .helpers import SAMPLES, checks, materialize, metadata, seed_audio, table, wav_bytes
 

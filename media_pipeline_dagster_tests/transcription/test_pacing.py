@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from media_pipeline_dagster.resources.transcriber.resource.pacing import (
+from media_pipeline_dagster.resources.transcriber.pacing import (
     RequestPacer,
     parse_duration,
 )
