@@ -1,11 +1,11 @@
-"""Run configuration: the seed scripts' flags as Launchpad fields."""
+"""Run configuration: the old archive scripts' flags as Launchpad fields."""
 
 import dagster as dg
 from pydantic import Field
 
 
 class ArchiveConfig(dg.Config):
-    """``post_media_archive`` (the seed's upload_to_s3.py)."""
+    """``post_media_archive`` (the old upload_to_s3.py)."""
 
     dry_run: bool = Field(
         default=False,
@@ -44,7 +44,7 @@ class ArchiveConfig(dg.Config):
 
 
 class VerifyArchiveConfig(dg.Config):
-    """``archived_objects_exist`` (the seed's verify_s3_archive.py --verify-s3)."""
+    """``archived_objects_exist`` (the old verify_s3_archive.py --verify-s3)."""
 
     limit: int | None = Field(
         default=1000, ge=1, description="HEAD at most this many archived rows; empty: all of them."
@@ -57,7 +57,7 @@ class VerifyArchiveConfig(dg.Config):
 
 
 class SetupArchiveBucketConfig(dg.Config):
-    """``setup_archive_bucket`` (the seed's setup_s3_bucket.py)."""
+    """``setup_archive_bucket`` (the old setup_s3_bucket.py)."""
 
     region: str | None = Field(
         default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ..markdown import md_table
+from ..kernel.markdown import md_table
 from .queries import Unpartitioned
 from .stats import ArchiveStatistics
 from .upload import (

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from ..markdown import md_table
+from ..kernel.markdown import md_table
 from .ingest import Failure, IngestReport
 from .rows import RejectedRow
 

@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from ..markdown import md_table
+from ..kernel.markdown import md_table
 from ..resources.d1 import Statement
 from .collect import InventoryResult
 from .sync import SyncReport

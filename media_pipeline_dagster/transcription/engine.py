@@ -22,9 +22,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..kernel.fetch import FetchPolicy
+from ..resources.transcriber.models import estimate_cost_usd
+from ..resources.transcriber.providers import Provider, TranscribeRequest, TranscriptionError
 from . import queue, results
-from .models import estimate_cost_usd
-from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
 
 PROGRESS_SECONDS = 10.0

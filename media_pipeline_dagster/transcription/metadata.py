@@ -6,7 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ..markdown import md_table
+from ..kernel.markdown import md_table
 from .engine import TranscribeReport
 
 PREVIEW_ROWS = 5
