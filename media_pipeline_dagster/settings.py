@@ -21,12 +21,12 @@ from .inventory.options import InventoryOptionsResource
 from .kernel.executors import executor_from_env
 from .kernel.fetch import parse_networks
 from .operations.resources import OperationsResource
+from .resources.bucket import FolderBucket, S3Bucket
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
-from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from .resources.transcriber import TranscriberResource
 from .transcription.language import normalize as normalize_language
 
@@ -217,7 +217,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "catalog": CatalogResource(
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"
         ),
-        "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
+        "object_store": FolderBucket(root_dir=str(data_dir / "bucket")),
         "csv_inbox": CsvInboxResource(
             path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")
         ),
@@ -276,7 +276,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         "inventory_options": inventory_options(env),
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
-        "object_store": S3ObjectStoreResource(
+        "object_store": S3Bucket(
             **b2_fields,
             unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower()
             in ("1", "true", "yes"),

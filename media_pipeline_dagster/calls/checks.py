@@ -12,12 +12,13 @@ import sqlalchemy as sa
 
 from ..catalog import queries
 from ..markdown import md_table
+from ..resources.bucket import Bucket
 from ..resources.inbox import CsvInboxResource
 from .config import CallSourcesResource
 from .csv_source import file_sha256, inbox_files
 from .inbox import INBOX_CHECK, inbox_check, scan_file
 from .ingest import Failure, IngestReport
-from .keys import slugify
+from .keys import audio_folder, slugify
 from .partitions import utc_bounds
 from .sources import SourceRows
 
@@ -72,11 +73,15 @@ def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> lis
     return rows
 
 
-def check_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -> ObjectCheck:
+def check_objects(engine: sa.Engine, store: Bucket, wanted: dict[str, set[date]]) -> ObjectCheck:
     """Every cataloged row of these partitions has its object, of the recorded size."""
     rows = partition_audio_rows(engine, wanted)
     keyed = [r for r in rows if r.b2_object_key]
-    sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
+    sizes = (
+        asyncio.run(store.sizes([r.b2_object_key for r in keyed], folder_of=audio_folder))
+        if keyed
+        else {}
+    )
     missing = [
         (r.id, r.b2_object_key)
         for r in rows

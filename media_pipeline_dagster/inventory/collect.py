@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..resources.object_store import ObjectStoreResource, S3ObjectStoreResource
+from ..resources.bucket import Bucket, iso_utc
 from . import snapshot as snapshots
-from .listing import Listing, iso_utc, list_bucket
+from .listing import Listing, list_bucket
 from .snapshot import Diff, Snapshot
 
 DEFAULT_SNAPSHOT_PREFIX = "inventory/"
@@ -24,13 +24,13 @@ class InventoryResult:
     seconds: float
 
 
-def _previous(store: ObjectStoreResource, prefix: str) -> Snapshot | None:
+def _previous(store: Bucket, prefix: str) -> Snapshot | None:
     key = snapshots.latest_key(store, prefix)
     return snapshots.read(store, key) if key else None
 
 
 def take_inventory(
-    store: ObjectStoreResource,
+    store: Bucket,
     *,
     prefix: str = DEFAULT_SNAPSHOT_PREFIX,
     page_size: int = 1000,
@@ -40,15 +40,19 @@ def take_inventory(
     started = time.perf_counter()
     prefix = snapshots.normalize_prefix(prefix)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    # On S3 the listing goes first: bad credentials or endpoint fail there, with a clear message.
-    previous = None if isinstance(store, S3ObjectStoreResource) else _previous(store, prefix)
+    # The previous snapshot lets a folder skip hashing unchanged files. When it cannot be read
+    # (bad credentials, endpoint), the listing fails next with the message that says why.
+    try:
+        previous, unread = _previous(store, prefix), False
+    except Exception:
+        previous, unread = None, True
     listing = list_bucket(
         store,
         exclude_prefix=prefix,
         page_size=page_size,
         previous={o.key: o for o in previous.objects} if previous else None,
     )
-    if isinstance(store, S3ObjectStoreResource):
+    if unread:
         previous = _previous(store, prefix)
     current = Snapshot(
         key=snapshots.snapshot_key(prefix, now.date()),

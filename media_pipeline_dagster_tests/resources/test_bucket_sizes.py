@@ -1,39 +1,31 @@
-"""Object store helpers against SeaweedFS and a local folder: sizes by HEAD and by listing."""
+"""Sizes of many keys against SeaweedFS and a folder: by HEAD and by listing, and what a listing costs."""
 
 from __future__ import annotations
 
 import asyncio
 
-import obstore
-import pytest
+from media_pipeline_dagster.calls.keys import audio_folder
+from media_pipeline_dagster.resources.bucket import LIST_MIN_KEYS
 
-from media_pipeline_dagster.resources.object_store import LIST_MIN_KEYS, LocalObjectStoreResource
-
-from .calls.helpers import with_changes
-from .servers.slowdown_proxy import slowdown_proxy
+from ..calls.helpers import with_changes
+from ..servers.slowdown_proxy import slowdown_proxy
 
 
 def put_many(resource, keys: list[str], size: int = 3) -> list[str]:
     for key in keys:
-        obstore.put(resource.store, key, b"x" * size)
+        resource.put_bytes(key, b"x" * size)
     return keys
 
 
-@pytest.fixture(params=["s3", "local"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return LocalObjectStoreResource(root_dir=str(tmp_path / "bucket"))
-    return request.getfixturevalue("object_store")
-
-
-def test_sizes_by_listing_and_by_head_agree(store):
+def test_sizes_by_listing_and_by_head_agree(any_bucket):
+    store = any_bucket
     many = put_many(store, [f"c/audio/+49/{i:04d}.mp3" for i in range(LIST_MIN_KEYS + 30)], size=5)
     few = put_many(store, [f"other/audio/+43/{i}.mp3" for i in range(3)], size=7)
     put_many(
         store, [f"c/audio/+50/{i}.mp3" for i in range(40)], size=1
     )  # neighbours the listing must skip
     wanted = many[10:] + few + ["c/audio/+49/missing.mp3", "other/audio/+43/missing.mp3"]
-    sizes = asyncio.run(store.sizes(wanted))
+    sizes = asyncio.run(store.sizes(wanted, folder_of=audio_folder))
     assert {k: sizes[k] for k in many[10:]} == dict.fromkeys(many[10:], 5)
     assert {k: sizes[k] for k in few} == dict.fromkeys(few, 7)
     assert sizes["c/audio/+49/missing.mp3"] is None and sizes["other/audio/+43/missing.mp3"] is None
@@ -46,10 +38,14 @@ def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folder
     wanted = keys[::24]  # 50 keys spread over 1,200 entries: two pages of listing
     with slowdown_proxy(s3_server.endpoint_url) as proxy:
         counted = with_changes(object_store, endpoint_url=proxy.endpoint_url)
-        assert asyncio.run(counted.sizes(wanted, list_ratio=100)) == dict.fromkeys(wanted, 3)
+        assert asyncio.run(
+            counted.sizes(wanted, folder_of=audio_folder, list_ratio=100)
+        ) == dict.fromkeys(wanted, 3)
         listed_requests = proxy.forwarded
         # Allowed one page only: what the first 1,000 entries did not hold is asked by HEAD.
-        assert asyncio.run(counted.sizes(wanted, list_ratio=1)) == dict.fromkeys(wanted, 3)
+        assert asyncio.run(
+            counted.sizes(wanted, folder_of=audio_folder, list_ratio=1)
+        ) == dict.fromkeys(wanted, 3)
         gave_up_requests = proxy.forwarded - listed_requests
     beyond_first_page = sum(1 for k in wanted if keys.index(k) >= 1000)
     assert listed_requests == 2
@@ -58,5 +54,5 @@ def test_listing_costs_pages_not_requests_per_key_and_gives_up_on_crowded_folder
 
 def test_unsigned_payload_uploads_are_accepted_by_a_sigv4_server(object_store):
     unsigned = with_changes(object_store, unsigned_payload=True)
-    obstore.put(unsigned.store, "u/x.mp3", b"ID3 unsigned")
+    unsigned.put_bytes("u/x.mp3", b"ID3 unsigned")
     assert object_store.read_bytes("u/x.mp3") == b"ID3 unsigned"
