@@ -9,7 +9,6 @@ bucket setup, and the preflight's one cheap listing with its error codes.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import AsyncIterable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -20,25 +19,11 @@ import obstore
 from obstore.store import S3Store
 
 from .base import Bucket, MiB
-from .errors import (
-    CREDENTIALS_HINT,
-    ENDPOINT_HINT,
-    BucketCredentialsError,
-    StorageUnavailable,
-    storage_failure,
-)
+from .errors import CREDENTIALS_HINT, ENDPOINT_HINT, StorageUnavailable, storage_failure
 from .s3_admin import boto3_error, head_object, list_versions, put_file
+from .s3_client import boto3_session, new_client, shared_client
 from .s3_setup import setup_s3_bucket
 from .types import ListedObject, Listing, ObjectHead, SetupOptions, SetupReport
-
-# botocore >= 1.36 sends CRC32 checksum headers that Backblaze B2 rejects; every S3 service
-# but AWS gets them only when an operation requires them.
-B2_CHECKSUM_SETTINGS = {
-    "request_checksum_calculation": "when_required",
-    "response_checksum_validation": "when_required",
-}
-_CLIENTS: dict[tuple, Any] = {}  # a boto3 client takes ~0.15 s to build: one per configuration
-_CLIENTS_LOCK = threading.Lock()
 
 
 class S3Bucket(Bucket):
@@ -202,57 +187,11 @@ class S3Bucket(Bucket):
 
     def boto3_session(self):
         """The session whose credentials sign every request (explicit keys, profile, default chain)."""
-        import boto3
-        from botocore.exceptions import ProfileNotFound
-
-        if self.access_key_id and self.secret_access_key:
-            return boto3.session.Session(
-                aws_access_key_id=self.access_key_id,
-                aws_secret_access_key=self.secret_access_key,
-                aws_session_token=self.session_token or None,
-                region_name=self.region,
-            )
-        try:
-            profiles = boto3.session.Session().available_profiles
-            if self.profile_name and self.profile_name in profiles:
-                session = boto3.session.Session(
-                    profile_name=self.profile_name, region_name=self.region
-                )
-            else:
-                session = boto3.session.Session(region_name=self.region)
-            credentials = session.get_credentials()
-        except ProfileNotFound:  # AWS_PROFILE in the environment names a profile that is not there
-            credentials = None
-        if credentials is None:
-            raise BucketCredentialsError(
-                f"no AWS credentials for the bucket {self.bucket!r}: profile {self.profile_name!r} is not in "
-                "~/.aws/config or ~/.aws/credentials and no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set; run "
-                f"`aws configure --profile {self.profile_name}` or set ARCHIVE_AWS_ACCESS_KEY_ID and ARCHIVE_AWS_SECRET_ACCESS_KEY"
-            )
-        return session
+        return boto3_session(self)
 
     def _new_client(self, max_pool_connections: int = 64, overrides=None):
-        from botocore.config import Config
-
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
-            max_pool_connections=max_pool_connections,
-            retries={"mode": "adaptive", "max_attempts": self.max_retries},
-            connect_timeout=self.connect_timeout_seconds,
-            read_timeout=self.request_timeout_seconds,
-            **(B2_CHECKSUM_SETTINGS if self.endpoint_url else {}),
-        )
-        if overrides is not None:
-            config = config.merge(overrides)
-        return self.boto3_session().client(
-            "s3", endpoint_url=self.endpoint_url or None, region_name=self.region, config=config
-        )
+        return new_client(self, max_pool_connections, overrides)
 
     def boto3_client(self):
         """The boto3 client of this configuration, shared by every thread (clients are thread-safe)."""
-        key = tuple(sorted((k, str(v)) for k, v in self.model_dump().items()))
-        with _CLIENTS_LOCK:
-            if key not in _CLIENTS:
-                _CLIENTS[key] = self._new_client()
-            return _CLIENTS[key]
+        return shared_client(self)
