@@ -56,3 +56,28 @@ def test_unsigned_payload_uploads_are_accepted_by_a_sigv4_server(object_store):
     unsigned = with_changes(object_store, unsigned_payload=True)
     unsigned.put_bytes("u/x.mp3", b"ID3 unsigned")
     assert object_store.read_bytes("u/x.mp3") == b"ID3 unsigned"
+
+
+def test_a_checksummed_bucket_sends_sha256_with_every_put_and_part(object_store, s3_server):
+    sent: list[str | None] = []
+
+    def record(method, path, headers):
+        if method == "PUT":
+            sent.append(headers.get("x-amz-checksum-sha256"))
+        return False
+
+    part = b"y" * (5 << 20)
+    with slowdown_proxy(s3_server.endpoint_url, should_reject=record) as proxy:
+        checked = with_changes(
+            object_store, endpoint_url=proxy.endpoint_url, checksum_algorithm="sha256"
+        )
+        checked.put_bytes("c/small.mp3", b"ID3 small", content_type="audio/mpeg")
+        asyncio.run(checked.put_stream("c/big.mp3", _chunks(part, part, b"end")))
+    assert object_store.read_bytes("c/big.mp3") == part + part + b"end"
+    assert sent and all(sent)  # one PUT, then one per part: each with its checksum
+    assert len(sent) >= 4
+
+
+async def _chunks(*parts: bytes):
+    for part in parts:
+        yield part

@@ -43,6 +43,9 @@ class S3Bucket(Bucket):
     # UNSIGNED-PAYLOAD spares hashing every upload a second time for SigV4 (TLS protects
     # the body over HTTPS); off until a given S3 service is known to accept it.
     unsigned_payload: bool = False
+    # "sha256": every PUT (and every part) carries x-amz-checksum-sha256, which the server
+    # checks against the bytes it got; off until a given S3 service is known to accept it.
+    checksum_algorithm: str | None = None
     multipart_threshold_mib: int = 64  # put_file: larger files go up in parts
 
     def describe(self) -> str:
@@ -75,6 +78,7 @@ class S3Bucket(Bucket):
             **self._credentials(),
             virtual_hosted_style_request=False if self.endpoint_url else None,
             unsigned_payload=self.unsigned_payload,
+            **({"checksum_algorithm": self.checksum_algorithm} if self.checksum_algorithm else {}),
             client_options={
                 "allow_http": (self.endpoint_url or "").startswith("http://"),
                 "connect_timeout": timedelta(seconds=self.connect_timeout_seconds),
