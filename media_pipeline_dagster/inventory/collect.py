@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from ..resources.bucket import Bucket, iso_utc
 from . import snapshot as snapshots
-from .listing import Listing, list_bucket
+from .listing import InventoryObject, Listing, list_bucket
 from .snapshot import Diff, Snapshot
 
 DEFAULT_SNAPSHOT_PREFIX = "inventory/"
@@ -40,20 +40,18 @@ def take_inventory(
     started = time.perf_counter()
     prefix = snapshots.normalize_prefix(prefix)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    # The previous snapshot lets a folder skip hashing unchanged files. When it cannot be read
-    # (bad credentials, endpoint), the listing fails next with the message that says why.
-    try:
-        previous, unread = _previous(store, prefix), False
-    except Exception:
-        previous, unread = None, True
+    # The listing goes first: bad credentials or endpoint fail there, with a clear message.
+    # A folder asks for the previous snapshot meanwhile, to skip hashing unchanged files.
+    read: dict[str, Snapshot | None] = {}
+
+    def previous_objects() -> dict[str, InventoryObject]:
+        read["previous"] = _previous(store, prefix)
+        return {o.key: o for o in read["previous"].objects} if read["previous"] else {}
+
     listing = list_bucket(
-        store,
-        exclude_prefix=prefix,
-        page_size=page_size,
-        previous={o.key: o for o in previous.objects} if previous else None,
+        store, exclude_prefix=prefix, page_size=page_size, previous=previous_objects
     )
-    if unread:
-        previous = _previous(store, prefix)
+    previous = read["previous"] if "previous" in read else _previous(store, prefix)
     current = Snapshot(
         key=snapshots.snapshot_key(prefix, now.date()),
         taken_at=iso_utc(now),

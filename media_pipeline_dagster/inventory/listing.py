@@ -9,7 +9,7 @@ ETag, as the seed did. A local folder: a walk, the file id is the MD5 of the con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from ..resources.bucket import Bucket, BucketError, ListedObject
@@ -44,13 +44,17 @@ def list_bucket(
     *,
     exclude_prefix: str,
     page_size: int = 1000,
-    previous: Mapping[str, InventoryObject] | None = None,
+    previous: Callable[[], Mapping[str, InventoryObject]] | None = None,
 ) -> Listing:
-    """All objects outside ``exclude_prefix``, sorted by key."""
-    known = {
-        k: ListedObject(o.key, o.size, o.etag, None, o.last_modified)
-        for k, o in (previous or {}).items()
-    }
+    """All objects outside ``exclude_prefix``, sorted by key; ``previous`` (the last snapshot's
+    objects) is asked for only by a bucket that must hash its files."""
+
+    def known() -> dict[str, ListedObject]:
+        return {
+            k: ListedObject(o.key, o.size, o.etag, None, o.last_modified)
+            for k, o in (previous() if previous else {}).items()
+        }
+
     try:
         listed = store.list_versions(
             exclude_prefix=exclude_prefix, page_size=page_size, known=known

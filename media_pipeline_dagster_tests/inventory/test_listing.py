@@ -119,6 +119,16 @@ def test_a_folder_keeps_the_previous_snapshots_hash_of_an_unchanged_file(local_s
     first = list_bucket(local_store, exclude_prefix="inventory/")
     remembered = replace(first.objects[0], etag="f" * 32, file_id="f" * 32)
     again = list_bucket(
-        local_store, exclude_prefix="inventory/", previous={"a/one.wav": remembered}
+        local_store, exclude_prefix="inventory/", previous=lambda: {"a/one.wav": remembered}
     )
     assert again.objects == [remembered]  # size and mtime match: not hashed again
+
+
+def test_s3_never_reads_the_previous_snapshot_for_its_listing(object_store):
+    object_store.put_bytes("a.wav", b"a")
+
+    def previous():
+        raise AssertionError("S3 gives ETags itself; the snapshot is not needed")
+
+    listing = list_bucket(object_store, exclude_prefix="inventory/", previous=previous)
+    assert [o.key for o in listing.objects] == ["a.wav"]

@@ -93,13 +93,13 @@ class Bucket(dg.ConfigurableResource):
         *,
         exclude_prefix: str = "",
         page_size: int = 1000,
-        known: Mapping[str, ListedObject] | None = None,
+        known: Callable[[], Mapping[str, ListedObject]] | None = None,
     ) -> Listing:  # pragma: no cover - abstract
         """Every object's latest version (delete markers left out), sorted by key.
 
         The ETag is the MD5 of a single-part object on every backend; ``known`` (an earlier
-        listing) lets a backend that must compute it reuse it for unchanged objects.
-        Failures raise BucketError."""
+        listing, fetched only by a backend that must compute ETags, after the bucket proved
+        readable) lets it reuse them for unchanged objects. Failures raise BucketError."""
         raise NotImplementedError
 
     def setup(self, options: SetupOptions) -> SetupReport:  # pragma: no cover - abstract

@@ -124,7 +124,7 @@ class FolderBucket(Bucket):
         *,
         exclude_prefix: str = "",
         page_size: int = 1000,
-        known: Mapping[str, ListedObject] | None = None,
+        known: Callable[[], Mapping[str, ListedObject]] | None = None,
         hasher: Callable[[Path], str] = file_md5,
     ) -> Listing:
         """A walk; a file whose size and mtime match ``known`` keeps its ETag, unhashed."""
@@ -135,7 +135,7 @@ class FolderBucket(Bucket):
                 "no_bucket", f"bucket folder {root}", "not a folder", endpoint=str(root)
             )
         listing = Listing([], method="folder walk", pages=1)
-        known = known or {}
+        remembered = known() if known else {}
         for path in _walk(root):
             key = path.relative_to(root).as_posix()
             if exclude_prefix and key.startswith(exclude_prefix):
@@ -149,7 +149,7 @@ class FolderBucket(Bucket):
                 continue
             stat = path.stat()
             modified = iso_utc(stat.st_mtime)
-            seen = known.get(key)
+            seen = remembered.get(key)
             if seen and seen.size == stat.st_size and seen.last_modified == modified and seen.etag:
                 etag = seen.etag
             else:

@@ -9,7 +9,7 @@ bucket setup, and the preflight's one cheap listing with its error codes.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,7 @@ class S3Bucket(Bucket):
         *,
         exclude_prefix: str = "",
         page_size: int = 1000,
-        known: Mapping[str, ListedObject] | None = None,
+        known: Callable[[], Mapping[str, ListedObject]] | None = None,
     ) -> Listing:
         return list_versions(self, exclude_prefix=exclude_prefix, page_size=page_size)
 
