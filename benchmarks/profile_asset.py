@@ -70,7 +70,11 @@ STAGES = (
         "_CatalogWriter._write",
         "  catalog write batches (worker threads)",
     ),
-    ("media_pipeline_dagster.calls.transfer_core", "Sink.feed", "  sha256 + size of the bodies"),
+    (
+        "media_pipeline_dagster.resources.transfer_core",
+        "Sink.feed",
+        "  sha256 + size of the bodies",
+    ),
     ("media_pipeline_dagster.calls.assets", "build_metadata", "build_metadata()"),
     ("media_pipeline_dagster.calls.checks", "check_results", "asset checks"),
 )

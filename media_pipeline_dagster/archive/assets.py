@@ -6,6 +6,7 @@ from ..resources.archive import MediaCacheResource, PostMediaDatabaseResource
 from ..resources.bucket import Bucket
 from . import queries
 from .config import ArchiveConfig
+from .locate import MediaCache
 from .metadata import LISTED, build_metadata, md_table
 from .partitions import month_bounds, partitioned_span, post_media_months
 from .stats import archive_statistics
@@ -82,7 +83,7 @@ def post_media_archive(
     )
     try:
         report = archive_rows(
-            engine, rows, media_cache.cache(), archive_bucket, options, log=context.log
+            engine, rows, MediaCache(media_cache.root()), archive_bucket, options, log=context.log
         )
     except ArchiveTargetError as exc:
         raise dg.Failure(description=str(exc)) from None

@@ -6,6 +6,7 @@ from ..resources.archive import MediaCacheResource, PostMediaDatabaseResource
 from ..resources.bucket import Bucket
 from .assets import post_media_archive
 from .config import VerifyArchiveConfig
+from .locate import MediaCache
 from .metadata import LISTED
 from .partitions import partitioned_span
 from .verify import check_local_files, verify_archived_objects
@@ -60,7 +61,9 @@ def unarchived_rows_archivable(
     post_media_db: PostMediaDatabaseResource,
     media_cache: MediaCacheResource,
 ) -> dg.AssetCheckResult:
-    report = check_local_files(post_media_db.engine, media_cache.cache(), partitioned_span())
+    report = check_local_files(
+        post_media_db.engine, MediaCache(media_cache.root()), partitioned_span()
+    )
     outside = report.unpartitioned
     return dg.AssetCheckResult(
         passed=report.passed,

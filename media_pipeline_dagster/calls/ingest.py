@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from ..catalog import queries
 from ..kernel.keys import audio_object_key, content_type_for
+from ..resources.transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 from .rows import CallRow
-from .transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 
 INSERT_BATCH = 200
 INSERT_INTERVAL_SECONDS = 2.0

@@ -11,11 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..calls.transfer import TransferSettings
 from ..catalog.schema import create_catalog_engine, ensure_schema, normalize_database_url
 from ..kernel.fetch import FetchPolicy
 from ..kernel.keys import UnsafeKeyError, normalize_prefix
 from ..resources.databases import RecordingsDatabaseResource
+from ..resources.transfer import TransferSettings
 from ..settings import ConfigurationError, environment, load_profile, resolved
 
 DEFAULT_MAX_AUDIO_BYTES = 200 * 1024 * 1024

@@ -24,17 +24,17 @@ import sqlalchemy as sa
 from ..calls.ingest import IngestReport, object_key_for, record_outcomes
 from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
-from ..calls.transfer import (
+from ..catalog.tables import audio_files
+from ..kernel.keys import UnsafeKeyError, content_type_for
+from ..kernel.resilience import SystemicFailure
+from ..resources.bucket import Bucket
+from ..resources.transfer import (
     TransferClients,
     TransferJob,
     TransferOutcome,
     TransferSettings,
     transfer_one,
 )
-from ..catalog.tables import audio_files
-from ..kernel.keys import UnsafeKeyError, content_type_for
-from ..kernel.resilience import SystemicFailure
-from ..resources.bucket import Bucket
 from .db import Database
 from .locks import RecordingLocks
 

@@ -12,9 +12,8 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from ..archive.database import create_post_media_engine, ensure_post_media
-from ..archive.locate import MediaCache
 from ..catalog.schema import mask_database_url, normalize_database_url
+from .post_media_table import create_post_media_engine, ensure_post_media
 
 _ENGINES: dict[str, sa.Engine] = {}
 
@@ -47,10 +46,11 @@ class MediaCacheResource(dg.ConfigurableResource):
 
     path: str
 
-    def cache(self) -> MediaCache:
+    def root(self) -> Path:
+        """The cache folder; the archive domain looks rows' files up in it (``archive/locate.py``)."""
         root = Path(self.path).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(
                 f"media cache {root} is not a folder: set MEDIA_CACHE_DIR to the cache/media folder"
             )
-        return MediaCache(root)
+        return root

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ..calls.transfer import MiB, TransferSettings
 from ..kernel.fetch import FetchPolicy
+from .transfer import MiB, TransferSettings
 
 # The engine's defaults are the one source of truth; the resource only exposes them.
 _DEFAULTS = TransferSettings()

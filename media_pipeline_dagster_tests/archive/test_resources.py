@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from media_pipeline_dagster.archive.database import PostMediaTableError
 from media_pipeline_dagster.archive.objects import stored_object
 from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource
 from media_pipeline_dagster.resources.archive_profile import DEFAULT_PROFILE
 from media_pipeline_dagster.resources.bucket import BucketCredentialsError, FolderBucket, S3Bucket
+from media_pipeline_dagster.resources.post_media_table import PostMediaTableError
 
 from .helpers import (
     SQLITE_ONLY,
@@ -186,7 +186,7 @@ def test_a_post_media_table_without_archive_url_is_named(post_media_url):
 
 def test_the_media_cache_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="MEDIA_CACHE_DIR"):
-        MediaCacheResource(path=str(tmp_path / "nowhere")).cache()
+        MediaCacheResource(path=str(tmp_path / "nowhere")).root()
 
 
 def test_the_folder_bucket(tmp_path):

@@ -9,10 +9,10 @@ import socket
 import dagster as dg
 import pytest
 
-from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
 from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.bucket import StorageUnavailable
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.transfer import TransferJob, TransferSettings, run_transfers
 
 from .helpers import (
     catalog_rows,

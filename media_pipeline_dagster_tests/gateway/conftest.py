@@ -15,11 +15,11 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
-from media_pipeline_dagster.calls.transfer import TransferSettings
 from media_pipeline_dagster.gateway.api import create_app
 from media_pipeline_dagster.gateway.config import GatewaySettings
 from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.databases import CatalogResource
+from media_pipeline_dagster.resources.transfer import TransferSettings
 
 from ..servers.audio_origin import gen_bytes
 

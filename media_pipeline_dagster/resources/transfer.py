@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import tenacity
 
 from ..kernel.resilience import backoff_wait
-from ..resources.bucket import StorageUnavailable
 from . import transfer_paths as paths
+from .bucket import StorageUnavailable
 from .transfer_core import (
     MemoryBudget,
     MiB,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..kernel.fetch import FetchPolicy, mask_url
-from ..resources.bucket import Bucket
+from .bucket import Bucket
 
 MiB = 1024 * 1024
 HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
-from media_pipeline_dagster.calls.transfer_core import MemoryBudget
 from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
+from media_pipeline_dagster.resources.transfer import TransferJob, TransferSettings, run_transfers
+from media_pipeline_dagster.resources.transfer_core import MemoryBudget
 
 
 def test_memory_budget_bounds_what_is_held_at_once():
@@ -103,7 +103,7 @@ def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_pa
     ],
 )
 def test_audio_signature(head, expected):
-    from media_pipeline_dagster.calls.transfer_core import audio_signature
+    from media_pipeline_dagster.resources.transfer_core import audio_signature
 
     assert audio_signature(head) == expected
 
