@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.exceptions import NotFoundError
 
+from ..kernel.audio_sniff import SNIFF_BYTES, is_document
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, download_to_file
 from .providers import TranscriptionError
 
 CHUNK = 1 << 20
 # A call is minutes of audio; a URL streaming without end must not fill the disk.
 MAX_AUDIO_BYTES = 2 * 1024**3
-_HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"{")
 
 
 def _suffix(name: str) -> str:
@@ -76,8 +76,8 @@ def _download(policy: FetchPolicy, url: str | None, dest: Path, timeout: float) 
 
 def _check_audio(path: Path) -> None:
     with path.open("rb") as fh:
-        head = fh.read(64)
+        head = fh.read(SNIFF_BYTES)
     if not head:
         raise TranscriptionError("permanent", "the audio file is empty (0 bytes)")
-    if head.lstrip().lower().startswith(_HTML_STARTS):
+    if is_document(head):
         raise TranscriptionError("permanent", "the audio file is a text/HTML document, not audio")
