@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from ..catalog.queries import _dialect_insert
+from ..catalog.queries import dialect_insert
 from ..catalog.tables import gateway_callbacks
 from ..kernel import fetch
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, mask_url
@@ -51,7 +51,7 @@ def callback_allowed(url: str, hosts: frozenset[str]) -> bool:
 def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> None:
     with engine.begin() as conn:
         stmt = (
-            _dialect_insert(conn, gateway_callbacks)
+            dialect_insert(conn, gateway_callbacks)
             .values(
                 audio_file_id=audio_file_id,
                 callback_url=url,

@@ -23,8 +23,9 @@ from ..archive.database import create_post_media_engine, ensure_post_media
 from ..archive.locate import MediaCache
 from ..archive.objects import StoredObject, file_md5, md5_base64
 from ..catalog.schema import mask_database_url, normalize_database_url
+from ..kernel.engines import EngineCache
 
-_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES = EngineCache(create_post_media_engine)
 _CLIENTS: dict[
     tuple, Any
 ] = {}  # a boto3 client takes ~0.15 s to build: one per configuration per process
@@ -43,12 +44,11 @@ class PostMediaDatabaseResource(dg.ConfigurableResource):
     @property
     def engine(self) -> sa.Engine:
         url = normalize_database_url(self.database_url)
-        if url not in _ENGINES:  # one pool per URL per process
-            _ENGINES[url] = create_post_media_engine(url)
+        engine = _ENGINES.get(url)
         if not self._ready:
-            ensure_post_media(_ENGINES[url], create=self.create_table)
+            ensure_post_media(engine, create=self.create_table)
             self._ready = True
-        return _ENGINES[url]
+        return engine
 
     @property
     def display_url(self) -> str:
