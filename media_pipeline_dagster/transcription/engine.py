@@ -41,7 +41,7 @@ class TranscribeOptions:
     request: TranscribeRequest
     worker: str
     concurrency: int = 8
-    max_files: int | None = None
+    limit: int | None = None
     force: bool = False
     retry_failed: bool = False
     dry_run: bool = False
@@ -105,7 +105,7 @@ def transcribe_partitions(
             claim_ttl=options.claim_ttl,
             force_since=force_since,
             retry_failed=options.retry_failed,
-            limit=options.max_files,
+            limit=options.limit,
         )
     report.pending = len(rows)
     if options.dry_run:
