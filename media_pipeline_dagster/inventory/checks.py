@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from ..markdown import md_table
 from ..resources.d1 import D1Connection, D1Error, D1Resource, Statement
 from ..resources.object_store import ObjectStoreResource
 from . import snapshot as snapshots
 from .collect import DEFAULT_SNAPSHOT_PREFIX
-from .metadata import md_table
 from .options import InventoryOptionsResource
 from .schema import table_columns
 from .snapshot import Snapshot
