@@ -191,7 +191,7 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 
 
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
-    from media_pipeline_dagster.calls.config import CallSourcesResource
+    from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
         RecordingsDatabaseResource,

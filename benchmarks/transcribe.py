@@ -176,8 +176,10 @@ def sequential_loop(files: int) -> float:
 
 
 def local_rtf() -> tuple[float, float]:
-    from media_pipeline_dagster.transcription.local_provider import LocalWhisperProvider
-    from media_pipeline_dagster.transcription.providers import TranscribeRequest
+    from media_pipeline_dagster.resources.transcriber.local_provider import (
+        LocalWhisperProvider,
+    )
+    from media_pipeline_dagster.resources.transcriber.providers import TranscribeRequest
 
     provider = LocalWhisperProvider()
     sample = sorted(SAMPLES.glob("*.wav"))[0]
@@ -188,7 +190,7 @@ def local_rtf() -> tuple[float, float]:
 
 
 def sensor_tick(rows: int) -> float | None:
-    from media_pipeline_dagster.resources.transcriber import TranscriberResource
+    from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
     from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
     from media_pipeline_dagster_tests.servers import postgres
 

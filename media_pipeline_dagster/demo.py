@@ -149,7 +149,8 @@ def main() -> int:
     from .transcription.sensors import pending_transcriptions_sensor
 
     defs = build_defs()
-    inbox = Path(defs.resources["csv_inbox"].path)
+    built = dict(defs.resources or {})
+    inbox = Path(built["csv_inbox"].path)
     sample = write_sample_inbox(inbox)
     print(f"profile: local   data: {data_dir}   inbox: {inbox}")
     ok = True
@@ -174,7 +175,7 @@ def main() -> int:
             _print_transcriptions,
             "demo:pending_transcriptions_sensor",
         )
-        _print_a_transcript(defs.resources["catalog"])
+        _print_a_transcript(built["catalog"])
         print("3. gateway: one on-demand request, transcribed by the pending sensor's run")
         from .gateway.demo import run_gateway_demo
 
@@ -198,13 +199,13 @@ def main() -> int:
         from .inventory.mirror import mirror_bucket_to_d1
 
         ok &= mirror_bucket_to_d1(
-            defs.resources, instance=instance, echo=lambda line: print("  " + line)
+            built, instance=instance, echo=lambda line: print("  " + line)
         ).success
         print("5. media archive (sample social cache -> local archive folder)")
         from .archive.demo import run_archive_demo
 
         ok &= run_archive_demo(
-            defs.resources, instance, out=lambda text: print("  " + text.replace("\n", "\n  "))
+            built, instance, out=lambda text: print("  " + text.replace("\n", "\n  "))
         )
     print(f"Run it again: nothing new to do. Start over: delete {data_dir}")
     print(

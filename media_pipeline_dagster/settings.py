@@ -1,7 +1,7 @@
 """The one place that reads the environment and picks the profile (MEDIA_PIPELINE_ENV=local|prod).
 
 local (default): nothing but Python — SQLite catalog and a folder as the bucket under
-MEDIA_PIPELINE_DATA_DIR (default ./.media_pipeline). prod: the seeds' variable names;
+MEDIA_PIPELINE_DATA_DIR (default ./.media_pipeline). prod: the old scripts' variable names;
 every missing one is named before anything runs, and nothing falls back to local disk.
 """
 
@@ -11,28 +11,33 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dotenv import load_dotenv
 
-from .archive.profile import local_archive_resources, prod_archive_missing, prod_archive_resources
-from .calls.config import CallSourcesResource, call_sources_from_env
-from .inventory.options import InventoryOptionsResource
 from .kernel.executors import executor_from_env
 from .kernel.fetch import parse_networks
-from .operations.resources import OperationsResource
+from .resources.alerts import OperationsResource
+from .resources.archive_profile import (
+    local_archive_resources,
+    prod_archive_missing,
+    prod_archive_resources,
+)
+from .resources.call_sources import CallSourcesResource, call_sources_from_env
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
 from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
+from .resources.inventory_options import InventoryOptionsResource
 from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
-from .resources.transcriber import TranscriberResource
-from .transcription.language import normalize as normalize_language
+from .resources.transcriber.language import normalize as normalize_language
+from .resources.transcriber.resource import TranscriberResource
 
 PROFILES = ("local", "prod")
 
-# (what it is, accepted names in order of preference) — names as the seeds use them.
+# (what it is, accepted names in order of preference) — names as the old scripts' .env files use them.
 B2_VARIABLES = {
     "endpoint_url": ("B2 S3 endpoint", ("BACKBLAZE_B2_S3_ENDPOINT", "AWS_ENDPOINT_URL")),
     "region": ("B2 region", ("BACKBLAZE_B2_REGION", "AWS_REGION")),
@@ -57,8 +62,10 @@ class ConfigurationError(RuntimeError):
 @dataclass(frozen=True)
 class Profile:
     name: str
-    resources: dict[str, object]
-    executor: object | None = None  # None: Dagster's default (steps in subprocesses of the run)
+    resources: dict[str, Any]
+    executor: dg.ExecutorDefinition | None = (
+        None  # None: Dagster's default (steps in subprocesses of the run)
+    )
 
 
 def get_environment(env: Mapping[str, str] | None = None) -> str:
@@ -163,7 +170,7 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def inventory_options(env: Mapping[str, str]) -> InventoryOptionsResource:
-    """What the D1 mirror keeps besides the seed's columns; off unless asked for."""
+    """What the D1 mirror keeps besides the old ingest script's columns; off unless asked for."""
     concurrency = _whole(env, "D1_ENRICH_CONCURRENCY", 8)
     if concurrency > 64:
         raise ConfigurationError(f"D1_ENRICH_CONCURRENCY={concurrency} is above 64 HEADs at a time")
@@ -295,7 +302,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
 
 def environment(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Mapping[str, str]:
     """The variables to read: ``env`` when given (tests, the demo), else the process environment
-    after ``.env`` in the working directory (values already set win, as with the seed scripts)."""
+    after ``.env`` in the working directory (values already set win, as with the old scripts)."""
     if env is not None:
         return env
     if dotenv:

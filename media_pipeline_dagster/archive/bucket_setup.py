@@ -1,4 +1,4 @@
-"""``setup_archive_bucket`` (the seed's setup_s3_bucket.py): bucket, Glacier lifecycle, versioning, write test.
+"""``setup_archive_bucket`` (the old setup_s3_bucket.py): bucket, Glacier lifecycle, versioning, write test.
 
 Idempotent: every step reads the current state first and changes only what differs,
 so a second run reports "unchanged" everywhere. ``check_only`` reads and reports.

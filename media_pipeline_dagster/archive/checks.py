@@ -1,4 +1,4 @@
-"""Standalone checks on the archive (the seed's verify_s3_archive.py --verify-s3 and --check-local)."""
+"""Standalone checks on the archive (the old verify_s3_archive.py --verify-s3 and --check-local)."""
 
 import dagster as dg
 

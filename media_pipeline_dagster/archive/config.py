@@ -1,4 +1,4 @@
-"""Run configuration: the seed scripts' flags as Launchpad fields."""
+"""Run configuration: the old archive scripts' flags as Launchpad fields."""
 
 import dagster as dg
 from pydantic import Field
@@ -7,7 +7,7 @@ from ..kernel.run_config import Concurrency, DryRun, Force, Limit
 
 
 class ArchiveConfig(DryRun, Limit, Force, Concurrency):
-    """``post_media_archive`` (the seed's upload_to_s3.py)."""
+    """``post_media_archive`` (the old upload_to_s3.py)."""
 
     dry_run: bool = Field(
         default=False,
@@ -46,7 +46,7 @@ class ArchiveConfig(DryRun, Limit, Force, Concurrency):
 
 
 class VerifyArchiveConfig(Limit, Concurrency):
-    """``archived_objects_exist`` (the seed's verify_s3_archive.py --verify-s3)."""
+    """``archived_objects_exist`` (the old verify_s3_archive.py --verify-s3)."""
 
     limit: int | None = Field(
         default=1000, ge=1, description="HEAD at most this many archived rows; empty: all of them."
@@ -59,7 +59,7 @@ class VerifyArchiveConfig(Limit, Concurrency):
 
 
 class SetupArchiveBucketConfig(dg.Config):
-    """``setup_archive_bucket`` (the seed's setup_s3_bucket.py)."""
+    """``setup_archive_bucket`` (the old setup_s3_bucket.py)."""
 
     region: str | None = Field(
         default=None,

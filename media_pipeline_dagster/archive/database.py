@@ -12,7 +12,7 @@ from ..kernel.sql_files import packaged_sql
 
 TABLE = "post_media"
 DDL_FILE = "0001_post_media.sql"
-# What the archive reads or writes; the rest of the seed's columns are left alone.
+# What the archive reads or writes; the table's other columns are left alone.
 REQUIRED_COLUMNS = (
     "media_id",
     "media_type",
@@ -70,6 +70,6 @@ def ensure_post_media(engine: sa.Engine, *, create: bool) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise PostMediaTableError(
-            f"{TABLE} in {where} lacks column(s) {', '.join(missing)}; the archive needs the seed's schema "
+            f"{TABLE} in {where} lacks column(s) {', '.join(missing)}; the archive needs the post_media schema "
             f"(sql/archive/postgres/{DDL_FILE}), e.g. ALTER TABLE {TABLE} ADD COLUMN archive_url TEXT"
         )

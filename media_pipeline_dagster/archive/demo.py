@@ -2,7 +2,7 @@
 
 ``run_archive_demo(resources, instance)`` takes the local profile's resources. It evaluates
 ``unarchived_post_media_sensor`` as the daemon would (its cursor kept in the instance),
-materializes the months it requests, and prints the seed's statistics table. A second call
+materializes the months it requests, and prints the archive statistics table. A second call
 finds nothing new to do.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -22,7 +23,7 @@ CURSOR_KEY = "demo:unarchived_post_media_sensor"
 RESOURCE_KEYS = ("post_media_db", "media_cache", "archive_bucket")
 
 
-def _value(meta: Mapping, name: str) -> object:
+def _value(meta: Mapping, name: str) -> Any:
     item = meta.get(name)
     return getattr(item, "value", item)
 
@@ -42,7 +43,7 @@ def _summary(result: dg.ExecuteInProcessResult) -> str:
 
 
 def run_archive_demo(
-    resources: Mapping[str, object],
+    resources: Mapping[str, Any],
     instance: dg.DagsterInstance,
     out: Callable[[str], None] = print,
 ) -> bool:
@@ -56,8 +57,10 @@ def run_archive_demo(
         instance=instance, cursor=cursor, resources={"post_media_db": db}
     )
     tick = unarchived_post_media_sensor(context)
+    assert isinstance(tick, dg.SensorResult)  # the sensor always answers with one
     if not tick.run_requests:
         out(f"sensor: {tick.skip_reason.skip_message if tick.skip_reason else 'nothing to do'}")
+    requests = tick.run_requests or []
     # The asset job, not dg.materialize's ephemeral one: the UI then shows the run's target asset.
     job = dg.Definitions(
         assets=[post_media_archive], resources={k: resources[k] for k in RESOURCE_KEYS}
@@ -78,7 +81,8 @@ def run_archive_demo(
         return result
 
     ok, incomplete = True, []
-    for request in tick.run_requests:
+    for request in requests:
+        assert request.partition_key is not None  # the sensor requests one month per run
         result = archive(request.partition_key, request.tags)
         ok &= result.success
         if not all(check.passed for check in result.get_asset_check_evaluations()):

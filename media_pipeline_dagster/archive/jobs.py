@@ -64,7 +64,7 @@ def configure_archive_bucket(
 
 
 @dg.job(
-    description="One-time (and repeatable) setup of the S3 archive bucket: the seed's setup_s3_bucket.py."
+    description="One-time (and repeatable) setup of the S3 archive bucket: the old setup_s3_bucket.py."
 )
 def setup_archive_bucket():
     configure_archive_bucket()

@@ -1,4 +1,4 @@
-"""Find a post_media row's file in the media cache, as the seed's upload script did.
+"""Find a post_media row's file in the media cache, as the old upload_to_s3.py did.
 
 1. ``local_file_path`` (absolute, or relative to the cache; a leading ``cache/media/`` is
    dropped, as the social-tui app records it), 2. ``<md5_sum>.<extension of mime_type>``

@@ -44,7 +44,3 @@ def partitioned_span(current_time: datetime | None = None) -> tuple[datetime, da
     """What the partitions cover right now: ARCHIVE_START up to the end of the current month."""
     keys = post_media_months.get_partition_keys(current_time=current_time)
     return month_bounds([keys[0], keys[-1]])
-
-
-def month_key(created_at: datetime) -> str:
-    return created_at.strftime("%Y-%m-01")

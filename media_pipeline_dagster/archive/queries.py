@@ -143,7 +143,8 @@ def unpartitioned(conn: sa.Connection, start: datetime, end: datetime) -> Unpart
         ),
         params,
     ).all()
-    return Unpartitioned(*(int(c or 0) for c in counts), sample_ids=[str(i) for i in ids])
+    undated, before_start, after_end = (int(c or 0) for c in counts)
+    return Unpartitioned(undated, before_start, after_end, sample_ids=[str(i) for i in ids])
 
 
 def set_archive_urls(conn: sa.Connection, urls: Sequence[tuple[str, str]]) -> None:

@@ -25,7 +25,7 @@ def sample_rows() -> list[dict[str, object]]:
         ]
     for row in rows:
         for column in INT_COLUMNS:
-            row[column] = int(row[column]) if row[column] is not None else None
+            row[column] = int(str(row[column])) if row[column] is not None else None
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The seed's archive statistics (verify_s3_archive.py): total, archived, not archived, by media type."""
+"""The old archive statistics (verify_s3_archive.py): total, archived, not archived, by media type."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def archive_statistics(conn: sa.Connection) -> ArchiveStatistics:
 
 
 def _lines(stats: TypeStats, indent: str, total_label: str) -> list[str]:
-    width = 21 - len(indent)  # values line up in column 21, as in the seed's output
+    width = 21 - len(indent)  # values line up in column 21, as in verify_s3_archive.py's output
     return [
         f"{indent}{total_label:<{width}}{stats.total:,}",
         f"{indent}{'Archived:':<{width}}{stats.archived:,} ({stats.archived_pct:.1f}%)",
@@ -57,7 +57,7 @@ def _lines(stats: TypeStats, indent: str, total_label: str) -> list[str]:
 
 
 def format_statistics(stats: ArchiveStatistics, title: str = "S3 Archive Statistics") -> str:
-    """The table as the seed printed it."""
+    """The table as verify_s3_archive.py printed it."""
     lines = [
         RULE,
         title,

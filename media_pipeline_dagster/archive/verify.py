@@ -1,4 +1,4 @@
-"""The seed's verify_s3_archive.py as plain functions: archived objects exist; rows without a local file."""
+"""The old verify_s3_archive.py as plain functions: archived objects exist; rows without a local file."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class LocalFileReport:
 def check_local_files(
     engine: sa.Engine, cache: MediaCache, span: tuple[datetime, datetime]
 ) -> LocalFileReport:
-    """Which unarchived rows have no file in the cache (the seed's --check-local), and which no partition covers."""
+    """Which unarchived rows have no file in the cache (the old --check-local), and which no partition covers."""
     with engine.connect() as conn:
         unarchived = queries.unarchived_rows(conn)
         archived_total, archived = queries.archived_rows(conn, limit=None, sample=False)

@@ -4,18 +4,19 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..kernel.keys import normalize_prefix
+from ..kernel.partitions import call_partitions, dates_by_campaign
 from ..kernel.resilience import SystemicFailure
+from ..resources.call_sources import CallSourcesResource
 from ..resources.databases import CatalogResource, RecordingsDatabaseResource
 from ..resources.fetch import FetchPolicyResource
 from ..resources.http import AudioTransferResource
 from ..resources.inbox import CsvInboxResource
 from ..resources.object_store import ObjectStoreResource
 from . import checks
-from .config import AudioIngestConfig, CallSourcesResource
+from .config import AudioIngestConfig
 from .ingest import IngestOptions, ingest
-from .keys import normalize_prefix
 from .metadata import build_metadata
-from .partitions import call_partitions, dates_by_campaign
 from .sources import gather
 
 csv_inbox = dg.AssetSpec(

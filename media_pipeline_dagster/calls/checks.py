@@ -11,14 +11,14 @@ import dagster as dg
 import sqlalchemy as sa
 
 from ..catalog import queries
-from ..markdown import md_table
+from ..kernel.keys import slugify
+from ..kernel.markdown import md_table
+from ..kernel.partitions import utc_bounds
+from ..resources.call_sources import CallSourcesResource
 from ..resources.inbox import CsvInboxResource
-from .config import CallSourcesResource
 from .csv_source import file_sha256, inbox_files
 from .inbox import INBOX_CHECK, inbox_check, scan_file
 from .ingest import Failure, IngestReport
-from .keys import slugify
-from .partitions import utc_bounds
 from .sources import SourceRows
 
 NO_DUPLICATES = "no_duplicate_url_sha1"

@@ -74,7 +74,7 @@ def file_sha256(path: Path) -> str:
 
 def _sniff_delimiter(header_line: str) -> str:
     counts = {d: header_line.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 

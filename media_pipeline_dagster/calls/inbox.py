@@ -16,9 +16,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..markdown import md_table
+from ..kernel.markdown import md_table
+from ..kernel.partitions import CALL_DATE_START, in_partition_range
 from .csv_source import CsvFileError, read_csv
-from .partitions import CALL_DATE_START, in_partition_range
 
 INBOX_ASSET = dg.AssetKey("csv_inbox")
 INBOX_CHECK = "csv_files_readable"

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..catalog import queries
-from .keys import audio_object_key, content_type_for
+from ..kernel.keys import audio_object_key, content_type_for
 from .rows import CallRow
 from .transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 
@@ -50,7 +50,6 @@ class Failure:
 class IngestReport:
     rows_seen: int = 0
     already_cataloged: int = 0
-    objects_missing: int = 0  # cataloged rows without an object (legacy SQL backfill)
     objects_attached: int = 0
     known_permanent_failures: int = 0
     skipped_failures: list[Failure] = field(
@@ -114,7 +113,6 @@ def plan(
     with engine.connect() as conn:
         have = queries.existing_audio_keys(conn, (r.url_sha1 for r in candidates))
         todo = [r for r in candidates if r.url_sha1 not in have or have[r.url_sha1] is None]
-        report.objects_missing = sum(1 for r in todo if r.url_sha1 in have)
         have_recordings = queries.existing_recording_ids(conn, (r.recording_id for r in todo))
         failures = queries.failures_for(conn, (r.url_sha1 for r in todo))
     report.already_cataloged = len(candidates) - len(todo)

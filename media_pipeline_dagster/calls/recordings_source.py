@@ -1,4 +1,4 @@
-"""Call rows from the dialer's tables (seed 001 §1, §4): recordings ⋈ contacts, names from campaign_map."""
+"""Call rows from the dialer's tables (the legacy backfill's join): recordings ⋈ contacts, names from campaign_map."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, date, timedelta, tzinfo
 import sqlalchemy as sa
 
 from ..catalog.derive import parse_timestamp
-from .keys import slugify
+from ..kernel.keys import slugify
 from .rows import CallRow, RejectedRow, build_call_row
 
 SOURCE_TABLE = "public.recordings"

@@ -18,7 +18,7 @@ from ..catalog.derive import (
 from ..catalog.derive import (
     url_sha1 as derive_url_sha1,
 )
-from .keys import extension_from_url, looks_like_path_traversal, slugify
+from ..kernel.keys import extension_from_url, looks_like_path_traversal, slugify
 
 ACCEPTED_SCHEMES = ("http://", "https://", "file://")
 
@@ -133,7 +133,7 @@ def build_call_row(
         return reject("no audio URL (empty)", "url")
     if not url.lower().startswith(ACCEPTED_SCHEMES):
         return reject(f"URL {url!r} is not http(s) or file", "url")
-    if not campaign:
+    if not campaign or not slug:
         return reject("no campaign_name (empty)", "campaign_name")
     if looks_like_path_traversal(campaign):
         return reject(

@@ -2,68 +2,25 @@
 ``recordings_sensor``: the same for new rows of ``public.recordings``."""
 
 import json
-from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
+from ..kernel.automation import campaign_runs
+from ..kernel.partitions import in_partition_range
+from ..resources.call_sources import CallSourcesResource
 from ..resources.databases import RecordingsDatabaseResource
 from ..resources.inbox import CsvInboxResource
 from . import recordings_source
 from .assets import audio_files
-from .config import CallSourcesResource
 from .csv_source import file_sha256, inbox_files
 from .inbox import INBOX_CHECK, check_evaluation, observation, scan_file
-from .partitions import campaigns_partitions, in_partition_range, partition_key
 
 HASH_CHARS = 16  # enough to tell versions of a file apart, keeps the cursor small
 CSV_FILES_TAG = (
     "media_pipeline/csv_files"  # for people; the run reads the files named in its config
 )
 TAG_CHARS = 200
-
-
-def campaign_runs(
-    context: dg.SensorEvaluationContext,
-    ranges: dict[str, tuple[date, date]],
-    run_key: Callable[[str], str],
-    cursor: str,
-    tags: Callable[[str], dict[str, str]] = lambda slug: {},
-    run_config: Callable[[str], dict] = lambda slug: {},
-    asset_events: Sequence = (),
-    asset: dg.AssetKey | None = None,
-) -> dg.SensorResult:
-    """One run per campaign over its date range, adding campaigns the instance does not know.
-
-    ``asset`` is stored as the run's asset selection, which the UI shows as the run's target
-    (without it a sensor's run lists no asset)."""
-    known = set(context.instance.get_dynamic_partitions(campaigns_partitions.name))
-    new_campaigns = sorted(set(ranges) - known)
-    run_requests = [
-        dg.RunRequest(
-            run_key=run_key(slug),
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(slug, lo)),
-                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(slug, hi)),
-                **tags(slug),
-            },
-            run_config=run_config(slug),
-            asset_selection=[asset] if asset else None,
-        )
-        for slug, (lo, hi) in sorted(ranges.items())
-    ]
-    return dg.SensorResult(
-        run_requests=run_requests,
-        dynamic_partitions_requests=[campaigns_partitions.build_add_request(new_campaigns)]
-        if new_campaigns
-        else [],
-        cursor=cursor,
-        asset_events=list(asset_events),
-    )
 
 
 def _load_cursor(text: str | None) -> tuple[dict[str, str], dict[str, dict], bool]:

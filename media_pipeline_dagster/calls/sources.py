@@ -10,8 +10,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ..resources.call_sources import CallSourcesResource
 from . import recordings_source
-from .config import CallSourcesResource
 from .csv_source import CsvFileError, inbox_files, read_csv
 from .rows import CallRow, RejectedRow
 

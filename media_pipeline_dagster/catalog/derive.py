@@ -1,4 +1,5 @@
-"""Derived catalog fields, computed the same way the seeds' SQL does."""
+"""Derived catalog fields, computed the same way the legacy backfill SQL does (rows it wrote
+and rows written here must agree byte for byte)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from datetime import UTC, datetime, tzinfo
 
 _NOT_PHONE = re.compile(r"[^0-9+]")
-# Seed 001: (regexp_match(url, '/(PR_[^./]+)'))[1]
+# The legacy backfill's (regexp_match(url, '/(PR_[^./]+)'))[1]
 _RECORDING_ID = re.compile(r"/(PR_[^./]+)")
 # 31.10.2024 10:57[:01[.569]]: the day-first form of spreadsheet exports in German locales.
 _DAY_FIRST = re.compile(

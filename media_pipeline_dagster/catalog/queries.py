@@ -47,7 +47,7 @@ def dialect_insert(conn: sa.Connection, table: sa.Table):
 
 def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, str | None]:
     """url_sha1 -> b2_object_key (None for rows cataloged without an object, e.g. by the
-    seed's SQL backfill) for the URL hashes the catalog holds: one query per 1,000 keys."""
+    legacy SQL backfill) for the URL hashes the catalog holds: one query per 1,000 keys."""
     wanted = sorted(set(sha1s))
     found: dict[str, str | None] = {}
     for chunk in chunks(wanted, LOOKUP_CHUNK):
@@ -155,7 +155,7 @@ def refresh_index_in_phone(conn: sa.Connection, phones: Iterable[str | None]) ->
 
 
 def duplicate_url_sha1s(conn: sa.Connection, limit: int = 20) -> list[tuple[str, int]]:
-    """Seed 000's dedupe guard: url_sha1 values held by more than one row."""
+    """The old ingest script's dedupe guard: url_sha1 values held by more than one row."""
     stmt = (
         sa.select(audio_files.c.url_sha1, sa.func.count().label("c"))
         .group_by(audio_files.c.url_sha1)

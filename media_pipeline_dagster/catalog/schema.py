@@ -33,7 +33,7 @@ class SchemaUpgradeError(SystemicFailure):
 
 
 def normalize_database_url(url: str) -> str:
-    """Accept the seeds' URLs: async drivers are swapped for their sync twins."""
+    """Accept the DATABASE_URLs the old scripts used: async drivers are swapped for their sync twins."""
     parsed = make_url(url)
     driver_swaps = {
         "postgresql+asyncpg": "postgresql+psycopg2",

@@ -1,4 +1,4 @@
-"""On-demand transcription API (seed 002's gateway): ``uvicorn media_pipeline_dagster.gateway:app``.
+"""On-demand transcription API (the old transcription gateway, same contract): ``uvicorn media_pipeline_dagster.gateway:app``.
 
 The app is built on first access from the active profile, so importing this package
 (e.g. for Dagster's definitions) costs nothing.

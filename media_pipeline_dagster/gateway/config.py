@@ -11,10 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..calls.keys import UnsafeKeyError, normalize_prefix
 from ..calls.transfer import TransferSettings
 from ..catalog.schema import create_catalog_engine, ensure_schema, normalize_database_url
 from ..kernel.fetch import FetchPolicy
+from ..kernel.keys import UnsafeKeyError, normalize_prefix
 from ..resources.databases import RecordingsDatabaseResource
 from ..settings import ConfigurationError, environment, load_profile, resolved
 
@@ -53,7 +53,7 @@ class GatewaySettings:
 
 
 def gateway_api_keys(env: Mapping[str, str]) -> dict[str, str]:
-    """GATEWAY_API_KEYS='name:key,name2:key2'; the seed's single API_KEY is the key named 'default'."""
+    """GATEWAY_API_KEYS='name:key,name2:key2'; the old gateway's single API_KEY is the key named 'default'."""
     keys: dict[str, str] = {}
     for item in (env.get("GATEWAY_API_KEYS") or "").split(","):
         name, sep, key = item.strip().partition(":")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.routing import APIRoute
@@ -27,6 +27,9 @@ MAX_FORM_BYTES = 64 * 1024
 SUBMIT_RETRY_AFTER_SECONDS = 5
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class GatewayState:
     settings: GatewaySettings
@@ -37,6 +40,15 @@ class GatewayState:
     submitter: Submitter | None = None
     catalog: Database | None = None
     submits_in_flight: int = 0
+
+
+def started(part: T | None) -> T:
+    """A part made at startup; it exists whenever a request is being served."""
+    if part is None:
+        raise RuntimeError(
+            "the gateway's startup did not run (use create_app under an ASGI server)"
+        )
+    return part
 
 
 def state_of(request: Request) -> GatewayState:
@@ -94,7 +106,7 @@ class _DeclaredBasic(HTTPBasic):
     """HTTP Basic as the OpenAPI document declares it. FastAPI's own refuses a malformed header
     even with ``auto_error=False``, which would cost a valid ``X-API-Key`` its answer."""
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
         return None
 
 
@@ -143,7 +155,7 @@ SubmitSlot = Depends(submit_slot)
 
 async def catalog(state: Gateway) -> Database:
     """The catalog for status, rerun and health: one worker thread and connection per statement batch."""
-    return state.catalog
+    return started(state.catalog)
 
 
 Catalog = Annotated[Database, Depends(catalog)]

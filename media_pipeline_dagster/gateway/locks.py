@@ -45,6 +45,7 @@ class RecordingLocks:
         with self._guard:
             for attempt in (1, 2):
                 if self._conn is None:
+                    assert self._engine is not None  # statements are sent on PostgreSQL only
                     self._conn = self._engine.connect().execution_options(
                         isolation_level="AUTOCOMMIT"
                     )

@@ -1,4 +1,4 @@
-"""Resolving a request in ``public.recordings`` (the source of truth), as the seed's gateway does.
+"""Resolving a request in ``public.recordings`` (the source of truth), as the old gateway did.
 
 Portable SQL (PostgreSQL in production; a SQLite file attached as ``public`` in the
 local profile). By id: exact ``r.id::text = :id`` first, then a location containing the id, the user's

@@ -19,9 +19,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
-from ..calls.keys import UnsafeKeyError, normalize_prefix
+from ..kernel.keys import UnsafeKeyError, normalize_prefix
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -29,15 +30,25 @@ MAX_PREFIX_SEGMENTS = 8
 MAX_PREFIX_BYTES = 256
 MAX_CALLBACK_URL_CHARS = 2048
 ONE_OF = "send recording_id (preferred) or url (exactly a public.recordings.location)"
-_NOT_BLANK = {"type": "string", "pattern": r"\S"}
+_NOT_BLANK: JsonDict = {"type": "string", "pattern": r"\S"}
 
 
-def _text(max_length: int | None = None):
-    """A printable string, or absent (null is not a form value, so the document does not offer it)."""
-    return (
-        Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=max_length)]
-        | SkipJsonSchema[None]
-    )
+# Printable strings, or absent (null is not a form value, so the document does not offer it).
+Text = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)] | SkipJsonSchema[None]
+ShortText = (
+    Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=200)]
+    | SkipJsonSchema[None]
+)
+PrefixText = (
+    Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=MAX_PREFIX_BYTES)]
+    | SkipJsonSchema[None]
+)
+CallbackText = (
+    Annotated[
+        str, StringConstraints(pattern=NO_CONTROL_CHARACTERS, max_length=MAX_CALLBACK_URL_CHARS)
+    ]
+    | SkipJsonSchema[None]
+)
 
 
 def _about(description: str):
@@ -45,7 +56,7 @@ def _about(description: str):
 
 
 class TranscribeForm(BaseModel):
-    """The seed's form (``application/x-www-form-urlencoded`` or multipart)."""
+    """The old gateway's form (``application/x-www-form-urlencoded`` or multipart)."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -58,20 +69,18 @@ class TranscribeForm(BaseModel):
         },
     )
 
-    recording_id: _text() = _about(
+    recording_id: Text = _about(
         "public.recordings.id (exact), else a part of the location of at least 8 characters matching one recording"
     )
-    url: _text() = _about(
-        "exactly a public.recordings.location; the gateway never fetches other URLs"
-    )
-    b2_prefix: _text(MAX_PREFIX_BYTES) = _about(
+    url: Text = _about("exactly a public.recordings.location; the gateway never fetches other URLs")
+    b2_prefix: PrefixText = _about(
         f"folder for the object key, e.g. 'gateway'; at most {MAX_PREFIX_SEGMENTS} segments and {MAX_PREFIX_BYTES} bytes; "
         "blank or absent: GATEWAY_B2_PREFIX"
     )
-    phone: _text(200) = _about("accepted for compatibility; the database decides")
-    campaign: _text(200) = _about("accepted for compatibility; the database decides")
-    campaign_id: _text(200) = _about("accepted for compatibility; the database decides")
-    callback_url: _text(MAX_CALLBACK_URL_CHARS) = _about(
+    phone: ShortText = _about("accepted for compatibility; the database decides")
+    campaign: ShortText = _about("accepted for compatibility; the database decides")
+    campaign_id: ShortText = _about("accepted for compatibility; the database decides")
+    callback_url: CallbackText = _about(
         "http(s) URL on a host in GATEWAY_CALLBACK_HOSTS, POSTed the signed status when done"
     )
 

@@ -24,7 +24,6 @@ import obstore
 import sqlalchemy as sa
 
 from ..calls.ingest import IngestReport, object_key_for, record_outcomes
-from ..calls.keys import UnsafeKeyError, content_type_for
 from ..calls.recordings_source import SOURCE_TABLE
 from ..calls.rows import CallRow, RejectedRow, build_call_row
 from ..calls.transfer import (
@@ -35,6 +34,7 @@ from ..calls.transfer import (
     transfer_one,
 )
 from ..catalog.tables import audio_files
+from ..kernel.keys import UnsafeKeyError, content_type_for
 from ..kernel.resilience import SystemicFailure
 from .db import Database
 from .locks import RecordingLocks
@@ -77,7 +77,7 @@ def call_row(recording: dict, prefix: str) -> tuple[CallRow, TransferJob]:
     """The catalog row and the transfer a recording makes; 422 before any download when it cannot be stored."""
     source_row_id = (
         recording["id"] if str(recording["id"]).isdigit() else None
-    )  # numeric ids only, as the seed
+    )  # numeric ids only, as the old gateway
     row = build_call_row(
         {
             "url": recording["location"],

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ..resources.d1 import D1Error, D1Resource
+from ..resources.inventory_options import InventoryOptionsResource
 from ..resources.object_store import ObjectStoreResource
 from . import snapshot as snapshots
 from .collect import take_inventory
@@ -10,7 +11,6 @@ from .config import D1SyncConfig, InventoryConfig
 from .enrich import head_objects, supports_object_metadata
 from .listing import InventoryAccessError
 from .metadata import inventory_metadata, sql_preview, sync_metadata
-from .options import InventoryOptionsResource
 from .sync import SyncError, SyncOptions, sync_snapshot
 
 VERBOSE_KEYS = 1000  # keys logged per kind of change; a first inventory may add 100,000

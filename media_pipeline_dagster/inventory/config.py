@@ -1,4 +1,4 @@
-"""Run configuration of the inventory assets: the seed scripts' switches, as Launchpad fields."""
+"""Run configuration of the inventory assets: the old inventory scripts' switches, as Launchpad fields."""
 
 import dagster as dg
 from pydantic import Field

@@ -3,7 +3,7 @@
 S3 (Backblaze B2, SeaweedFS): ListObjectVersions, keeping each key's latest version that
 is not a delete marker, so the file id is B2's fileId (the S3 VersionId). Where a store
 has no versions (VersionId "null") or no ListObjectVersions at all, the file id is the
-ETag, as the seed did. A local folder: a walk, the file id is the MD5 of the content
+ETag, as the old inventory script did. A local folder: a walk, the file id is the MD5 of the content
 (what S3 reports as the ETag of a single-part upload).
 """
 

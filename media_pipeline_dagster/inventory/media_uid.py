@@ -1,6 +1,6 @@
-"""The seed's stable identifier of a bucket object, byte for byte.
+"""The old ingest script's stable identifier of a bucket object, byte for byte.
 
-Seed 003's Node ingest script computed ``b2_${sha256(file_id + ':' + key).substring(0, 40)}``
+The old Node ingest script computed ``b2_${sha256(file_id + ':' + key).substring(0, 40)}``
 (hex digest of the UTF-8 string), so rows it wrote are recognised by the same value here.
 """
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
+from ..resources.inventory_options import InventoryOptionsResource
 from .assets import b2_inventory, d1_media_assets
 from .checks import every_inventory_object_in_d1, no_stale_media_assets
-from .options import InventoryOptionsResource
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -29,7 +30,7 @@ def _value(meta: Mapping, name: str) -> object:
 
 
 def mirror_bucket_to_d1(
-    resources: Mapping[str, object],
+    resources: Mapping[str, Any],
     *,
     instance: dg.DagsterInstance | None = None,
     echo: Callable[[str], None] | None = print,
@@ -79,10 +80,13 @@ def mirror_bucket_to_d1(
             + (f": {check.description}" if not check.passed and check.description else "")
         )
     for failure in result.get_step_failure_events():
-        lines.append(
-            f"FAILED {failure.step_key}: {failure.step_failure_data.error.message.strip()}"
-        )
+        lines.append(f"FAILED {failure.step_key}: {_error_text(failure)}")
     if echo:
         for line in lines:
             echo(line)
     return MirrorSummary(result.success, lines)
+
+
+def _error_text(failure: dg.DagsterEvent) -> str:
+    error = failure.step_failure_data.error
+    return error.message.strip() if error else "(no error recorded)"

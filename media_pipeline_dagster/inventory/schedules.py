@@ -1,4 +1,4 @@
-"""The seed's GitHub Action as a schedule: inventory, then D1, every day at 06:17 UTC."""
+"""The old GitHub Action as a schedule: inventory, then D1, every day at 06:17 UTC."""
 
 import dagster as dg
 
@@ -17,5 +17,5 @@ b2_to_d1_daily = dg.ScheduleDefinition(
     cron_schedule="17 6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily at 06:17 UTC, as seed 003's workflow: b2_inventory, then d1_media_assets.",
+    description="Daily at 06:17 UTC, as the old GitHub workflow: b2_inventory, then d1_media_assets.",
 )

@@ -5,9 +5,9 @@ The files stay plain DDL, as wrangler applies them (CREATE TABLE, ALTER TABLE ..
 COLUMN): idempotence comes from looking first (one request: the table's columns and the
 names in ``d1_migrations``), then only what is missing, in one atomic request:
 
-* 0010 (the seed's table) always; 0011 (``last_seen_at``) with ``track_last_seen``;
+* 0010 (the old ingest script's table) always; 0011 (``last_seen_at``) with ``track_last_seen``;
   0012 (content type and user metadata) with ``enrich_metadata``.
-* A migration whose effect is already there (a table created by the seed's script or by
+* A migration whose effect is already there (a table created by the old ingest script or by
   an earlier version of this project) is recorded without being applied, so a later
   ``wrangler d1 migrations apply`` skips it instead of failing with "already exists".
 """

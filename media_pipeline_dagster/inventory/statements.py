@@ -46,7 +46,7 @@ class ObjectMetadata:
             dict(self.user_metadata), ensure_ascii=False, sort_keys=True, separators=(",", ":")
         )
 
-    def params(self, fetched_at: str) -> tuple:
+    def params(self, fetched_at: str | None) -> tuple:
         return (self.content_type, self.as_json(), fetched_at)
 
 

@@ -222,7 +222,7 @@ def _heads(
     wanted += [r for r in rows if r.media_uid in known and not known[r.media_uid].has_metadata]
     report.enrich_wanted = len(wanted)
     selected = wanted[: options.enrich_max_objects]
-    if options.dry_run or not selected:
+    if options.dry_run or not selected or options.object_metadata is None:
         log.info(
             "object metadata: %d row(s) without it, %d HEAD(s) %s",
             len(wanted),

@@ -13,6 +13,10 @@ The engines are optional extras (``pip install 'media_pipeline_dagster[celery]'`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 EXECUTORS = ("multiprocess", "celery", "k8s")
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -70,7 +74,7 @@ def node_selector(env: Mapping[str, str]) -> dict[str, str]:
     return selector
 
 
-def executor_from_env(env: Mapping[str, str]):
+def executor_from_env(env: Mapping[str, str]) -> dg.ExecutorDefinition | None:
     """The ExecutorDefinition for the deployment, or None for Dagster's default (multiprocess)."""
     name = executor_name(env)
     if name == "celery":

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from ..markdown import md_table
+from .markdown import md_table
 
 
 def metadata_value(value: object) -> dg.MetadataValue:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ..resources.alerts import OperationsResource
 from ..resources.databases import CatalogResource
 from .alerts import simple_payload
 from .pending import overdue_audio
-from .resources import OperationsResource
 
 CHECK_NAME = "no_audio_pending_too_long"
 

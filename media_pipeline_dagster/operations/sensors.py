@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ..resources.alerts import OperationsResource
 from .alerts import FailedRun, partitions_of, run_failure_payload
-from .resources import OperationsResource
 
 
 def root_message(error) -> str:

@@ -5,18 +5,17 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ..calls.assets import audio_files
-from ..calls.partitions import call_partitions, dates_by_campaign
+from ..kernel.partitions import call_partitions, dates_by_campaign
 from ..kernel.placement import TRANSCRIPTION_STEP_TAGS
 from ..resources.databases import CatalogResource
 from ..resources.fetch import FetchPolicyResource
 from ..resources.object_store import ObjectStoreResource
-from ..resources.transcriber import TranscriberResource
+from ..resources.transcriber.providers import TranscribeRequest, TranscriptionError
+from ..resources.transcriber.resource import TranscriberResource
 from . import checks
 from .config import TranscriptionConfig
 from .engine import TranscribeOptions, transcribe_partitions
 from .metadata import build_metadata
-from .providers import TranscribeRequest, TranscriptionError
 
 NO_ORPHANS = "no_orphan_transcriptions"
 OBJECTS_PRESENT = "transcript_objects_in_bucket"
@@ -25,7 +24,7 @@ NO_STALE_CLAIMS = "no_stale_claims"
 
 @dg.asset(
     partitions_def=call_partitions,
-    deps=[audio_files],
+    deps=[dg.AssetKey("audio_files")],  # the calls domain's asset, by key: domains stay independent
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="calls",
     kinds={"openai", "postgres", "s3"},
@@ -35,7 +34,7 @@ NO_STALE_CLAIMS = "no_stale_claims"
         dg.AssetCheckSpec(
             NO_ORPHANS,
             asset="transcriptions",
-            description="Seed 001 §5.3: every transcription has its audio_files row.",
+            description="Every transcription has its audio_files row (the orphan check of the reference queries).",
         ),
         dg.AssetCheckSpec(
             OBJECTS_PRESENT,

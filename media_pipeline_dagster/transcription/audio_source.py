@@ -17,7 +17,7 @@ from obstore.exceptions import NotFoundError
 
 from ..kernel.audio_sniff import SNIFF_BYTES, is_document
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, download_to_file
-from .providers import TranscriptionError
+from ..resources.transcriber.providers import TranscriptionError
 
 CHUNK = 1 << 20
 # A call is minutes of audio; a URL streaming without end must not fill the disk.

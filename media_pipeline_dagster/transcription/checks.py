@@ -1,4 +1,4 @@
-"""Verification of transcriptions (seed 001 §5.3 and the objects and claims the runs leave)."""
+"""Verification of transcriptions (orphans, and the objects and claims the runs leave)."""
 
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 
 from ..kernel.fetch import FetchPolicy
 from ..kernel.resilience import backoff_delay
+from ..resources.transcriber.models import estimate_cost_usd
+from ..resources.transcriber.providers import Provider, TranscribeRequest, TranscriptionError
 from . import queue, results
-from .models import estimate_cost_usd
-from .providers import Provider, TranscribeRequest, TranscriptionError
 from .work import Done, process
 
 PROGRESS_SECONDS = 10.0

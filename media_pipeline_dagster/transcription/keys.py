@@ -2,7 +2,7 @@
 
 ``[<prefix>/]<campaign>/audio/<phone>/<stem>.<ext>`` →
 ``[<prefix>/]<campaign>/transcriptions/json/<phone>/<stem>.json`` and ``…/txt/…/<stem>.txt``.
-Audio keys of another shape (the seeds' scripts) get ``<campaign-slug>/transcriptions/json/<key stem>.json``;
+Audio keys of another shape (written by the old scripts) get ``<campaign-slug>/transcriptions/json/<key stem>.json``;
 rows without an object get the key their audio would have had.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..calls.keys import assert_key_within, audio_object_key, extension_from_url, slugify
+from ..kernel.keys import assert_key_within, audio_object_key, extension_from_url, slugify
 
 
 def _stem(path: str) -> str:

@@ -1,4 +1,4 @@
-"""The work queue in the catalog: which audio is pending, and claims (seed 001 §3.5).
+"""The work queue in the catalog: which audio is pending, and claims that keep two workers off one file.
 
 A row is pending when it has no completed transcription, no permanent failure, no
 cooldown in force (``ignore_until`` in the future) and no unexpired claim. Claims are
@@ -16,8 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..calls.keys import slugify
-from ..calls.partitions import utc_bounds
 from ..catalog.queries import campaign_names, chunks, dialect_insert
 from ..catalog.tables import (
     audio_files,
@@ -25,6 +23,8 @@ from ..catalog.tables import (
     transcription_failures,
     transcriptions,
 )
+from ..kernel.keys import slugify
+from ..kernel.partitions import utc_bounds
 
 a, t, f, c = audio_files, transcriptions, transcription_failures, transcription_claims
 COMPLETED = "completed"
@@ -222,12 +222,6 @@ def stale_claims(
         .limit(limit)
     )
     return list(conn.execute(stmt))
-
-
-def claims_of_workers(conn: sa.Connection, workers: Sequence[str]) -> list[int]:
-    if not workers:
-        return []
-    return list(conn.scalars(sa.select(c.c.audio_file_id).where(c.c.claimed_by.in_(list(workers)))))
 
 
 def utc_day(column, dialect: str):

@@ -1,4 +1,4 @@
-"""Writing outcomes to the catalog: transcriptions upserted as seed 001 §3.3, failures as §3.4."""
+"""Writing outcomes to the catalog: a transcription upserted per audio file, failures with a cooldown or as permanent."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from ..catalog.queries import dialect_insert
 from ..catalog.tables import transcription_failures, transcriptions
 from .queue import COMPLETED, release
 
-ERROR_CHARS = 2000  # the seed truncates messages to ~2k
+ERROR_CHARS = 2000  # messages stay at ~2k characters, as the old worker stored them
 
 TRANSIENT = "transient"
 PERMANENT = "permanent"
 
 
 def upsert_transcription(conn: sa.Connection, row: dict[str, Any]) -> None:
-    """One transcription per audio file: insert, or update it in place (the seed's ON CONFLICT)."""
+    """One transcription per audio file: insert, or update it in place (ON CONFLICT on audio_file_id)."""
     insert = dialect_insert(conn, transcriptions)
     columns = (
         "provider",
@@ -95,11 +95,3 @@ def complete(conn: sa.Connection, row: dict[str, Any], *, worker: str) -> None:
 def fail(conn: sa.Connection, *, worker: str, **failure: Any) -> None:
     record_failure(conn, **failure)
     release(conn, [failure["audio_file_id"]], worker=worker)
-
-
-def clear_failures(conn: sa.Connection, *, status: str | None = None) -> int:
-    """What the seed's SQL does by hand: ``status='transient'`` re-enables cooldowns at once."""
-    stmt = sa.delete(transcription_failures)
-    if status:
-        stmt = stmt.where(transcription_failures.c.status == status)
-    return conn.execute(stmt).rowcount

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ..calls.keys import slugify
-from ..calls.partitions import in_partition_range
-from ..calls.sensors import campaign_runs
+from ..kernel.automation import campaign_runs
+from ..kernel.keys import slugify
+from ..kernel.partitions import in_partition_range
 from ..resources.databases import CatalogResource
-from ..resources.transcriber import TranscriberResource
+from ..resources.transcriber.resource import TranscriberResource
 from . import queue
 from .assets import transcriptions
 

@@ -12,7 +12,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from .providers import Transcript, TranscriptionError
+from ..resources.transcriber.providers import Transcript, TranscriptionError
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2
@@ -46,7 +46,7 @@ def split_audio(path: Path, out_dir: Path, max_bytes: int) -> list[Piece]:
 
     try:
         with av.open(str(path)) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
+            stream = next(iter(container.streams.audio), None)
             if stream is None:
                 raise TranscriptionError("permanent", f"{path.name}: no audio stream")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)

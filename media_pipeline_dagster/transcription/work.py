@@ -15,9 +15,14 @@ from obstore.store import LocalStore
 
 from ..kernel.fetch import FetchPolicy
 from ..kernel.resilience import backoff_wait
+from ..resources.transcriber.providers import (
+    Provider,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionError,
+)
 from .audio_source import fetch_audio
 from .keys import transcript_keys
-from .providers import Provider, TranscribeRequest, Transcript, TranscriptionError
 from .splitting import split_audio, stitch
 
 PIECE_RETRIES = 6

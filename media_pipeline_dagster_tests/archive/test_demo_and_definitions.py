@@ -6,15 +6,15 @@ import dagster as dg
 import pytest
 
 from media_pipeline_dagster.archive.definitions import defs
-from media_pipeline_dagster.archive.profile import (
-    local_archive_resources,
-    prod_archive_missing,
-    prod_archive_resources,
-)
 from media_pipeline_dagster.archive.samples import sample_rows
 from media_pipeline_dagster.resources.archive import (
     LocalArchiveBucketResource,
     S3ArchiveBucketResource,
+)
+from media_pipeline_dagster.resources.archive_profile import (
+    local_archive_resources,
+    prod_archive_missing,
+    prod_archive_resources,
 )
 
 from .helpers import archive_urls

@@ -12,7 +12,7 @@ import sys
 
 import dagster as dg
 
-from media_pipeline_dagster.calls.config import CallSourcesResource
+from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from media_pipeline_dagster.calls.config import CallSourcesResource
+from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.settings import ConfigurationError, call_sources_resource
 
 from .helpers import catalog_rows, materialize, metadata, token

@@ -7,8 +7,8 @@ import json
 
 import dagster as dg
 
-from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.calls.sensors import csv_inbox_sensor
+from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.resources.inbox import CsvInboxResource
 
 from .helpers import RANGE_END, RANGE_START, write_csv

@@ -9,8 +9,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from media_pipeline_dagster.calls import recordings_source
-from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.calls.sensors import recordings_sensor
+from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
 
 from .helpers import DAY, catalog_rows, materialize, metadata, token

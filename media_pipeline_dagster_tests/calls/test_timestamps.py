@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from media_pipeline_dagster.calls.config import CallSourcesResource
 from media_pipeline_dagster.catalog.derive import parse_timestamp
+from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.settings import ConfigurationError, call_sources_resource
 
 from .helpers import catalog_rows, metadata, run_requested, token, write_csv

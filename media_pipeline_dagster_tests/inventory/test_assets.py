@@ -12,8 +12,8 @@ from media_pipeline_dagster.inventory.checks import every_inventory_object_in_d1
 from media_pipeline_dagster.inventory.definitions import defs as inventory_defs
 from media_pipeline_dagster.inventory.media_uid import media_uid
 from media_pipeline_dagster.inventory.mirror import mirror_bucket_to_d1
-from media_pipeline_dagster.inventory.options import InventoryOptionsResource
 from media_pipeline_dagster.inventory.schedules import b2_to_d1_daily
+from media_pipeline_dagster.resources.inventory_options import InventoryOptionsResource
 
 from .conftest import media_rows, put_objects, rest_resource, sqlite_of
 from .test_listing import ODD

@@ -10,7 +10,7 @@ import pytest
 
 from media_pipeline_dagster.inventory.assets import b2_inventory, d1_media_assets
 from media_pipeline_dagster.inventory.checks import STALE_MEDIA_ASSETS, no_stale_media_assets
-from media_pipeline_dagster.inventory.options import InventoryOptionsResource
+from media_pipeline_dagster.resources.inventory_options import InventoryOptionsResource
 from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
 from ..archive.helpers import denying_proxy

@@ -6,7 +6,7 @@ import dagster as dg
 
 from media_pipeline_dagster.inventory.assets import b2_inventory, d1_media_assets
 from media_pipeline_dagster.inventory.checks import every_inventory_object_in_d1
-from media_pipeline_dagster.inventory.options import InventoryOptionsResource
+from media_pipeline_dagster.resources.inventory_options import InventoryOptionsResource
 
 from .conftest import put_objects, sqlite_of
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from media_pipeline_dagster.catalog.schema import ensure_schema
 from media_pipeline_dagster.operations.checks import no_audio_pending_too_long
 from media_pipeline_dagster.operations.pending import overdue_audio
-from media_pipeline_dagster.operations.resources import AlertWebhookError, OperationsResource
 from media_pipeline_dagster.operations.sensors import run_failure_alert
+from media_pipeline_dagster.resources.alerts import AlertWebhookError, OperationsResource
 from media_pipeline_dagster.resources.databases import CatalogResource
 
 from ..gateway.conftest import Receiver

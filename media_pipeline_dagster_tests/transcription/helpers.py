@@ -14,8 +14,8 @@ import dagster as dg
 import obstore
 import sqlalchemy as sa
 
-from media_pipeline_dagster.calls.keys import audio_object_key
 from media_pipeline_dagster.catalog import queries
+from media_pipeline_dagster.kernel.keys import audio_object_key
 from media_pipeline_dagster.transcription.assets import transcriptions
 
 DAY = "2025-08-27"

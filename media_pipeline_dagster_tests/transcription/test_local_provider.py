@@ -10,10 +10,15 @@ import pytest
 
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
-from media_pipeline_dagster.resources.transcriber import TranscriberResource
-from media_pipeline_dagster.transcription import whisper_models
-from media_pipeline_dagster.transcription.local_provider import LocalWhisperProvider
-from media_pipeline_dagster.transcription.providers import TranscribeRequest, TranscriptionError
+from media_pipeline_dagster.resources.transcriber import whisper_models
+from media_pipeline_dagster.resources.transcriber.local_provider import (
+    LocalWhisperProvider,
+)
+from media_pipeline_dagster.resources.transcriber.providers import (
+    TranscribeRequest,
+    TranscriptionError,
+)
+from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
 
 from .helpers import SAMPLES, checks, materialize, metadata, seed_audio, table, wav_bytes
 
@@ -236,7 +241,7 @@ def test_a_directory_without_tokenizer_is_refused_rather_than_fetched(tmp_path):
 RESOLVE_IN_CHILD = """
 import json, sys
 from media_pipeline_dagster.transcription import whisper_models
-from media_pipeline_dagster.transcription.providers import TranscriptionError
+from media_pipeline_dagster.resources.transcriber.providers import TranscriptionError
 try:
     whisper_models.resolve("small", allow_download=sys.argv[1] == "1")
     print(json.dumps({"kind": None}))

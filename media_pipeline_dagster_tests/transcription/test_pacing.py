@@ -6,7 +6,10 @@ import threading
 
 import pytest
 
-from media_pipeline_dagster.transcription.pacing import RequestPacer, parse_duration
+from media_pipeline_dagster.resources.transcriber.pacing import (
+    RequestPacer,
+    parse_duration,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from obstore.store import MemoryStore
 
 from media_pipeline_dagster.resources.databases import CatalogResource
-from media_pipeline_dagster.resources.transcriber import TranscriberResource
+from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
 from media_pipeline_dagster.transcription import results
 from media_pipeline_dagster.transcription.sensors import CAMPAIGN_TAG, pending_transcriptions_sensor
 

@@ -16,7 +16,7 @@ from dagster_openai import OpenAIResource
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
-from media_pipeline_dagster.resources.transcriber import TranscriberResource
+from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
 
 from .helpers import materialize
 

@@ -1,4 +1,4 @@
-"""The seed's endpoints: submit a recording, ask its status; plus rerun of a failed file.
+"""The old gateway's endpoints: submit a recording, ask its status; plus rerun of a failed file.
 
 The gateway never calls OpenAI: it stores the audio and catalogs the row;
 ``pending_transcriptions_sensor`` has it transcribed.
@@ -14,9 +14,17 @@ import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Path
 
-from ...calls.keys import normalize_prefix
 from ...kernel.fetch import FetchRefused
-from ..deps import AuthenticatedRoute, Catalog, Gateway, GatewayState, KeyName, SubmitSlot
+from ...kernel.keys import normalize_prefix
+from ..deps import (
+    AuthenticatedRoute,
+    Catalog,
+    Gateway,
+    GatewayState,
+    KeyName,
+    SubmitSlot,
+    started,
+)
 from ..lookup import AmbiguousRecording, find_recording
 from ..schemas import AudioStatus, Queued, Rerun, TranscribeForm, errors
 from ..status import audio_status
@@ -39,7 +47,7 @@ async def _find_recording(state: GatewayState, form: TranscribeForm, deadline: f
     )
     try:
         with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-            recording = await state.submitter.catalog.call(lookup, abandon_on_cancel=True)
+            recording = await started(state.submitter).catalog.call(lookup, abandon_on_cancel=True)
     except TimeoutError:
         raise HTTPException(
             504,
@@ -88,13 +96,13 @@ async def transcribe(
     prefix = form.b2_prefix if form.b2_prefix is not None else normalize_prefix(settings.b2_prefix)
     recording = await _find_recording(state, form, deadline)
     try:
-        queued = await state.submitter.queue(recording, prefix, deadline)
+        queued = await started(state.submitter).queue(recording, prefix, deadline)
     except SubmitError as exc:
         raise HTTPException(
             exc.status, str(exc), headers=RETRY_AFTER if exc.status == 503 else None
         ) from None
     if form.callback_url:
-        await state.submitter.db(
+        await started(state.submitter).db(
             register, settings.catalog_engine, queued.audio_file_id, form.callback_url, key_name
         )
     log.info(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..resources.archive import (
+from .archive import (
     LocalArchiveBucketResource,
     MediaCacheResource,
     PostMediaDatabaseResource,

@@ -16,7 +16,8 @@ CALL_DATE_START = "2024-01-01"
 CAMPAIGN_DIMENSION = "campaign"
 DATE_DIMENSION = "date"
 
-campaigns_partitions = dg.DynamicPartitionsDefinition(name="campaigns")
+CAMPAIGNS = "campaigns"
+campaigns_partitions = dg.DynamicPartitionsDefinition(name=CAMPAIGNS)
 call_date_partitions = dg.DailyPartitionsDefinition(
     start_date=CALL_DATE_START, timezone="UTC", end_offset=1
 )

@@ -70,8 +70,9 @@ def _shipped_tiny_en() -> ModelFiles | None:
 
 
 def _shipped_base() -> ModelFiles | None:
-    folders = [_package_dir(name) for name in _BASE_PARTS]
-    if None in folders:
+    found = [_package_dir(name) for name in _BASE_PARTS]
+    folders = [f for f in found if f is not None]
+    if len(folders) < len(found):
         return None
     first, second = (f / "data" for f in folders)
 

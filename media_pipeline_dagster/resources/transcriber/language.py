@@ -55,7 +55,9 @@ MULTILINGUAL_ADVICE = (
 )
 
 
-def name(code: str) -> str:
+def name(code: str | None) -> str:
+    if code is None:
+        return "any language"
     return f"{NAMES.get(code, code)} ({code})"
 
 

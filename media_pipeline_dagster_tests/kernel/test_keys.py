@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from media_pipeline_dagster.calls.keys import (
+from media_pipeline_dagster.kernel.keys import (
     UnsafeKeyError,
     assert_key_within,
     audio_object_key,

@@ -13,9 +13,9 @@ import dagster as dg
 from dagster_openai import OpenAIResource
 from pydantic import Field
 
-from ..transcription.language import normalize
-from ..transcription.models import DEFAULT_LOCAL_MODEL, DEFAULT_OPENAI_MODEL, openai_model
-from ..transcription.providers import Provider, TranscriptionError
+from .language import normalize
+from .models import DEFAULT_LOCAL_MODEL, DEFAULT_OPENAI_MODEL, openai_model
+from .providers import Provider, TranscriptionError
 
 
 class TranscriberResource(dg.ConfigurableResource):
@@ -90,7 +90,7 @@ class TranscriberResource(dg.ConfigurableResource):
                 openai_model(model_name)
             except ValueError as exc:
                 raise TranscriptionError("fatal", str(exc)) from None
-            from ..transcription.openai_provider import OpenAIProvider
+            from .openai_provider import OpenAIProvider
 
             with _openai_client(self.openai, context) as client:
                 yield (
@@ -102,7 +102,7 @@ class TranscriberResource(dg.ConfigurableResource):
                     model_name,
                 )
         elif provider == "local":
-            from ..transcription.local_provider import LocalWhisperProvider
+            from .local_provider import LocalWhisperProvider
 
             local = LocalWhisperProvider(
                 model=model_name,

@@ -79,7 +79,11 @@ class Transcript:
 
 
 class Provider(Protocol):
-    name: str
-    max_request_bytes: int | None  # larger files are split before they are sent
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_request_bytes(self) -> int | None:  # larger files are split before they are sent
+        ...
 
     def transcribe(self, path: Path, request: TranscribeRequest) -> Transcript: ...

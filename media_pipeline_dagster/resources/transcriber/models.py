@@ -86,7 +86,7 @@ def estimate_cost_usd(model: str, audio_seconds: float, usage: dict | None = Non
         out = usage.get("output_tokens", 0) or 0
         return (
             audio_tokens * spec.usd_per_million_audio_tokens
-            + (text_in + out) * spec.usd_per_million_text_tokens
+            + (text_in + out) * (spec.usd_per_million_text_tokens or 0)
         ) / 1e6
     if usage and usage.get("type") == "duration" and usage.get("seconds") is not None:
         audio_seconds = float(usage["seconds"])

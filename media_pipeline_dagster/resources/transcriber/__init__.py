@@ -1,0 +1,1 @@
+"""Transcription providers (OpenAI and local Whisper) behind one resource; see ``resource``."""
