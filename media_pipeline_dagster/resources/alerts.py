@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import dagster as dg
 import requests
 import tenacity
@@ -43,7 +45,8 @@ class OperationsResource(dg.ConfigurableResource):
     def post(self, payload: dict) -> None:
         """POST the payload; 429, 5xx and connection errors are retried with backoff
         (kernel.resilience), so a chat service's brief hiccup does not lose the alert."""
-        if not self.alert_webhook_url:
+        url = self.alert_webhook_url
+        if not url:
             return
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(ALERT_ATTEMPTS),
@@ -55,18 +58,18 @@ class OperationsResource(dg.ConfigurableResource):
         )
         with requests.Session() as session:
             try:
-                response = retrying(self._post_once, session, payload)
+                response = retrying(self._post_once, session, url, payload)
             except _TransientAnswer as exc:
                 response = exc.response
         if response.status_code >= 300:
-            host = requests.utils.urlparse(self.alert_webhook_url).hostname
+            host = urlsplit(url).hostname
             raise AlertWebhookError(
                 f"alert webhook at {host} answered {response.status_code}: {response.text[:200]!r}; "
                 "check MEDIA_PIPELINE_ALERT_WEBHOOK_URL"
             )
 
-    def _post_once(self, session: requests.Session, payload: dict) -> requests.Response:
-        response = session.post(self.alert_webhook_url, json=payload, timeout=self.timeout_seconds)
+    def _post_once(self, session: requests.Session, url: str, payload: dict) -> requests.Response:
+        response = session.post(url, json=payload, timeout=self.timeout_seconds)
         if http_kind(response.status_code) is Kind.TRANSIENT:
             raise _TransientAnswer(response)
         return response

@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 
-from ..kernel.resilience import Kind, api_kind, retry_after_seconds
+from ...kernel.resilience import Kind, api_kind, retry_after_seconds
 from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
 from .pacing import RequestPacer
 from .providers import TranscribeRequest, Transcript, TranscriptionError
