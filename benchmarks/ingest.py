@@ -191,6 +191,7 @@ def gen_urls(base: str, count: int, size: int, stem: str) -> list[str]:
 
 
 def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
+    from media_pipeline_dagster.resources.bucket import S3Bucket
     from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.databases import (
         CatalogResource,
@@ -199,11 +200,10 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
     from media_pipeline_dagster.resources.fetch import FetchPolicyResource
     from media_pipeline_dagster.resources.http import AudioTransferResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
-    from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
     return {
         "catalog": CatalogResource(database_url=db_url),
-        "object_store": S3ObjectStoreResource(
+        "object_store": S3Bucket(
             endpoint_url=s3["endpoint_url"],
             region=s3["region"],
             access_key_id=s3["access_key_id"],

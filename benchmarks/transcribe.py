@@ -44,9 +44,9 @@ import dagster as dg  # noqa: E402
 import openai  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from media_pipeline_dagster.resources.bucket import FolderBucket  # noqa: E402
 from media_pipeline_dagster.resources.databases import CatalogResource  # noqa: E402
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource  # noqa: E402
-from media_pipeline_dagster.resources.object_store import LocalObjectStoreResource  # noqa: E402
 from media_pipeline_dagster_tests.transcription.conftest import openai_transcriber  # noqa: E402
 from media_pipeline_dagster_tests.transcription.helpers import (  # noqa: E402
     SAMPLES,
@@ -112,10 +112,8 @@ def asset_run(files: int, tmp: Path) -> tuple[float, dict]:
         latency=LATENCY_S, rate_limit_every=RATE_LIMIT_EVERY, retry_after=RETRY_AFTER_S
     ) as server:
         catalog = CatalogResource(database_url=f"sqlite:///{tmp / 'catalog.sqlite'}")
-        store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
-        seed_audio(
-            catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)]
-        )
+        store = FolderBucket(root_dir=str(tmp / "bucket"))
+        seed_audio(catalog.engine, store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
         resources = {
             "catalog": catalog,
             "object_store": store,
@@ -133,10 +131,8 @@ def paced_run(files: int, tmp: Path, pace: bool) -> tuple[float, dict, dict[int,
     """The asset against a requests-per-minute budget: (whole run seconds, metadata, answers by status)."""
     with _RemoteFake(latency=LATENCY_S, rpm_limit=RPM_LIMIT, rpm_burst=RPM_BURST) as server:
         catalog = CatalogResource(database_url=f"sqlite:///{tmp / 'catalog.sqlite'}")
-        store = LocalObjectStoreResource(root_dir=str(tmp / "bucket"))
-        seed_audio(
-            catalog.engine, store.store, [wav_bytes(0.5, freq=200 + i) for i in range(files)]
-        )
+        store = FolderBucket(root_dir=str(tmp / "bucket"))
+        seed_audio(catalog.engine, store, [wav_bytes(0.5, freq=200 + i) for i in range(files)])
         resources = {
             "catalog": catalog,
             "object_store": store,

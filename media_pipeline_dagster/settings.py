@@ -24,6 +24,7 @@ from .resources.archive_profile import (
     prod_archive_missing,
     prod_archive_resources,
 )
+from .resources.bucket import FolderBucket, S3Bucket
 from .resources.call_sources import CallSourcesResource, call_sources_from_env
 from .resources.d1 import DEFAULT_BASE_URL, CloudflareD1Resource, LocalD1Resource
 from .resources.databases import CatalogResource, RecordingsDatabaseResource
@@ -31,7 +32,6 @@ from .resources.fetch import FetchPolicyResource
 from .resources.http import AudioTransferResource
 from .resources.inbox import CsvInboxResource
 from .resources.inventory_options import InventoryOptionsResource
-from .resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from .resources.transcriber.language import normalize as normalize_language
 from .resources.transcriber.resource import TranscriberResource
 
@@ -224,7 +224,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
         "catalog": CatalogResource(
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalog.sqlite'}"
         ),
-        "object_store": LocalObjectStoreResource(root_dir=str(data_dir / "bucket")),
+        "object_store": FolderBucket(root_dir=str(data_dir / "bucket")),
         "csv_inbox": CsvInboxResource(
             path=env.get("MEDIA_PIPELINE_CSV_INBOX") or str(data_dir / "inbox")
         ),
@@ -283,7 +283,7 @@ def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
         "inventory_options": inventory_options(env),
         "transcriber": transcriber,
         "catalog": CatalogResource(database_url=dg.EnvVar("DATABASE_URL")),
-        "object_store": S3ObjectStoreResource(
+        "object_store": S3Bucket(
             **b2_fields,
             unsigned_payload=env.get("MEDIA_PIPELINE_S3_UNSIGNED_PAYLOAD", "").strip().lower()
             in ("1", "true", "yes"),

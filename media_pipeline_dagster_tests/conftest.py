@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from media_pipeline_dagster.resources.bucket import S3Bucket
 from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
 from media_pipeline_dagster.resources.inbox import CsvInboxResource
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
 from .servers import postgres
 from .servers.audio_origin import AudioOrigin, audio_origin
@@ -62,8 +62,8 @@ def bucket(s3_server: S3Server) -> str:
 
 
 @pytest.fixture
-def object_store(s3_server: S3Server, bucket: str) -> S3ObjectStoreResource:
-    return S3ObjectStoreResource(
+def object_store(s3_server: S3Server, bucket: str) -> S3Bucket:
+    return S3Bucket(
         endpoint_url=s3_server.endpoint_url,
         region=s3_server.region,
         access_key_id=s3_server.access_key_id,
@@ -86,9 +86,7 @@ def inbox(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pipeline_resources(
-    pg_url: str, object_store: S3ObjectStoreResource, inbox: Path
-) -> dict[str, object]:
+def pipeline_resources(pg_url: str, object_store: S3Bucket, inbox: Path) -> dict[str, object]:
     """Everything audio_files needs, on real PostgreSQL and SeaweedFS, with quick retries."""
     return {
         "catalog": CatalogResource(database_url=pg_url),

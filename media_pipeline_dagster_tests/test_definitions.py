@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+from media_pipeline_dagster.resources.bucket import S3Bucket
 from media_pipeline_dagster.settings import ConfigurationError, get_environment, load_profile
 
 PROD_ENV = {
@@ -85,7 +85,7 @@ def test_prod_uses_the_seeds_names_and_keeps_secrets_in_env_vars(monkeypatch):
         monkeypatch.setenv(name, value)
     profile = load_profile(dict(PROD_ENV))
     store = profile.resources["object_store"]
-    assert isinstance(store, S3ObjectStoreResource)
+    assert isinstance(store, S3Bucket)
     assert store.bucket == "campaign-analysis" and store.region == "us-west-004"
     assert store.unsigned_payload is False  # until B2 is known to accept it
     assert (

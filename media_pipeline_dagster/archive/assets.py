@@ -3,7 +3,8 @@
 import dagster as dg
 
 from ..kernel.metadata import markdown_table, metadata_values
-from ..resources.archive import ArchiveBucketResource, MediaCacheResource, PostMediaDatabaseResource
+from ..resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from ..resources.bucket import Bucket
 from . import queries
 from .config import ArchiveConfig
 from .metadata import LISTED, build_metadata
@@ -57,7 +58,7 @@ def post_media_archive(
     config: ArchiveConfig,
     post_media_db: PostMediaDatabaseResource,
     media_cache: MediaCacheResource,
-    archive_bucket: ArchiveBucketResource,
+    archive_bucket: Bucket,
 ) -> dg.MaterializeResult:
     """Cached social media of a month (by post_media.created_at) copied to the S3 archive under
     cache/YYYY/MM/<md5>.<ext>, and post_media.archive_url set, so the media outlive the local cache."""

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from ..resources.archive import ArchiveBucketResource, MediaCacheResource, PostMediaDatabaseResource
+from ..resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from ..resources.bucket import Bucket
 from .assets import post_media_archive
 from .config import VerifyArchiveConfig
 from .metadata import LISTED
@@ -18,7 +19,7 @@ from .verify import check_local_files, verify_archived_objects
 def archived_objects_exist(
     config: VerifyArchiveConfig,
     post_media_db: PostMediaDatabaseResource,
-    archive_bucket: ArchiveBucketResource,
+    archive_bucket: Bucket,
 ) -> dg.AssetCheckResult:
     result = verify_archived_objects(
         post_media_db.engine,

@@ -4,9 +4,9 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from ..resources.archive import ArchiveBucketResource, ArchiveCredentialsError
-from .bucket_setup import US_EAST_1, BucketSetupError, SetupOptions
+from ..resources.bucket import Bucket, BucketCredentialsError, BucketSetupError, SetupOptions
 from .config import SetupArchiveBucketConfig
+from .locate import CACHE_PREFIX
 
 
 @dg.op(
@@ -16,11 +16,11 @@ from .config import SetupArchiveBucketConfig
 def configure_archive_bucket(
     context: dg.OpExecutionContext,
     config: SetupArchiveBucketConfig,
-    archive_bucket: ArchiveBucketResource,
+    archive_bucket: Bucket,
 ) -> dg.Output[dict]:
-    region = config.region or getattr(archive_bucket, "region", None) or US_EAST_1
     options = SetupOptions(
-        region=region,
+        region=config.region,  # None: the bucket's own region
+        lifecycle_prefix=CACHE_PREFIX,
         check_only=config.check_only,
         enable_versioning=config.enable_versioning,
         glacier_after_days=config.glacier_after_days,
@@ -28,7 +28,7 @@ def configure_archive_bucket(
     )
     try:
         report = archive_bucket.setup(options)
-    except (BucketSetupError, ArchiveCredentialsError) as exc:
+    except (BucketSetupError, BucketCredentialsError) as exc:
         raise dg.Failure(description=str(exc)) from None
     metadata = {
         "target": archive_bucket.describe(),

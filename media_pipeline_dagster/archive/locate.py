@@ -50,6 +50,8 @@ _MD5 = re.compile(r"[0-9a-f]{32}")
 _EXTENSION = re.compile(r"[a-z0-9]{1,10}")
 _MIME = re.compile(r"[a-z0-9][\w.+-]*/[\w.+-]+")
 
+CACHE_PREFIX = "cache/"  # every archived object lives under it (and moves to Glacier)
+
 
 def normalize_md5(value: str | None) -> str | None:
     """The md5 sum in lower-case hex, or None when it is not 32 hex digits."""
@@ -64,7 +66,7 @@ def mime_extension(mime_type: str | None) -> str | None:
 def archive_key(created_at: datetime | None, md5: str, extension: str) -> str:
     """``cache/YYYY/MM/<md5>.<ext>`` by created_at; rows without a date go to ``cache/undated/``."""
     folder = created_at.strftime("%Y/%m") if created_at else "undated"
-    return f"cache/{folder}/{md5}.{extension}"
+    return f"{CACHE_PREFIX}{folder}/{md5}.{extension}"
 
 
 def extension_of(path: Path, mime_type: str | None) -> str:

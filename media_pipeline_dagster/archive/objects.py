@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..resources.bucket import ObjectHead
 
 CHUNK = 1 << 20
 
@@ -14,6 +15,15 @@ CHUNK = 1 << 20
 class StoredObject:
     size: int
     md5: str | None  # hex; from our x-amz-meta-md5, else a plain (non-multipart) ETag, else unknown
+
+
+def stored_object(head: ObjectHead | None) -> StoredObject | None:
+    """What the archive reads from a HEAD: our md5 metadata, else a plain (single-part) ETag."""
+    if head is None:
+        return None
+    etag = (head.etag or "").lower()
+    md5 = head.metadata.get("md5") or (etag if len(etag) == 32 and "-" not in etag else None)
+    return StoredObject(size=head.size, md5=md5)
 
 
 def verified(stored: StoredObject | None, size: int, md5: str) -> bool:
@@ -30,8 +40,3 @@ def file_md5(path: Path) -> tuple[str, int]:
             digest.update(piece)
             size += len(piece)
     return digest.hexdigest(), size
-
-
-def md5_base64(md5_hex: str) -> str:
-    """Content-MD5 header value: S3 rejects the PUT (BadDigest) if the bytes it got differ."""
-    return base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ..resources.bucket import BucketError
 from . import queries
 from .locate import (
     MediaCache,
@@ -27,7 +28,7 @@ from .locate import (
     mime_extension,
     normalize_md5,
 )
-from .objects import file_md5, verified
+from .objects import file_md5, stored_object, verified
 from .queries import MediaRow
 
 UPLOADED, PRESENT, PLANNED = "uploaded", "already_in_bucket", "planned"
@@ -58,9 +59,9 @@ class ArchiveTargetError(RuntimeError):
 
 
 def _fatal(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in FATAL_CODES or response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403
+    if not isinstance(exc, BucketError):
+        return False
+    return exc.refused or exc.code in FATAL_CODES or exc.status == 403
 
 
 def _unusable(bucket, exc: Exception) -> ArchiveTargetError:
@@ -173,7 +174,7 @@ def _transfer(item: _Plan, bucket, dry_run: bool, verify_after: bool) -> Outcome
         size = item.path.stat().st_size
         if not dry_run:
             try:
-                stored = bucket.head(item.key)
+                stored = stored_object(bucket.head(item.key))
             except (
                 Exception
             ) as exc:  # botocore/network errors of one object must not stop the batch
@@ -202,7 +203,7 @@ def _transfer(item: _Plan, bucket, dry_run: bool, verify_after: bool) -> Outcome
         bucket.put_file(
             item.key, item.path, content_type=item.content_type, md5=item.md5, metadata=meta
         )
-        if verify_after and not verified(bucket.head(item.key), size, item.md5):
+        if verify_after and not verified(stored_object(bucket.head(item.key)), size, item.md5):
             return Outcome(
                 item.row,
                 FAILED,
@@ -283,9 +284,9 @@ def archive_rows(
             if options.dry_run:
                 continue
             updates = [
-                (o.row.media_id, bucket.url(o.key))
+                (o.row.media_id, bucket.uri(o.key))
                 for o in outcomes
-                if o.status in ARCHIVED and o.row.archive_url != bucket.url(o.key)
+                if o.status in ARCHIVED and o.row.archive_url != bucket.uri(o.key)
             ]
             with engine.begin() as conn:
                 queries.set_archive_urls(conn, updates)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from . import queries
 from .locate import MediaCache, normalize_md5
+from .objects import stored_object
 
 
 @dataclass
@@ -47,7 +48,7 @@ def verify_archived_objects(
             keyed.append((row, key))
     heads = bucket.head_many(sorted({k for _, k in keyed}), concurrency=concurrency)
     for row, key in keyed:
-        stored = heads.get(key)
+        stored = stored_object(heads.get(key))
         expected = normalize_md5(row.md5_sum)
         if stored is None:
             result.missing.append((row.media_id, row.archive_url))

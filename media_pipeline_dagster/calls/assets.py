@@ -7,12 +7,12 @@ import dagster as dg
 from ..kernel.keys import normalize_prefix
 from ..kernel.partitions import call_partitions, dates_by_campaign
 from ..kernel.resilience import SystemicFailure
+from ..resources.bucket import Bucket
 from ..resources.call_sources import CallSourcesResource
 from ..resources.databases import CatalogResource, RecordingsDatabaseResource
 from ..resources.fetch import FetchPolicyResource
 from ..resources.http import AudioTransferResource
 from ..resources.inbox import CsvInboxResource
-from ..resources.object_store import ObjectStoreResource
 from . import checks
 from .config import AudioIngestConfig
 from .ingest import IngestOptions, ingest
@@ -50,7 +50,7 @@ def audio_files(
     context: dg.AssetExecutionContext,
     config: AudioIngestConfig,
     catalog: CatalogResource,
-    object_store: ObjectStoreResource,
+    object_store: Bucket,
     csv_inbox: CsvInboxResource,
     recordings_db: RecordingsDatabaseResource,
     audio_transfer: AudioTransferResource,
@@ -86,7 +86,7 @@ def audio_files(
         )
         if not config.dry_run:
             object_store.preflight(prefix)
-        report = ingest(engine, object_store.store, sources.rows, options, log=context.log)
+        report = ingest(engine, object_store, sources.rows, options, log=context.log)
     except SystemicFailure as exc:
         raise dg.Failure(description=str(exc)) from None
     for problem in sources.unreadable:

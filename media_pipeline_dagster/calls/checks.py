@@ -11,9 +11,10 @@ import dagster as dg
 import sqlalchemy as sa
 
 from ..catalog import queries
-from ..kernel.keys import slugify
+from ..kernel.keys import audio_folder, slugify
 from ..kernel.markdown import md_table
 from ..kernel.partitions import utc_bounds
+from ..resources.bucket import Bucket
 from ..resources.call_sources import CallSourcesResource
 from ..resources.inbox import CsvInboxResource
 from .csv_source import file_sha256, inbox_files
@@ -72,11 +73,15 @@ def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> lis
     return rows
 
 
-def check_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -> ObjectCheck:
+def check_objects(engine: sa.Engine, store: Bucket, wanted: dict[str, set[date]]) -> ObjectCheck:
     """Every cataloged row of these partitions has its object, of the recorded size."""
     rows = partition_audio_rows(engine, wanted)
     keyed = [r for r in rows if r.b2_object_key]
-    sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
+    sizes = (
+        asyncio.run(store.sizes([r.b2_object_key for r in keyed], folder_of=audio_folder))
+        if keyed
+        else {}
+    )
     missing = [
         (r.id, r.b2_object_key)
         for r in rows

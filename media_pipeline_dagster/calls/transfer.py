@@ -3,7 +3,7 @@
 Bytes are never held whole in memory above ``multipart_threshold``: the body is fed
 chunk by chunk to a multipart upload, and a memory budget bounds what all concurrent
 transfers hold together. Transfers run on one asyncio loop; every download goes through
-the fetch policy (see ``transfer_paths``) and uploads are done by obstore's native client.
+the fetch policy (see ``transfer_paths``) and uploads go through the bucket (obstore's native client).
 An upload error that concerns the bucket rather than the file (credentials refused, bucket
 missing, endpoint unreachable) stops every transfer at once.
 """
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import tenacity
 
 from ..kernel.resilience import backoff_wait
-from ..resources.storage_errors import storage_failure
+from ..resources.bucket import StorageUnavailable
 from . import transfer_paths as paths
 from .transfer_core import (
     MemoryBudget,
@@ -66,14 +66,12 @@ async def _attempt_once(
     sink = Sink(job.keep_local_path, settings.max_bytes)
     try:
         await _attempt(clients, store, job, settings, sink)
-    except TransferError:
+    except (TransferError, StorageUnavailable):
+        # StorageUnavailable: every other upload would fail alike: stop the run, never retry
         sink.abort()
         raise
-    except Exception as exc:  # upload failures after obstore's own retries
+    except Exception as exc:  # upload failures after the bucket's own retries
         sink.abort()
-        systemic = storage_failure(exc)
-        if systemic is not None:  # every other upload would fail alike: stop the run, never retry
-            raise systemic from None
         raise TransferError(
             f"upload of {job.key} failed: {type(exc).__name__}: {exc}", permanent=False
         ) from exc

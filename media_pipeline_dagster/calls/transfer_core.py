@@ -8,9 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import obstore
-from obstore.store import LocalStore
-
 from ..kernel.audio_sniff import (
     AUDIO_SIGNATURES,
     SNIFF_BYTES,
@@ -22,6 +19,7 @@ from ..kernel.audio_sniff import (
 )
 from ..kernel.fetch import FetchPolicy, mask_url
 from ..kernel.resilience import Kind, http_kind
+from ..resources.bucket import Bucket
 
 MiB = 1024 * 1024
 HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive
@@ -205,22 +203,23 @@ class MemoryBudget:
                 self._changed.notify_all()
 
 
-async def put(store, job: TransferJob, body, settings: TransferSettings, multipart: bool) -> None:
-    # A local folder has no object metadata; every bucket gets an explicit Content-Type.
-    attributes = None if isinstance(store, LocalStore) else {"Content-Type": job.content_type}
-    await obstore.put_async(
-        store,
+async def put(
+    store: Bucket, job: TransferJob, body, settings: TransferSettings, multipart: bool
+) -> None:
+    # Every object gets an explicit Content-Type (a bucket that keeps none drops it).
+    await store.put_stream(
         job.key,
         body,
-        attributes=attributes,
-        use_multipart=multipart,
-        chunk_size=settings.part_size,
-        max_concurrency=settings.part_concurrency,
+        content_type=job.content_type,
+        multipart=multipart,
+        part_size=settings.part_size,
+        part_concurrency=settings.part_concurrency,
     )
 
 
-async def put_stream(store, job: TransferJob, chunks, settings: TransferSettings) -> None:
-    """Multipart upload of an async iterator of chunks; a failure of the source wins over obstore's wrapper."""
+async def put_stream(store: Bucket, job: TransferJob, chunks, settings: TransferSettings) -> None:
+    """Multipart upload of an async iterator of chunks; a failure of the source wins over the
+    bucket's wrapper."""
     errors: list[BaseException] = []
 
     async def guarded():

@@ -45,7 +45,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         state.catalog = Database(settings.catalog_engine, settings.db_pool_size - submits)
         state.submitter = Submitter(
             Database(settings.catalog_engine, submits),
-            settings.object_store.store,
+            settings.object_store,
             settings.transfer,
             locks,
             settings.transfer_concurrency,

@@ -26,7 +26,7 @@ POOL_TIMEOUT_SECONDS = 10.0  # a request waiting longer for a connection gets 50
 class GatewaySettings:
     catalog_engine: sa.Engine
     recordings_engine: sa.Engine
-    object_store: Any  # an ObjectStoreResource (its .store and .uri)
+    object_store: Any  # a Bucket (resources/bucket)
     api_keys: dict[str, str]  # name -> key
     b2_prefix: str = ""
     rate_limit_per_minute: int = 600  # per key; 0 turns limiting off

@@ -17,10 +17,8 @@ import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
-import obstore
 import sqlalchemy as sa
 
 from ..calls.ingest import IngestReport, object_key_for, record_outcomes
@@ -36,6 +34,7 @@ from ..calls.transfer import (
 from ..catalog.tables import audio_files
 from ..kernel.keys import UnsafeKeyError, content_type_for
 from ..kernel.resilience import SystemicFailure
+from ..resources.bucket import Bucket
 from .db import Database
 from .locks import RecordingLocks
 
@@ -109,7 +108,7 @@ class Submitter:
     def __init__(
         self,
         catalog: Database,
-        store: Any,
+        store: Bucket,
         transfer: TransferSettings,
         locks: RecordingLocks,
         concurrency: int,
@@ -201,9 +200,7 @@ class Submitter:
             found = await self.db(_existing, self.engine, row.url_sha1, row.recording_id)
             if found is not None and found.b2_object_key == key:
                 return
-            await obstore.delete_async(self.store, key)
-        except FileNotFoundError:
-            pass
+            await self.store.delete_async(key)
         except Exception as exc:  # the bucket or the catalog is down too: say which object to check
             log.error(
                 "could not make sure %s has no object without a row (%s: %s); delete it if no row points at it",

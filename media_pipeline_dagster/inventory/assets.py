@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from ..resources.bucket import Bucket
 from ..resources.d1 import D1Error, D1Resource
 from ..resources.inventory_options import InventoryOptionsResource
-from ..resources.object_store import ObjectStoreResource
 from . import snapshot as snapshots
 from .collect import take_inventory
 from .config import D1SyncConfig, InventoryConfig
@@ -18,7 +18,7 @@ VERBOSE_KEYS = 1000  # keys logged per kind of change; a first inventory may add
 
 @dg.asset(group_name="inventory", kinds={"s3", "json"}, pool="b2")
 def b2_inventory(
-    context: dg.AssetExecutionContext, config: InventoryConfig, object_store: ObjectStoreResource
+    context: dg.AssetExecutionContext, config: InventoryConfig, object_store: Bucket
 ) -> dg.MaterializeResult:
     """Every object in the B2 bucket (key, size, ETag, file id, last-modified), as one JSON
     snapshot per UTC day under inventory/ in the bucket, with what changed since the last one."""
@@ -65,7 +65,7 @@ def b2_inventory(
 def d1_media_assets(
     context: dg.AssetExecutionContext,
     config: D1SyncConfig,
-    object_store: ObjectStoreResource,
+    object_store: Bucket,
     d1: D1Resource,
     inventory_options: InventoryOptionsResource,
 ) -> dg.MaterializeResult:
@@ -122,7 +122,7 @@ def d1_media_assets(
 def sync_options(
     context: dg.AssetExecutionContext,
     config: D1SyncConfig,
-    store: ObjectStoreResource,
+    store: Bucket,
     d1: D1Resource,
     deployment: InventoryOptionsResource,
 ) -> SyncOptions:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ..kernel.markdown import md_table
+from ..resources.bucket import Bucket
 from ..resources.d1 import D1Connection, D1Error, D1Resource, Statement
 from ..resources.inventory_options import InventoryOptionsResource
-from ..resources.object_store import ObjectStoreResource
 from . import snapshot as snapshots
 from .collect import DEFAULT_SNAPSHOT_PREFIX
 from .schema import table_columns
@@ -49,9 +49,7 @@ def check_coverage(
     description="Every object of the latest b2_inventory snapshot has its media_uid in D1 media_assets.",
     blocking=False,
 )
-def every_inventory_object_in_d1(
-    object_store: ObjectStoreResource, d1: D1Resource
-) -> dg.AssetCheckResult:
+def every_inventory_object_in_d1(object_store: Bucket, d1: D1Resource) -> dg.AssetCheckResult:
     key = snapshots.latest_key(object_store, DEFAULT_SNAPSHOT_PREFIX)
     if key is None:
         return dg.AssetCheckResult(

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..resources.object_store import ObjectStoreResource, S3ObjectStoreResource
+from ..resources.bucket import Bucket, iso_utc
 from . import snapshot as snapshots
-from .listing import Listing, iso_utc, list_bucket
+from .listing import InventoryObject, Listing, list_bucket
 from .snapshot import Diff, Snapshot
 
 DEFAULT_SNAPSHOT_PREFIX = "inventory/"
@@ -24,13 +24,13 @@ class InventoryResult:
     seconds: float
 
 
-def _previous(store: ObjectStoreResource, prefix: str) -> Snapshot | None:
+def _previous(store: Bucket, prefix: str) -> Snapshot | None:
     key = snapshots.latest_key(store, prefix)
     return snapshots.read(store, key) if key else None
 
 
 def take_inventory(
-    store: ObjectStoreResource,
+    store: Bucket,
     *,
     prefix: str = DEFAULT_SNAPSHOT_PREFIX,
     page_size: int = 1000,
@@ -40,16 +40,18 @@ def take_inventory(
     started = time.perf_counter()
     prefix = snapshots.normalize_prefix(prefix)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    # On S3 the listing goes first: bad credentials or endpoint fail there, with a clear message.
-    previous = None if isinstance(store, S3ObjectStoreResource) else _previous(store, prefix)
+    # The listing goes first: bad credentials or endpoint fail there, with a clear message.
+    # A folder asks for the previous snapshot meanwhile, to skip hashing unchanged files.
+    read: dict[str, Snapshot | None] = {}
+
+    def previous_objects() -> dict[str, InventoryObject]:
+        read["previous"] = _previous(store, prefix)
+        return {o.key: o for o in read["previous"].objects} if read["previous"] else {}
+
     listing = list_bucket(
-        store,
-        exclude_prefix=prefix,
-        page_size=page_size,
-        previous={o.key: o for o in previous.objects} if previous else None,
+        store, exclude_prefix=prefix, page_size=page_size, previous=previous_objects
     )
-    if isinstance(store, S3ObjectStoreResource):
-        previous = _previous(store, prefix)
+    previous = read["previous"] if "previous" in read else _previous(store, prefix)
     current = Snapshot(
         key=snapshots.snapshot_key(prefix, now.date()),
         taken_at=iso_utc(now),

@@ -14,11 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..resources.object_store import ObjectStoreResource, S3ObjectStoreResource
-from .listing import AUTH_CODES, normalize_etag
+from ..resources.bucket import Bucket, BucketError
 from .statements import AssetRow, ObjectMetadata
-
-GONE_CODES = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 
 
 class EnrichmentAccessError(RuntimeError):
@@ -34,36 +31,17 @@ class HeadOutcome:
     fetched_at: str = ""
 
 
-def supports_object_metadata(store: ObjectStoreResource) -> bool:
+def supports_object_metadata(store: Bucket) -> bool:
     """A local folder keeps no Content-Type or user metadata: there is nothing to read."""
-    return isinstance(store, S3ObjectStoreResource)
+    return store.keeps_metadata
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _code(exc) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
-def _answer(exc) -> str:
-    # A HEAD answer has no body: botocore's "code" is then the status again, its message the reason phrase.
-    code = _code(exc)
-    return f"HTTP {_status(exc)} {code if code != str(_status(exc)) else exc.response.get('Error', {}).get('Message', '')}"
-
-
-def head_objects(
-    store: S3ObjectStoreResource, rows: Sequence[AssetRow], *, concurrency: int
-) -> HeadOutcome:
+def head_objects(store: Bucket, rows: Sequence[AssetRow], *, concurrency: int) -> HeadOutcome:
     """HEAD each row's object version; stop at the first refusal (401/403), which no retry changes."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = store.boto3_client(max_pool_connections=max(1, concurrency))
     outcome = HeadOutcome(fetched_at=_now())
     refused: list[str] = []
     stop = threading.Event()
@@ -72,38 +50,29 @@ def head_objects(
     def one(row: AssetRow) -> None:
         if stop.is_set():
             return
-        versioned = (
-            row.b2_file_id != row.etag
-        )  # the file id is the ETag where the store has no versions
-        kwargs = {"VersionId": row.b2_file_id} if versioned else {}
+        # The file id is the ETag where the store has no versions.
+        versioned = row.b2_file_id != row.etag
         try:
-            head = client.head_object(Bucket=store.bucket, Key=row.b2_key, **kwargs)
-        except ClientError as exc:
+            head = store.head(row.b2_key, version=row.b2_file_id if versioned else None)
+        except BucketError as exc:
             with lock:
                 outcome.requests += 1
-                if _code(exc) in AUTH_CODES or _status(exc) in (401, 403):
-                    refused.append(f"{row.b2_key}: {_answer(exc)}")
+                if exc.refused:
+                    refused.append(f"{row.b2_key}: {exc.detail}")
                     stop.set()
-                elif _code(exc) in GONE_CODES or _status(exc) == 404:
-                    outcome.gone.append(row.b2_key)
                 else:
-                    outcome.failed.append(f"{row.b2_key}: {_answer(exc)}")
-            return
-        except BotoCoreError as exc:
-            with lock:
-                outcome.requests += 1
-                outcome.failed.append(f"{row.b2_key}: {exc}")
+                    outcome.failed.append(f"{row.b2_key}: {exc.detail}")
             return
         with lock:
             outcome.requests += 1
-            if not versioned and normalize_etag(head.get("ETag")) != row.etag:
-                outcome.gone.append(
-                    row.b2_key
-                )  # replaced since the inventory: its metadata is another object's
+            if head is None:
+                outcome.gone.append(row.b2_key)
                 return
-            # Header names are case-insensitive; S3 keeps them lower-case, some servers echo them capitalised.
-            meta = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
-            outcome.found[row.media_uid] = ObjectMetadata(head.get("ContentType") or None, meta)
+            if not versioned and head.etag != row.etag:
+                # replaced since the inventory: its metadata is another object's
+                outcome.gone.append(row.b2_key)
+                return
+            outcome.found[row.media_uid] = ObjectMetadata(head.content_type, dict(head.metadata))
 
     with ThreadPoolExecutor(
         max_workers=max(1, concurrency), thread_name_prefix="inventory-head"

@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import obstore
-
-from ..resources.object_store import ObjectStoreResource, S3ObjectStoreResource
+from ..resources.bucket import Bucket
 from .listing import InventoryObject
 
 FORMAT = 1
@@ -101,29 +99,25 @@ def decode(data: bytes, key: str) -> Snapshot:
         ) from exc
 
 
-def write(store: ObjectStoreResource, snapshot: Snapshot) -> int:
+def write(store: Bucket, snapshot: Snapshot) -> int:
     data = encode(snapshot)
-    # SeaweedFS and B2 would guess the type; the local store takes no attributes.
-    attributes = (
-        {"Content-Type": "application/json"} if isinstance(store, S3ObjectStoreResource) else None
-    )
-    obstore.put(store.store, snapshot.key, data, attributes=attributes)
+    # S3 services would guess the type otherwise.
+    store.put_bytes(snapshot.key, data, content_type="application/json")
     return len(data)
 
 
-def snapshot_keys(store: ObjectStoreResource, prefix: str) -> list[str]:
+def snapshot_keys(store: Bucket, prefix: str) -> list[str]:
     """Keys of the stored snapshots, oldest first."""
-    listed = obstore.list_with_delimiter(store.store, prefix=normalize_prefix(prefix).rstrip("/"))
-    return sorted(o["path"] for o in listed["objects"] if _DAY_FILE.search(o["path"]))
+    return [k for k in store.list_keys(normalize_prefix(prefix)) if _DAY_FILE.search(k)]
 
 
-def latest_key(store: ObjectStoreResource, prefix: str) -> str | None:
+def latest_key(store: Bucket, prefix: str) -> str | None:
     keys = snapshot_keys(store, prefix)
     return keys[-1] if keys else None
 
 
-def read(store: ObjectStoreResource, key: str) -> Snapshot:
-    return decode(bytes(obstore.get(store.store, key).bytes()), key)
+def read(store: Bucket, key: str) -> Snapshot:
+    return decode(store.read_bytes(key), key)
 
 
 def taken_day(snapshot: Snapshot) -> date:

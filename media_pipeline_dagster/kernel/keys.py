@@ -105,3 +105,10 @@ def assert_key_within(key: str, prefix: str) -> None:
     base = normalize_prefix(prefix)
     if base and not key.startswith(base + "/"):
         raise UnsafeKeyError(f"object key {key!r} is outside prefix {base!r}")
+
+
+def audio_folder(key: str) -> str:
+    """The folder a listing covers for an audio key: ``<...>/audio``, so one campaign's phones
+    are listed together; other keys, their parent folder."""
+    head, sep, _ = key.rpartition("/audio/")
+    return f"{head}/audio" if sep else key.rpartition("/")[0]

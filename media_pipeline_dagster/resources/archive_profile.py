@@ -13,12 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from .archive import (
-    LocalArchiveBucketResource,
-    MediaCacheResource,
-    PostMediaDatabaseResource,
-    S3ArchiveBucketResource,
-)
+from .archive import MediaCacheResource, PostMediaDatabaseResource
+from .bucket import FolderBucket, S3Bucket
 
 DEFAULT_BUCKET = "social-tui"
 DEFAULT_REGION = "us-east-1"
@@ -45,7 +41,7 @@ def local_archive_resources(env: Mapping[str, str], data_dir: Path) -> dict[str,
         "media_cache": MediaCacheResource(
             path=_get(env, "MEDIA_CACHE_DIR") or str(data_dir / "cache" / "media")
         ),
-        "archive_bucket": LocalArchiveBucketResource(
+        "archive_bucket": FolderBucket(
             root_dir=str(data_dir / "archive"),
             bucket=_get(env, "ARCHIVE_S3_BUCKET") or DEFAULT_BUCKET,
         ),
@@ -62,7 +58,7 @@ def prod_archive_missing(env: Mapping[str, str]) -> list[str]:
 
 
 def prod_archive_resources(env: Mapping[str, str]) -> dict[str, object]:
-    """PostgreSQL post_media and AWS S3 by boto3; call after prod_archive_missing() came back empty."""
+    """PostgreSQL post_media and AWS S3; call after prod_archive_missing() came back empty."""
     url = _get(env, "ARCHIVE_DATABASE_URL")
     if not url.lower().startswith("postgres"):
         raise ValueError(
@@ -72,7 +68,7 @@ def prod_archive_resources(env: Mapping[str, str]) -> dict[str, object]:
     return {
         "post_media_db": PostMediaDatabaseResource(database_url=dg.EnvVar("ARCHIVE_DATABASE_URL")),
         "media_cache": MediaCacheResource(path=_get(env, "MEDIA_CACHE_DIR")),
-        "archive_bucket": S3ArchiveBucketResource(
+        "archive_bucket": S3Bucket(
             bucket=_get(env, "ARCHIVE_S3_BUCKET") or DEFAULT_BUCKET,
             region=_get(env, "ARCHIVE_S3_REGION") or DEFAULT_REGION,
             profile_name=_get(env, "AWS_PROFILE") or DEFAULT_PROFILE,
@@ -80,5 +76,7 @@ def prod_archive_resources(env: Mapping[str, str]) -> dict[str, object]:
             secret_access_key=secret("ARCHIVE_AWS_SECRET_ACCESS_KEY"),
             session_token=secret("ARCHIVE_AWS_SESSION_TOKEN"),
             endpoint_url=_get(env, "ARCHIVE_S3_ENDPOINT_URL") or None,
+            request_timeout_seconds=120.0,
+            max_retries=6,
         ),
     }

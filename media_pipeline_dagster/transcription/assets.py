@@ -7,9 +7,9 @@ import dagster as dg
 
 from ..kernel.partitions import call_partitions, dates_by_campaign
 from ..kernel.placement import TRANSCRIPTION_STEP_TAGS
+from ..resources.bucket import Bucket
 from ..resources.databases import CatalogResource
 from ..resources.fetch import FetchPolicyResource
-from ..resources.object_store import ObjectStoreResource
 from ..resources.transcriber.providers import TranscribeRequest, TranscriptionError
 from ..resources.transcriber.resource import TranscriberResource
 from . import checks
@@ -52,7 +52,7 @@ def transcriptions(
     context: dg.AssetExecutionContext,
     config: TranscriptionConfig,
     catalog: CatalogResource,
-    object_store: ObjectStoreResource,
+    object_store: Bucket,
     transcriber: TranscriberResource,
     fetch_policy: FetchPolicyResource,
 ) -> dg.MaterializeResult:
@@ -88,7 +88,7 @@ def transcriptions(
                 fetch_policy=fetch_policy.policy(),
             )
             report = transcribe_partitions(
-                catalog.engine, object_store.store, provider, wanted, options, log=context.log
+                catalog.engine, object_store, provider, wanted, options, log=context.log
             )
     except TranscriptionError as exc:
         raise dg.Failure(description=str(exc)) from None

@@ -12,11 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import obstore
-from obstore.exceptions import NotFoundError
-
 from ..kernel.audio_sniff import SNIFF_BYTES, is_document
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, download_to_file
+from ..resources.bucket import Bucket, ObjectMissing
 from ..resources.transcriber.providers import TranscriptionError
 
 CHUNK = 1 << 20
@@ -30,7 +28,7 @@ def _suffix(name: str) -> str:
 
 
 def fetch_audio(
-    row, store, dest_dir: Path, policy: FetchPolicy, *, timeout: float = 60.0
+    row, store: Bucket, dest_dir: Path, policy: FetchPolicy, *, timeout: float = 60.0
 ) -> tuple[Path, str]:
     """The audio of ``row`` as a local file, and where it came from ('bucket' or 'url')."""
     name = f"{row.id}{_suffix(row.b2_object_key or row.url or '')}"
@@ -38,11 +36,11 @@ def fetch_audio(
     source = "bucket"
     if row.b2_object_key:
         try:
-            result = obstore.get(store, row.b2_object_key)
+            chunks = store.iter_bytes(row.b2_object_key, CHUNK)
             with dest.open("wb") as fh:
-                for chunk in result.stream(min_chunk_size=CHUNK):
+                for chunk in chunks:
                     fh.write(chunk)
-        except (NotFoundError, FileNotFoundError):
+        except ObjectMissing:
             if not row.url:
                 raise TranscriptionError(
                     "permanent", f"audio object {row.b2_object_key!r} is missing from the bucket"

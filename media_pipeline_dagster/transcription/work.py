@@ -9,12 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import obstore
 import tenacity
-from obstore.store import LocalStore
 
 from ..kernel.fetch import FetchPolicy
 from ..kernel.resilience import backoff_wait
+from ..resources.bucket import Bucket
 from ..resources.transcriber.providers import (
     Provider,
     TranscribeRequest,
@@ -38,11 +37,8 @@ class Done:
     seconds: float
 
 
-def put_object(store, key: str, body: bytes, content_type: str) -> None:
-    if isinstance(store, LocalStore):  # a local folder keeps no content types
-        obstore.put(store, key, body)
-    else:
-        obstore.put(store, key, body, attributes={"Content-Type": content_type})
+def put_object(store: Bucket, key: str, body: bytes, content_type: str) -> None:
+    store.put_bytes(key, body, content_type=content_type)
 
 
 def transcript_bodies(row, transcript: Transcript) -> tuple[bytes, bytes]:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from media_pipeline_dagster.resources.archive import (
-    MediaCacheResource,
-    PostMediaDatabaseResource,
-    S3ArchiveBucketResource,
-)
+from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from media_pipeline_dagster.resources.bucket import S3Bucket
 
 from .helpers import materialize
 
@@ -19,7 +16,7 @@ if __name__ == "__main__":
         {
             "post_media_db": PostMediaDatabaseResource(database_url=args["database_url"]),
             "media_cache": MediaCacheResource(path=args["cache"]),
-            "archive_bucket": S3ArchiveBucketResource(**args["bucket"]),
+            "archive_bucket": S3Bucket(**args["bucket"]),
         },
         batch_size=args["batch_size"],
         concurrency=1,

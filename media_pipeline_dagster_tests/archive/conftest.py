@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline_dagster.resources.archive import (
-    MediaCacheResource,
-    PostMediaDatabaseResource,
-    S3ArchiveBucketResource,
-)
+from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from media_pipeline_dagster.resources.bucket import S3Bucket
 
 from ..servers import postgres
 from ..servers.seaweed import S3Server, _moto
@@ -48,7 +45,7 @@ def cache(tmp_path: Path, post_media_db: PostMediaDatabaseResource) -> CacheBuil
 
 
 @pytest.fixture
-def archive_bucket(s3_server: S3Server, bucket: str) -> S3ArchiveBucketResource:
+def archive_bucket(s3_server: S3Server, bucket: str) -> S3Bucket:
     return s3_bucket_resource(s3_server, bucket)
 
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from media_pipeline_dagster.archive.assets import post_media_archive
-from media_pipeline_dagster.resources.archive import S3ArchiveBucketResource
+from media_pipeline_dagster.resources.bucket import S3Bucket
 
 from ..servers.seaweed import S3Server
 from ..servers.slowdown_proxy import SlowdownProxy, _Handler, slowdown_proxy
@@ -91,18 +91,18 @@ class CacheBuilder:
             )
 
 
-def s3_bucket_resource(server: S3Server, bucket: str, **changes) -> S3ArchiveBucketResource:
+def s3_bucket_resource(server: S3Server, bucket: str, **changes) -> S3Bucket:
     fields = dict(
         bucket=bucket,
         region=server.region,
         endpoint_url=server.endpoint_url,
         access_key_id=server.access_key_id,
         secret_access_key=server.secret_access_key,
-        max_attempts=2,
+        max_retries=2,
         connect_timeout_seconds=2,
-        read_timeout_seconds=10,
+        request_timeout_seconds=10,
     )
-    return S3ArchiveBucketResource(**{**fields, **changes})
+    return S3Bucket(**{**fields, **changes})
 
 
 _INSTANCE: list[dg.DagsterInstance] = []
@@ -150,7 +150,7 @@ def archive_urls(engine: sa.Engine) -> dict[str, str | None]:
 
 def bucket_objects(bucket) -> dict[str, tuple[int, str]]:
     """key -> (size, Content-Type) of every object in an S3 archive bucket."""
-    client = bucket.client()
+    client = bucket.boto3_client()
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket.bucket)
     keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     heads = {k: client.head_object(Bucket=bucket.bucket, Key=k) for k in keys}
@@ -158,7 +158,7 @@ def bucket_objects(bucket) -> dict[str, tuple[int, str]]:
 
 
 def read_object(bucket, key: str) -> bytes:
-    return bucket.client().get_object(Bucket=bucket.bucket, Key=key)["Body"].read()
+    return bucket.boto3_client().get_object(Bucket=bucket.bucket, Key=key)["Body"].read()
 
 
 @contextmanager

@@ -244,7 +244,7 @@ def test_force_repairs_archived_rows_without_uploading_verified_objects_again(
 ):
     kept, lost, wrong_url = (cache.add() for _ in range(3))
     materialize(archive_resources)
-    archive_bucket.client().delete_object(
+    archive_bucket.boto3_client().delete_object(
         Bucket=archive_bucket.bucket, Key=f"cache/2025/12/{lost.md5}.jpg"
     )
     with cache.engine.begin() as conn:

@@ -36,7 +36,7 @@ def test_archived_objects_exist_and_a_deleted_one_is_named(
     evaluation = run_checks(archive_resources)["archived_objects_exist"]
     assert evaluation.passed and values(evaluation)["rows_checked"] == 4
 
-    archive_bucket.client().delete_object(
+    archive_bucket.boto3_client().delete_object(
         Bucket=archive_bucket.bucket, Key=f"cache/2025/12/{rows[2].md5}.jpg"
     )
     evaluation = run_checks(archive_resources)["archived_objects_exist"]
@@ -53,7 +53,7 @@ def test_a_sample_of_limit_rows_on_large_archives(archive_resources, cache, arch
     rows = [cache.add() for _ in range(6)]
     materialize(archive_resources)
     for row in rows:
-        archive_bucket.client().delete_object(
+        archive_bucket.boto3_client().delete_object(
             Bucket=archive_bucket.bucket, Key=f"cache/2025/12/{row.md5}.jpg"
         )
     evaluation = run_checks(archive_resources, limit=2, sample=True)["archived_objects_exist"]
@@ -72,7 +72,7 @@ def test_objects_with_other_content_and_urls_of_other_buckets(
 ):
     changed, foreign = cache.add(), cache.add()
     materialize(archive_resources)
-    archive_bucket.client().put_object(
+    archive_bucket.boto3_client().put_object(
         Bucket=archive_bucket.bucket,
         Key=f"cache/2025/12/{changed.md5}.jpg",
         Body=b"overwritten",

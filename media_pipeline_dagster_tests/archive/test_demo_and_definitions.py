@@ -7,15 +7,12 @@ import pytest
 
 from media_pipeline_dagster.archive.definitions import defs
 from media_pipeline_dagster.archive.samples import sample_rows
-from media_pipeline_dagster.resources.archive import (
-    LocalArchiveBucketResource,
-    S3ArchiveBucketResource,
-)
 from media_pipeline_dagster.resources.archive_profile import (
     local_archive_resources,
     prod_archive_missing,
     prod_archive_resources,
 )
+from media_pipeline_dagster.resources.bucket import FolderBucket, S3Bucket
 
 from .helpers import archive_urls
 
@@ -110,7 +107,7 @@ def test_the_local_profile_needs_nothing_but_python(tmp_path):
     resources = local_archive_resources({}, tmp_path)
     assert resources["post_media_db"].database_url == f"sqlite:///{tmp_path / 'post_media.sqlite'}"
     assert resources["media_cache"].path == str(tmp_path / "cache" / "media")
-    assert isinstance(resources["archive_bucket"], LocalArchiveBucketResource)
+    assert isinstance(resources["archive_bucket"], FolderBucket)
     assert resources["archive_bucket"].root_dir == str(tmp_path / "archive")
 
 
@@ -129,7 +126,7 @@ def test_prod_names_what_is_missing():
 
 def test_prod_uses_the_profile_by_default_and_keeps_secrets_in_env_vars():
     bucket = prod_archive_resources(PROD)["archive_bucket"]
-    assert isinstance(bucket, S3ArchiveBucketResource)
+    assert isinstance(bucket, S3Bucket)
     assert (bucket.bucket, bucket.region, bucket.profile_name, bucket.access_key_id) == (
         "social-tui",
         "us-east-1",

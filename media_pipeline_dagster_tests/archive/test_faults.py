@@ -69,7 +69,7 @@ def test_a_transient_slowdown_is_retried(archive_resources, cache, archive_bucke
         meta = metadata(
             materialize(
                 dict(
-                    archive_resources, archive_bucket=through(archive_bucket, proxy, max_attempts=3)
+                    archive_resources, archive_bucket=through(archive_bucket, proxy, max_retries=3)
                 )
             )
         )
@@ -83,7 +83,7 @@ def test_objects_uploaded_before_a_crash_are_not_uploaded_again(
     """The state a crash between PUT and UPDATE leaves: objects in the bucket, rows still NULL."""
     rows = [cache.add() for _ in range(6)]
     materialize(archive_resources)
-    archive_bucket.client().delete_object(
+    archive_bucket.boto3_client().delete_object(
         Bucket=archive_bucket.bucket, Key=f"cache/2025/12/{rows[0].md5}.jpg"
     )
     with cache.engine.begin() as conn:

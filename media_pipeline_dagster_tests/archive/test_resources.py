@@ -9,13 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from media_pipeline_dagster.archive.database import PostMediaTableError
-from media_pipeline_dagster.resources.archive import (
-    ArchiveCredentialsError,
-    LocalArchiveBucketResource,
-    MediaCacheResource,
-    PostMediaDatabaseResource,
-    S3ArchiveBucketResource,
-)
+from media_pipeline_dagster.archive.objects import stored_object
+from media_pipeline_dagster.resources.archive import MediaCacheResource, PostMediaDatabaseResource
+from media_pipeline_dagster.resources.archive_profile import DEFAULT_PROFILE
+from media_pipeline_dagster.resources.bucket import BucketCredentialsError, FolderBucket, S3Bucket
 
 from .helpers import (
     SQLITE_ONLY,
@@ -58,11 +55,14 @@ def test_the_profile_signs_real_requests(aws_home, s3_server, bucket):
     (aws_home / "credentials").write_text(
         f"[ab-power-user]\naws_access_key_id = {s3_server.access_key_id}\naws_secret_access_key = {s3_server.secret_access_key}\n"
     )
-    resource = S3ArchiveBucketResource(
-        bucket=bucket, endpoint_url=s3_server.endpoint_url, region=s3_server.region
+    resource = S3Bucket(
+        bucket=bucket,
+        endpoint_url=s3_server.endpoint_url,
+        region=s3_server.region,
+        profile_name=DEFAULT_PROFILE,
     )
     assert resource.profile_name == "ab-power-user" and resource.access_key_id is None
-    resource.client().put_object(
+    resource.boto3_client().put_object(
         Bucket=bucket, Key="cache/probe.txt", Body=b"x", ContentType="text/plain"
     )
     assert resource.head("cache/probe.txt").size == 1 and resource.head("cache/absent.txt") is None
@@ -71,7 +71,7 @@ def test_the_profile_signs_real_requests(aws_home, s3_server, bucket):
 def test_without_the_profile_the_usual_aws_variables_are_used(aws_home, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENVIRONMENT")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    session = S3ArchiveBucketResource(bucket="social-tui").boto3_session()
+    session = S3Bucket(bucket="social-tui", profile_name=DEFAULT_PROFILE).boto3_session()
     assert session.get_credentials().access_key == "AKIAFROMENVIRONMENT"
 
 
@@ -79,8 +79,8 @@ def test_without_the_profile_the_usual_aws_variables_are_used(aws_home, monkeypa
 def test_no_credentials_at_all_says_what_to_set(aws_home, monkeypatch, aws_profile_env):
     if aws_profile_env:
         monkeypatch.setenv("AWS_PROFILE", aws_profile_env)  # set, but no such profile in ~/.aws
-    with pytest.raises(ArchiveCredentialsError) as err:
-        S3ArchiveBucketResource(bucket="social-tui").boto3_session()
+    with pytest.raises(BucketCredentialsError) as err:
+        S3Bucket(bucket="social-tui", profile_name=DEFAULT_PROFILE).boto3_session()
     message = str(err.value)
     assert "'ab-power-user'" in message and "aws configure --profile ab-power-user" in message
     assert "ARCHIVE_AWS_ACCESS_KEY_ID" in message
@@ -147,7 +147,7 @@ def test_large_files_go_up_in_parts_and_are_recognised_afterwards(
     assert metadata(materialize(resources))["uploaded"] == 1
     head = (
         resources["archive_bucket"]
-        .client()
+        .boto3_client()
         .head_object(Bucket=bucket, Key=f"cache/2025/12/{big.md5}.mp4")
     )
     assert (
@@ -190,20 +190,20 @@ def test_the_media_cache_must_exist(tmp_path):
 
 
 def test_the_folder_bucket(tmp_path):
-    folder = LocalArchiveBucketResource(root_dir=str(tmp_path / "archive"))
+    folder = FolderBucket(root_dir=str(tmp_path / "archive"))
     source = tmp_path / "f.jpg"
     source.write_bytes(b"picture")
     md5 = hashlib.md5(b"picture").hexdigest()
     folder.put_file("cache/2025/12/x.jpg", source, content_type="image/jpeg", md5=md5, metadata={})
-    assert folder.head("cache/2025/12/x.jpg").md5 == md5
-    assert folder.key_of(folder.url("cache/2025/12/x.jpg")) == "cache/2025/12/x.jpg"
-    assert folder.url("k").startswith("file://") and folder.key_of("s3://social-tui/k") is None
-    with pytest.raises(OSError, match="changed while archiving"):
+    assert stored_object(folder.head("cache/2025/12/x.jpg")).md5 == md5
+    assert folder.key_of(folder.uri("cache/2025/12/x.jpg")) == "cache/2025/12/x.jpg"
+    assert folder.uri("k").startswith("file://") and folder.key_of("s3://social-tui/k") is None
+    with pytest.raises(OSError, match="changed while copying"):
         folder.put_file(
             "cache/2025/12/y.jpg", source, content_type="image/jpeg", md5="0" * 32, metadata={}
         )
     assert not (tmp_path / "archive" / "cache" / "2025" / "12" / "y.jpg").exists()
-    with pytest.raises(ValueError, match="would leave the archive folder"):
+    with pytest.raises(ValueError, match="would leave the bucket folder"):
         folder.head("../../etc/passwd")
     assert [p.name for p in (tmp_path / "archive").rglob("*") if p.is_file()] == ["x.jpg"]
 
@@ -219,7 +219,7 @@ def test_s3_objects_carry_their_md5(archive_bucket, tmp_path):
         md5=md5,
         metadata={"media-id": "m"},
     )
-    assert archive_bucket.head("cache/2025/12/doc.pdf").md5 == md5
+    assert stored_object(archive_bucket.head("cache/2025/12/doc.pdf")).md5 == md5
     assert bucket_objects(archive_bucket) == {"cache/2025/12/doc.pdf": (13, "application/pdf")}
     with pytest.raises(Exception, match="BadDigest|InvalidDigest|Content-MD5"):
         archive_bucket.put_file(

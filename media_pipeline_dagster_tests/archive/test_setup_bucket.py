@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 from botocore.exceptions import ClientError
 
-from media_pipeline_dagster.archive.bucket_setup import LIFECYCLE_RULE_ID
 from media_pipeline_dagster.archive.jobs import setup_archive_bucket
-from media_pipeline_dagster.resources.archive import LocalArchiveBucketResource
+from media_pipeline_dagster.resources.bucket import FolderBucket
+from media_pipeline_dagster.resources.bucket.s3_setup import LIFECYCLE_RULE_ID
 
 from .helpers import s3_bucket_resource
 
@@ -36,7 +36,7 @@ def resource(moto_server, moto_bucket_name):
 
 
 def test_creates_the_bucket_in_its_region_with_the_glacier_rule(resource):
-    client = resource.client()
+    client = resource.boto3_client()
     first = report(run(resource))
 
     assert first["created"] and not first["existed"]
@@ -56,7 +56,7 @@ def test_creates_the_bucket_in_its_region_with_the_glacier_rule(resource):
 def test_versioning_on_request_and_the_write_test_leaves_no_versions(resource):
     run(resource)
     out = report(run(resource, enable_versioning=True))
-    client = resource.client()
+    client = resource.boto3_client()
     assert client.get_bucket_versioning(Bucket=resource.bucket)["Status"] == "Enabled"
     assert out["changes"] == ["versioning enabled"]
     assert leftovers(client, resource.bucket) == []
@@ -64,7 +64,7 @@ def test_versioning_on_request_and_the_write_test_leaves_no_versions(resource):
 
 
 def test_rules_of_others_are_kept_and_a_changed_rule_is_updated(resource):
-    client = resource.client()
+    client = resource.boto3_client()
     run(resource)
     other = {
         "ID": "expire-tmp",
@@ -89,7 +89,7 @@ def test_rules_of_others_are_kept_and_a_changed_rule_is_updated(resource):
 
 
 def test_check_only_reports_without_creating_anything(resource):
-    client = resource.client()
+    client = resource.boto3_client()
     result = run(resource, raise_on_error=False, check_only=True)
     assert not result.success
     failure = result.failure_data_for_node("configure_archive_bucket").error.message
@@ -114,7 +114,7 @@ def test_check_only_reports_without_creating_anything(resource):
 
 def test_an_existing_bucket_in_another_region_is_used_as_it_is(moto_server, moto_bucket_name):
     elsewhere = s3_bucket_resource(moto_server, moto_bucket_name, region="us-west-2")
-    elsewhere.client().create_bucket(
+    elsewhere.boto3_client().create_bucket(
         Bucket=moto_bucket_name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
     out = report(run(s3_bucket_resource(moto_server, moto_bucket_name, region="us-east-1")))
@@ -123,7 +123,7 @@ def test_an_existing_bucket_in_another_region_is_used_as_it_is(moto_server, moto
 
 
 def test_the_local_folder_flavour(tmp_path):
-    folder = LocalArchiveBucketResource(root_dir=str(tmp_path / "archive"))
+    folder = FolderBucket(root_dir=str(tmp_path / "archive"))
     assert not run(folder, raise_on_error=False, check_only=True).success
     out = report(run(folder))
     assert (
@@ -206,9 +206,7 @@ def test_an_unreachable_store_is_a_sentence_too(moto_bucket_name):
 
     (port,) = free_ports(1)
     nowhere = S3Server(f"http://127.0.0.1:{port}", "AKNOBODY", "secret")
-    result = run(
-        s3_bucket_resource(nowhere, moto_bucket_name, max_attempts=1), raise_on_error=False
-    )
+    result = run(s3_bucket_resource(nowhere, moto_bucket_name, max_retries=1), raise_on_error=False)
     message, _ = failure(result)
     assert (
         f"cannot set up s3://{moto_bucket_name} at http://127.0.0.1:{port}" in message

@@ -12,12 +12,12 @@ import sys
 
 import dagster as dg
 
+from media_pipeline_dagster.resources.bucket import S3Bucket
 from media_pipeline_dagster.resources.call_sources import CallSourcesResource
 from media_pipeline_dagster.resources.databases import CatalogResource, RecordingsDatabaseResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
 from media_pipeline_dagster.resources.http import AudioTransferResource
 from media_pipeline_dagster.resources.inbox import CsvInboxResource
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
 from .helpers import materialize
 
@@ -25,7 +25,7 @@ from .helpers import materialize
 def main(args: dict) -> None:
     resources = {
         "catalog": CatalogResource(database_url=args["pg_url"]),
-        "object_store": S3ObjectStoreResource(**args["s3"]),
+        "object_store": S3Bucket(**args["s3"]),
         "csv_inbox": CsvInboxResource(path=args["inbox"]),
         "recordings_db": RecordingsDatabaseResource(),
         "call_sources": CallSourcesResource(),

@@ -11,8 +11,8 @@ import pytest
 
 from media_pipeline_dagster.calls.transfer import TransferJob, TransferSettings, run_transfers
 from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
+from media_pipeline_dagster.resources.bucket import StorageUnavailable
 from media_pipeline_dagster.resources.databases import CatalogResource
-from media_pipeline_dagster.resources.storage_errors import StorageUnavailable
 
 from .helpers import (
     catalog_rows,
@@ -88,7 +88,7 @@ def test_a_403_on_upload_stops_every_transfer_and_is_never_retried(object_store,
     async def collect(outcome):
         outcomes.append(outcome)
 
-    store = with_changes(object_store, secret_access_key="not-the-secret").store
+    store = with_changes(object_store, secret_access_key="not-the-secret")
     with pytest.raises(
         StorageUnavailable,
         match=r"refused our credentials \(HTTP 403 SignatureDoesNotMatch\) \(PUT http",

@@ -55,7 +55,7 @@ def test_odd_urls_land(object_store, origin):
             TransferJob(plain, "t/plain.mp3", "audio/mpeg"),
             TransferJob(with_query, "t/query.mp3", "audio/mpeg"),
         ],
-        object_store.store,
+        object_store,
     )
     assert all(o.ok for o in outcomes.values())
     assert {o.sha256 for o in outcomes.values()} == {hashlib.sha256(body).hexdigest()}
@@ -70,7 +70,7 @@ def test_tight_memory_budget_still_moves_every_file(object_store, origin, tmp_pa
     ]
     outcomes = _run(
         jobs,
-        object_store.store,
+        object_store,
         concurrency=8,
         memory_budget=700_000,
         multipart_threshold=1_000_000,
@@ -114,7 +114,7 @@ def test_audio_signature(head, expected):
 def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
     """No Content-Length (Transfer-Encoding: chunked): one request, streamed, hashed, stored."""
     url = origin.url(f"/chunked/{size}/once/{size}.mp3")
-    outcomes = _run([TransferJob(url, f"c/{size}.mp3", "audio/mpeg")], object_store.store)
+    outcomes = _run([TransferJob(url, f"c/{size}.mp3", "audio/mpeg")], object_store)
     assert outcomes[url].ok and outcomes[url].size == size and outcomes[url].attempts == 1
     assert origin.hits(url) == 1
     assert outcomes[url].sha256 == origin.expected_sha256(url)

@@ -10,7 +10,6 @@ from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import obstore
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -151,7 +150,7 @@ def audio_rows(settings):
 
 
 def stored_keys(object_store) -> set[str]:
-    return {o["path"] for batch in obstore.list(object_store.store) for o in batch}
+    return {o.key for o in object_store.list_versions().objects}
 
 
 class MisbehavingOrigin:

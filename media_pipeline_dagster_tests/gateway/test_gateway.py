@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 
-import obstore
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -81,7 +80,7 @@ def test_b2_prefix_from_the_form_or_none_at_all(
         bare = c.post("/api/media/transcribe", data={"recording_id": "33"}, headers=H)
     assert bare.status_code == 200, bare.text
     assert bare.json()["b2_key"].startswith("gateway-calls/audio/+4915110635004/")
-    stored = {o["path"] for batch in obstore.list(object_store.store) for o in batch}
+    stored = {o.key for o in object_store.list_versions().objects}
     keys = [a.json()["b2_key"] for a in (custom, empty, bare)]
     assert set(keys) <= stored and [r.b2_object_key for r in audio_rows(gateway_settings)] == keys
 
@@ -252,7 +251,7 @@ def test_audio_format_is_checked_by_content_type_and_magic_bytes(
     )
     assert audio_rows(gateway_settings) == []
     assert [
-        o["path"] for batch in obstore.list(object_store.store, prefix="gateway/") for o in batch
+        o.key for o in object_store.list_versions().objects if o.key.startswith("gateway/")
     ] == []  # nothing stored
     answers = [
         client.post("/api/media/transcribe", data={"recording_id": good}, headers=H)
@@ -268,11 +267,11 @@ def test_bucket_down_answers_503_and_catalogs_nothing(gateway_settings, pg_url, 
     from fastapi.testclient import TestClient
 
     from media_pipeline_dagster.gateway.api import create_app
-    from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+    from media_pipeline_dagster.resources.bucket import S3Bucket
 
     seed_recordings(pg_url, [{"id": "5", "url": origin.url("/gen/1000/five.mp3")}])
     store = gateway_settings.object_store
-    down = S3ObjectStoreResource(
+    down = S3Bucket(
         endpoint_url="http://127.0.0.1:9",
         region=store.region,
         access_key_id=store.access_key_id,

@@ -8,14 +8,10 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import obstore
 import pytest
 
+from media_pipeline_dagster.resources.bucket import Bucket, FolderBucket
 from media_pipeline_dagster.resources.d1 import CloudflareD1Resource, D1Resource, LocalD1Resource
-from media_pipeline_dagster.resources.object_store import (
-    LocalObjectStoreResource,
-    ObjectStoreResource,
-)
 
 from ..servers.d1_fake import FakeD1, fake_d1_server
 
@@ -95,26 +91,24 @@ def media_rows(conn: sqlite3.Connection) -> list[tuple]:
 
 
 @pytest.fixture
-def local_store(tmp_path: Path) -> LocalObjectStoreResource:
-    return LocalObjectStoreResource(root_dir=str(tmp_path / "bucket"))
+def local_store(tmp_path: Path) -> FolderBucket:
+    return FolderBucket(root_dir=str(tmp_path / "bucket"))
 
 
 @pytest.fixture(params=["s3", "local"])
-def any_store(request) -> ObjectStoreResource:
+def any_store(request) -> Bucket:
     return request.getfixturevalue("object_store" if request.param == "s3" else "local_store")
 
 
-def put_objects(
-    store: ObjectStoreResource, objects: Mapping[str, bytes], concurrency: int = 64
-) -> None:
-    """Many small objects at once (obstore, concurrent)."""
+def put_objects(store: Bucket, objects: Mapping[str, bytes], concurrency: int = 64) -> None:
+    """Many small objects at once (concurrent)."""
 
     async def main() -> None:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(key: str, data: bytes) -> None:
             async with gate:
-                await obstore.put_async(store.store, key, data)
+                await store.put_stream(key, data, multipart=False)
 
         await asyncio.gather(*(one(k, v) for k, v in objects.items()))
 

@@ -10,8 +10,8 @@ import pytest
 
 from media_pipeline_dagster.inventory.assets import b2_inventory, d1_media_assets
 from media_pipeline_dagster.inventory.checks import STALE_MEDIA_ASSETS, no_stale_media_assets
+from media_pipeline_dagster.resources.bucket import S3Bucket
 from media_pipeline_dagster.resources.inventory_options import InventoryOptionsResource
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 
 from ..archive.helpers import denying_proxy
 from ..servers.slowdown_proxy import slowdown_proxy
@@ -39,9 +39,9 @@ def put_with_metadata(s3_server, bucket: str, objects=AUDIO) -> None:
         )
 
 
-def via(proxy_url: str, store: S3ObjectStoreResource) -> S3ObjectStoreResource:
+def via(proxy_url: str, store: S3Bucket) -> S3Bucket:
     fields = {name: getattr(store, name) for name in type(store).model_fields}
-    return S3ObjectStoreResource(**{**fields, "endpoint_url": proxy_url})
+    return S3Bucket(**{**fields, "endpoint_url": proxy_url})
 
 
 def materialize(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+from dataclasses import replace
 
 import pytest
 
-from media_pipeline_dagster.inventory.listing import InventoryAccessError, list_bucket, list_local
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+from media_pipeline_dagster.inventory.listing import InventoryAccessError, list_bucket
+from media_pipeline_dagster.resources.bucket import S3Bucket
 
 from .conftest import put_objects
 
@@ -72,7 +72,7 @@ def test_all_pages_are_read(object_store):
 
 
 def test_wrong_credentials_fail_fast_with_a_clear_message(s3_server, bucket):
-    store = S3ObjectStoreResource(
+    store = S3Bucket(
         endpoint_url=s3_server.endpoint_url,
         region=s3_server.region,
         access_key_id=s3_server.access_key_id,
@@ -89,7 +89,7 @@ def test_wrong_credentials_fail_fast_with_a_clear_message(s3_server, bucket):
 
 
 def test_a_missing_bucket_is_named(s3_server):
-    store = S3ObjectStoreResource(
+    store = S3Bucket(
         endpoint_url=s3_server.endpoint_url,
         region=s3_server.region,
         access_key_id=s3_server.access_key_id,
@@ -101,7 +101,7 @@ def test_a_missing_bucket_is_named(s3_server):
 
 
 def test_an_unreachable_endpoint_is_named():
-    store = S3ObjectStoreResource(
+    store = S3Bucket(
         endpoint_url="http://127.0.0.1:9",
         region="us-east-1",
         access_key_id="k",
@@ -114,25 +114,21 @@ def test_an_unreachable_endpoint_is_named():
         list_bucket(store, exclude_prefix="inventory/")
 
 
-def test_local_walk_skips_partial_uploads_and_reuses_known_hashes(tmp_path):
-    root = tmp_path / "bucket"
-    (root / "a").mkdir(parents=True)
-    (root / "a" / "one.wav").write_bytes(b"one")
-    (root / "a" / "two.wav#3").write_bytes(b"partial upload")
-    hashed = []
-
-    def hasher(path):
-        hashed.append(path.name)
-        return md5(path.read_bytes())
-
-    first = list_local(root, exclude_prefix="inventory/", previous={}, hasher=hasher)
-    assert [o.key for o in first.objects] == ["a/one.wav"] and hashed == ["one.wav"]
-    second = list_local(
-        root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher
+def test_a_folder_keeps_the_previous_snapshots_hash_of_an_unchanged_file(local_store):
+    local_store.put_bytes("a/one.wav", b"one")
+    first = list_bucket(local_store, exclude_prefix="inventory/")
+    remembered = replace(first.objects[0], etag="f" * 32, file_id="f" * 32)
+    again = list_bucket(
+        local_store, exclude_prefix="inventory/", previous=lambda: {"a/one.wav": remembered}
     )
-    assert second.objects == first.objects and hashed == ["one.wav"]
-    os.utime(root / "a" / "one.wav", (1_000_000_000, 1_000_000_000))  # touched: hashed again
-    list_local(
-        root, exclude_prefix="inventory/", previous={o.key: o for o in first.objects}, hasher=hasher
-    )
-    assert hashed == ["one.wav", "one.wav"]
+    assert again.objects == [remembered]  # size and mtime match: not hashed again
+
+
+def test_s3_never_reads_the_previous_snapshot_for_its_listing(object_store):
+    object_store.put_bytes("a.wav", b"a")
+
+    def previous():
+        raise AssertionError("S3 gives ETags itself; the snapshot is not needed")
+
+    listing = list_bucket(object_store, exclude_prefix="inventory/", previous=previous)
+    assert [o.key for o in listing.objects] == ["a.wav"]

@@ -9,6 +9,7 @@ import pytest
 from media_pipeline_dagster.kernel.keys import (
     UnsafeKeyError,
     assert_key_within,
+    audio_folder,
     audio_object_key,
     extension_from_url,
     normalize_prefix,
@@ -72,3 +73,18 @@ def test_slugs_and_prefixes():
 def test_extension_from_url():
     assert extension_from_url("https://v.example/vr/PR_1.WAV?sig=1") == "wav"
     assert extension_from_url("https://v.example/download?id=7") == "mp3"
+
+
+def test_audio_keys_are_listed_by_campaign_folder():
+    key = audio_object_key(
+        prefix="dexter-audio",
+        campaign_slug="Dexter Outbound",
+        phone="+4915100",
+        started=STARTED,
+        recording_id="r1",
+        url_sha1="0" * 40,
+        ext="mp3",
+    )
+    # Every phone of one campaign under one listing: '<prefix>/<campaign>/audio'.
+    assert audio_folder(key) == "dexter-audio/dexter-outbound/audio"
+    assert audio_folder("seeds/other/x.mp3") == "seeds/other"

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import obstore
 import sqlalchemy as sa
 
 from media_pipeline_dagster.catalog import queries
@@ -67,8 +66,8 @@ def seed_audio(
             url_sha1=url_sha1,
             ext=ext,
         )
-        if with_object:
-            obstore.put(store, key, body)
+        if with_object and store is not None:
+            store.put_bytes(key, body)
         rows.append(
             {
                 "phone": "+49151000",

@@ -27,7 +27,7 @@ def seed_urls(resources, urls: list[str]) -> dict[int, str]:
     engine = resources["catalog"].engine
     ids = seed_audio(
         engine,
-        resources["object_store"].store,
+        resources["object_store"],
         [wav_bytes(0.2, freq=100 + i) for i in range(len(urls))],
         with_object=False,
     )

@@ -71,7 +71,7 @@ def test_asset_transcribes_offline_into_catalog_and_bucket(instance, pg_url, obj
     speech = (SAMPLES / "PR_c9d8e7f6-a5b4-4c3d-2e1f-0a9b8c7d6e5f.wav").read_bytes()
     ids = seed_audio(
         catalog.engine,
-        object_store.store,
+        object_store,
         [speech, b"RIFF\x00\x00\x00\x00WAVEjunk" * 10, wav_bytes(0.5)],
     )
     resources = {
@@ -163,7 +163,7 @@ def test_asset_fails_german_audio_given_to_tiny_en_and_completes_english(
 ):
     catalog = CatalogResource(database_url=pg_url)
     english_id, german_id = seed_audio(
-        catalog.engine, object_store.store, [ENGLISH.read_bytes(), GERMAN.read_bytes()]
+        catalog.engine, object_store, [ENGLISH.read_bytes(), GERMAN.read_bytes()]
     )
     resources = {
         "catalog": catalog,
@@ -191,7 +191,7 @@ def test_english_only_model_with_german_expected_stops_before_any_file(
     instance, pg_url, object_store
 ):
     catalog = CatalogResource(database_url=pg_url)
-    seed_audio(catalog.engine, object_store.store, [GERMAN.read_bytes()])
+    seed_audio(catalog.engine, object_store, [GERMAN.read_bytes()])
     resources = {
         "catalog": catalog,
         "object_store": object_store,

@@ -13,7 +13,7 @@ from .helpers import checks, materialize, metadata, seed_audio, table, wav_bytes
 def seed(resources, seconds=(3.0, 4.0, 5.0)) -> list[int]:
     return seed_audio(
         resources["catalog"].engine,
-        resources["object_store"].store,
+        resources["object_store"],
         [wav_bytes(s, freq=300 + 50 * i) for i, s in enumerate(seconds)],
     )
 
@@ -159,7 +159,7 @@ def test_invalid_audio_is_permanent_and_not_retried(instance, openai_resources, 
     good_ids = seed(openai_resources, seconds=(2.0,))
     (bad_id,) = seed_audio(
         openai_resources["catalog"].engine,
-        openai_resources["object_store"].store,
+        openai_resources["object_store"],
         [bad],
         day="2025-08-27",
     )
@@ -252,7 +252,7 @@ def test_audio_without_object_is_read_from_its_url(instance, openai_resources, o
     body = wav_bytes(2.0, freq=777)
     engine = openai_resources["catalog"].engine
     ok_id, gone_id = seed_audio(
-        engine, openai_resources["object_store"].store, [body, wav_bytes(1.0)], with_object=False
+        engine, openai_resources["object_store"], [body, wav_bytes(1.0)], with_object=False
     )
     with engine.begin() as conn:
         conn.execute(

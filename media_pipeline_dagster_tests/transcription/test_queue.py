@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from obstore.store import MemoryStore
 
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.transcription import queue, results
@@ -67,9 +66,9 @@ def fail(engine, audio_id, status, worker="w", cooldown=TTL):
 
 
 def test_pending_leaves_out_done_failed_cooling_and_claimed(engine):
-    ids = seed_audio(engine, MemoryStore(), [b"a", b"b", b"c", b"d", b"e"])
-    other_day = seed_audio(engine, MemoryStore(), [b"f"], day="2025-08-28")
-    other_campaign = seed_audio(engine, MemoryStore(), [b"g"], campaign="Other")
+    ids = seed_audio(engine, None, [b"a", b"b", b"c", b"d", b"e"])
+    other_day = seed_audio(engine, None, [b"f"], day="2025-08-28")
+    other_campaign = seed_audio(engine, None, [b"g"], campaign="Other")
     complete(engine, ids[0])
     fail(engine, ids[1], "permanent")
     fail(engine, ids[2], "transient")
@@ -92,7 +91,7 @@ def test_pending_leaves_out_done_failed_cooling_and_claimed(engine):
 
 
 def test_claims_are_exclusive_and_expire(engine):
-    ids = seed_audio(engine, MemoryStore(), [b"a", b"b", b"c"])
+    ids = seed_audio(engine, None, [b"a", b"b", b"c"])
     with engine.begin() as conn:
         first = queue.claim(conn, ids[:2], worker="run-1", ttl=TTL)
     with engine.begin() as conn:
@@ -109,7 +108,7 @@ def test_claims_are_exclusive_and_expire(engine):
 
 
 def test_legacy_claim_without_expiry_counts_until_ttl(engine):
-    (audio_id,) = seed_audio(engine, MemoryStore(), [b"a"])
+    (audio_id,) = seed_audio(engine, None, [b"a"])
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -127,7 +126,7 @@ def test_legacy_claim_without_expiry_counts_until_ttl(engine):
 
 
 def test_claim_drops_rows_finished_meanwhile_and_release_is_per_worker(engine):
-    ids = seed_audio(engine, MemoryStore(), [b"a", b"b"])
+    ids = seed_audio(engine, None, [b"a", b"b"])
     complete(engine, ids[0], worker="someone")  # finished after our pending list was read
     with engine.begin() as conn:
         assert queue.claim(conn, ids, worker="me", ttl=TTL) == [ids[1]]
@@ -136,7 +135,7 @@ def test_claim_drops_rows_finished_meanwhile_and_release_is_per_worker(engine):
 
 
 def test_failures_count_attempts_and_success_clears_them(engine):
-    (audio_id,) = seed_audio(engine, MemoryStore(), [b"a"])
+    (audio_id,) = seed_audio(engine, None, [b"a"])
     fail(engine, audio_id, "transient")
     fail(engine, audio_id, "transient", cooldown=timedelta(minutes=5))
     (row,) = table(engine, "transcription_failures")
@@ -154,9 +153,9 @@ def test_failures_count_attempts_and_success_clears_them(engine):
 
 
 def test_pending_summary_groups_by_campaign_and_utc_day(engine):
-    seed_audio(engine, MemoryStore(), [b"a", b"b"])
-    seed_audio(engine, MemoryStore(), [b"c"], day="2025-08-28")
-    done = seed_audio(engine, MemoryStore(), [b"d"], campaign="Other")
+    seed_audio(engine, None, [b"a", b"b"])
+    seed_audio(engine, None, [b"c"], day="2025-08-28")
+    done = seed_audio(engine, None, [b"d"], campaign="Other")
     complete(engine, done[0])
     with engine.connect() as conn:
         summary = {

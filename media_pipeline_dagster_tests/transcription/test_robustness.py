@@ -56,7 +56,7 @@ def test_two_concurrent_runs_transcribe_every_file_exactly_once(openai_resources
     files = 20
     ids = seed_audio(
         engine,
-        openai_resources["object_store"].store,
+        openai_resources["object_store"],
         [wav_bytes(1.0, freq=200 + 10 * i) for i in range(files)],
     )
     # alone, one run needs ~6 s: far longer than the gap between the two processes' start-ups
@@ -79,7 +79,7 @@ def test_killed_run_loses_nothing_and_its_claims_are_reclaimed_after_ttl(
 ):
     engine = openai_resources["catalog"].engine
     bodies = [wav_bytes(1.0, freq=500 + 10 * i) for i in range(8)]
-    ids = seed_audio(engine, openai_resources["object_store"].store, bodies)
+    ids = seed_audio(engine, openai_resources["object_store"], bodies)
     sha_of = {i: hashlib.sha256(b).hexdigest() for i, b in zip(ids, bodies)}
     openai_fake.set_faults(latency=0.6)
     ttl_minutes = (
@@ -143,7 +143,7 @@ def test_a_30_mb_file_is_split_transcribed_and_stitched(
 ):
     body = big_wav(tmp_path / "long.wav", 30)
     (_audio_id,) = seed_audio(
-        openai_resources["catalog"].engine, openai_resources["object_store"].store, [body]
+        openai_resources["catalog"].engine, openai_resources["object_store"], [body]
     )
     meta = metadata(materialize(instance, openai_resources))
     assert meta["transcribed"] == 1 and meta["failed"] == 0

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
-from obstore.store import MemoryStore
 
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
@@ -34,12 +33,10 @@ def tick(instance, catalog, cursor=None):
 
 
 def test_one_run_per_campaign_over_its_pending_days_and_new_campaigns_registered(instance, catalog):
-    seed_audio(catalog.engine, MemoryStore(), [b"a", b"b"])
-    seed_audio(catalog.engine, MemoryStore(), [b"c"], day="2025-08-29")
-    seed_audio(catalog.engine, MemoryStore(), [b"d"], campaign="Gateway Calls")
-    seed_audio(
-        catalog.engine, MemoryStore(), [b"e"], day="2023-06-01"
-    )  # before the partitions start
+    seed_audio(catalog.engine, None, [b"a", b"b"])
+    seed_audio(catalog.engine, None, [b"c"], day="2025-08-29")
+    seed_audio(catalog.engine, None, [b"d"], campaign="Gateway Calls")
+    seed_audio(catalog.engine, None, [b"e"], day="2023-06-01")  # before the partitions start
     result = tick(instance, catalog)
     requests = {r.tags[CAMPAIGN_TAG]: r for r in result.run_requests}
     assert set(requests) == {"dexter-outbound", "gateway-calls"}
@@ -50,7 +47,7 @@ def test_one_run_per_campaign_over_its_pending_days_and_new_campaigns_registered
 
 
 def test_run_key_repeats_until_the_pending_state_changes(instance, catalog):
-    ids = seed_audio(catalog.engine, MemoryStore(), [b"a", b"b"])
+    ids = seed_audio(catalog.engine, None, [b"a", b"b"])
     first = tick(instance, catalog).run_requests[0].run_key
     assert (
         tick(instance, catalog).run_requests[0].run_key == first
@@ -69,14 +66,14 @@ def test_run_key_repeats_until_the_pending_state_changes(instance, catalog):
             cooldown=timedelta(minutes=60),
         )
     assert tick(instance, catalog).run_requests[0].run_key != first
-    seed_audio(catalog.engine, MemoryStore(), [b"new"])
+    seed_audio(catalog.engine, None, [b"new"])
     assert len({tick(instance, catalog).run_requests[0].run_key, first}) == 2
 
 
 def test_nothing_pending_or_campaign_busy_skips(instance, catalog):
     empty = tick(instance, catalog)
     assert isinstance(empty, dg.SkipReason) and empty.skip_message == "no pending audio"
-    seed_audio(catalog.engine, MemoryStore(), [b"a"])
+    seed_audio(catalog.engine, None, [b"a"])
     instance.add_run(
         dg.DagsterRun(
             job_name="__ASSET_JOB",

@@ -13,9 +13,9 @@ import sys
 import dagster as dg
 from dagster_openai import OpenAIResource
 
+from media_pipeline_dagster.resources.bucket import S3Bucket
 from media_pipeline_dagster.resources.databases import CatalogResource
 from media_pipeline_dagster.resources.fetch import FetchPolicyResource
-from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
 from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
 
 from .helpers import materialize
@@ -24,7 +24,7 @@ from .helpers import materialize
 def main(args: dict) -> None:
     resources = {
         "catalog": CatalogResource(database_url=args["pg_url"]),
-        "object_store": S3ObjectStoreResource(**args["s3"]),
+        "object_store": S3Bucket(**args["s3"]),
         "fetch_policy": FetchPolicyResource(),
         "transcriber": TranscriberResource(
             provider="openai",

@@ -1,4 +1,4 @@
-"""``setup_archive_bucket`` (the old setup_s3_bucket.py): bucket, Glacier lifecycle, versioning, write test.
+"""Setting up an S3 bucket: bucket, Glacier lifecycle, versioning, write test (boto3: obstore has none of these).
 
 Idempotent: every step reads the current state first and changes only what differs,
 so a second run reports "unchanged" everywhere. ``check_only`` reads and reports.
@@ -12,45 +12,18 @@ and has no versioning. What the store lacks is read back, not assumed, and ends 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import BucketSetupError
+from .types import SetupOptions, SetupReport
+
 LIFECYCLE_RULE_ID = "archive-cache-to-glacier"
-LIFECYCLE_PREFIX = "cache/"
 WRITE_TEST_PREFIX = "_archive_setup/"
 US_EAST_1 = "us-east-1"
 # What servers answer to a bucket sub-resource they do not implement.
 UNSUPPORTED_CODES = {"NotImplemented", "MethodNotAllowed", "501", "405"}
 DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
-
-
-class BucketSetupError(RuntimeError):
-    """The bucket cannot be used (taken by someone else, no permission); the message says what to do."""
-
-
-@dataclass(frozen=True)
-class SetupOptions:
-    region: str = US_EAST_1
-    check_only: bool = False
-    enable_versioning: bool = False
-    glacier_after_days: int = 90
-    write_test: bool = True
-
-
-@dataclass
-class SetupReport:
-    bucket: str
-    existed: bool = False
-    created: bool = False
-    region: str | None = None
-    lifecycle: str = ""
-    versioning: str = ""
-    write_test: str = "skipped"
-    changes: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # what check_only found missing or different
-    unsupported: list[str] = field(default_factory=list)  # what the store lacks, one sentence each
 
 
 def _code(exc: ClientError) -> str:
@@ -76,11 +49,11 @@ def bucket_exists(client, bucket: str) -> bool:
         raise
 
 
-def glacier_rule(days: int) -> dict:
+def glacier_rule(days: int, prefix: str) -> dict:
     return {
         "ID": LIFECYCLE_RULE_ID,
         "Status": "Enabled",
-        "Filter": {"Prefix": LIFECYCLE_PREFIX},
+        "Filter": {"Prefix": prefix},
         "Transitions": [{"Days": days, "StorageClass": "GLACIER"}],
         # With versioning on, overwritten copies should not stay in Standard for ever either.
         "NoncurrentVersionTransitions": [{"NoncurrentDays": days, "StorageClass": "GLACIER"}],
@@ -158,14 +131,14 @@ def _setup_lifecycle(client, bucket: str, options: SetupOptions, report: SetupRe
     except _Unsupported as exc:
         report.lifecycle = "not supported by this store"
         report.unsupported.append(
-            f"{exc}, so objects under {LIFECYCLE_PREFIX} will stay in their storage class instead of moving to "
+            f"{exc}, so objects under {options.lifecycle_prefix} will stay in their storage class instead of moving to "
             f"Glacier after {options.glacier_after_days} days"
         )
 
 
 def _lifecycle(client, bucket: str, options: SetupOptions, report: SetupReport) -> None:
     rules = _lifecycle_rules(client, bucket)
-    wanted = glacier_rule(options.glacier_after_days)
+    wanted = glacier_rule(options.glacier_after_days, options.lifecycle_prefix)
     ours = [r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID]
     if ours and _rule_shape(ours[0]) == _rule_shape(wanted):
         report.lifecycle = f"unchanged (Glacier after {options.glacier_after_days} days)"
@@ -240,10 +213,10 @@ def _write_test(client, bucket: str) -> str:
     return "ok (put, head, delete)"
 
 
-def setup_s3_bucket(client, bucket: str, options: SetupOptions) -> SetupReport:
+def setup_s3_bucket(client, bucket: str, options: SetupOptions, region: str) -> SetupReport:
     """Every step, in order; a store's error that no step expects ends as a BucketSetupError naming the step."""
     try:
-        return _setup(client, bucket, options)
+        return _setup(client, bucket, options, options.region or region)
     except ClientError as exc:
         raise BucketSetupError(
             f"{exc.operation_name} on {_where(client, bucket)} failed: {_answer(exc)}"
@@ -254,7 +227,7 @@ def setup_s3_bucket(client, bucket: str, options: SetupOptions) -> SetupReport:
         ) from None
 
 
-def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
+def _setup(client, bucket: str, options: SetupOptions, region: str) -> SetupReport:
     report = SetupReport(bucket=bucket, existed=bucket_exists(client, bucket))
     if not report.existed:
         if options.check_only:
@@ -262,8 +235,8 @@ def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
             return report
         extra = (
             {}
-            if options.region == US_EAST_1
-            else {"CreateBucketConfiguration": {"LocationConstraint": options.region}}
+            if region == US_EAST_1
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         )
         try:
             client.create_bucket(Bucket=bucket, **extra)
@@ -275,39 +248,14 @@ def _setup(client, bucket: str, options: SetupOptions) -> SetupReport:
                     ) from None
                 raise
         report.created = True
-        report.changes.append(f"bucket created in {options.region}")
+        report.changes.append(f"bucket created in {region}")
     report.region = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or US_EAST_1
-    if report.existed and report.region != options.region:
+    if report.existed and report.region != region:
         report.changes.append(
-            f"note: the bucket is in {report.region}, not {options.region} (buckets cannot move)"
+            f"note: the bucket is in {report.region}, not {region} (buckets cannot move)"
         )
     _setup_lifecycle(client, bucket, options, report)
     _setup_versioning(client, bucket, options, report)
     if options.write_test and not options.check_only:
         report.write_test = _write_test(client, bucket)
-    return report
-
-
-def setup_local_folder(root: Path, bucket: str, options: SetupOptions) -> SetupReport:
-    """The local profile's folder 'bucket': created if missing, written to; no lifecycle or versioning."""
-    report = SetupReport(
-        bucket=bucket,
-        existed=root.is_dir(),
-        region="local folder",
-        lifecycle="not applicable (local folder)",
-        versioning="not applicable (local folder)",
-    )
-    if not report.existed:
-        if options.check_only:
-            report.problems.append(f"folder {root} does not exist")
-            return report
-        root.mkdir(parents=True, exist_ok=True)
-        report.created = True
-        report.changes.append(f"folder {root} created")
-    if options.write_test and not options.check_only:
-        probe = root / f"{WRITE_TEST_PREFIX}write-test-{secrets.token_hex(4)}"
-        probe.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"media archive write test\n")
-        probe.unlink()
-        report.write_test = "ok (write, delete)"
     return report

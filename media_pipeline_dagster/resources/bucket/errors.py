@@ -1,4 +1,7 @@
-"""What an object store error means for a run: one object's problem, or the bucket's."""
+"""What a bucket error means: one object's problem, or the bucket's (a systemic failure).
+
+Every verb of a ``Bucket`` raises these, whichever backend answered, so callers never
+catch obstore or botocore exceptions."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import re
 
 from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
 
-from ..kernel.resilience import Kind, SystemicFailure, service_kind
+from ...kernel.resilience import Kind, SystemicFailure, service_kind
 
 CREDENTIALS_HINT = "check the key id and application key (BACKBLAZE_B2_KEY_ID / BACKBLAZE_B2_APPLICATION_KEY) and that the key may use this bucket"
 ENDPOINT_HINT = "check BACKBLAZE_B2_S3_ENDPOINT and the network"
@@ -20,6 +23,43 @@ _UNREACHABLE = (
     "failed to lookup address",
     "connect timeout",
 )
+
+
+class ObjectMissing(FileNotFoundError):
+    """No object under this key (or this version of it)."""
+
+
+class BucketError(RuntimeError):
+    """A bucket answered with an error no retry changes within this call.
+
+    ``kind``: "refused" (credentials or permissions), "no_bucket", "no_credentials",
+    "unreachable" or "failed"; ``code``/``status`` as the store gave them; ``where`` names
+    the bucket and endpoint, never a secret."""
+
+    def __init__(
+        self,
+        kind: str,
+        where: str,
+        detail: str,
+        code: str = "",
+        status: int = 0,
+        endpoint: str = "",
+    ):
+        super().__init__(f"{where}: {detail}")
+        self.kind, self.where, self.detail = kind, where, detail
+        self.code, self.status, self.endpoint = code, status, endpoint
+
+    @property
+    def refused(self) -> bool:
+        return self.kind in ("refused", "no_bucket", "no_credentials")
+
+
+class BucketCredentialsError(RuntimeError):
+    """No usable credentials for the bucket; the message names the profile and variables to set."""
+
+
+class BucketSetupError(RuntimeError):
+    """The bucket cannot be set up (taken by someone else, no permission); the message says what to do."""
 
 
 class StorageUnavailable(SystemicFailure):
