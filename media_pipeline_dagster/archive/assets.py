@@ -2,12 +2,13 @@
 
 import dagster as dg
 
+from ..kernel.metadata import markdown_table, metadata_values
 from ..resources.archive import MediaCacheResource, PostMediaDatabaseResource
 from ..resources.bucket import Bucket
 from . import queries
 from .config import ArchiveConfig
 from .locate import MediaCache
-from .metadata import LISTED, build_metadata, md_table
+from .metadata import LISTED, build_metadata
 from .partitions import month_bounds, partitioned_span, post_media_months
 from .stats import archive_statistics
 from .upload import (
@@ -114,15 +115,15 @@ def _selected_rows_check(report: ArchiveReport, dry_run: bool) -> dg.AssetCheckR
         check_name=SELECTED_ROWS_ARCHIVED,
         passed=not left,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "dry_run": dry_run,
-            "rows_selected": len(report.outcomes),
-            "rows_left_without_archive_url": len(left),
-            "rows": dg.MetadataValue.md(
-                md_table(
+        metadata=metadata_values(
+            {
+                "dry_run": dry_run,
+                "rows_selected": len(report.outcomes),
+                "rows_left_without_archive_url": len(left),
+                "rows": markdown_table(
                     ["media_id", "status", "reason"],
                     [(o.row.media_id, o.status, o.reason) for o in left[:LISTED]],
-                )
-            ),
-        },
+                ),
+            }
+        ),
     )

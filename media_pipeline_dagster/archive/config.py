@@ -3,8 +3,10 @@
 import dagster as dg
 from pydantic import Field
 
+from ..kernel.run_config import Concurrency, DryRun, Force, Limit
 
-class ArchiveConfig(dg.Config):
+
+class ArchiveConfig(DryRun, Limit, Force, Concurrency):
     """``post_media_archive`` (the old upload_to_s3.py)."""
 
     dry_run: bool = Field(
@@ -43,7 +45,7 @@ class ArchiveConfig(dg.Config):
     )
 
 
-class VerifyArchiveConfig(dg.Config):
+class VerifyArchiveConfig(Limit, Concurrency):
     """``archived_objects_exist`` (the old verify_s3_archive.py --verify-s3)."""
 
     limit: int | None = Field(

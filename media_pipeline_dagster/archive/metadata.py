@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ..kernel.markdown import md_table
+from ..kernel.metadata import markdown_table, metadata_value, metadata_values, per_second
 from .queries import Unpartitioned
 from .stats import ArchiveStatistics
 from .upload import (
@@ -55,37 +55,37 @@ def build_metadata(
     target: str,
     database: str,
     dry_run: bool,
-) -> dict[str, object]:
+) -> dict[str, dg.MetadataValue]:
     seconds = report.seconds
-    meta: dict[str, object] = {
-        "dry_run": dry_run,
-        "target": target,
-        "post_media_database": database,
-        "rows_selected": dg.MetadataValue.int(len(report.outcomes)),
-        "uploaded": dg.MetadataValue.int(report.count(UPLOADED)),
-        "already_in_bucket": dg.MetadataValue.int(report.count(PRESENT)),
-        "archive_url_written": dg.MetadataValue.int(report.rows_updated),
-        "missing_local_files": dg.MetadataValue.int(report.count(MISSING)),
-        "md5_mismatches": dg.MetadataValue.int(report.count(MISMATCH)),
-        "refused_paths": dg.MetadataValue.int(len(report.refused_paths)),
-        "invalid_rows": dg.MetadataValue.int(report.count(INVALID)),
-        "upload_failures": dg.MetadataValue.int(report.count(FAILED)),
-        "objects_uploaded": dg.MetadataValue.int(report.objects_uploaded),
-        "bytes_uploaded": dg.MetadataValue.int(report.bytes_uploaded),
-        "local_files_deleted": dg.MetadataValue.int(len(report.deleted_local)),
-        "seconds": dg.MetadataValue.float(round(seconds, 3)),
-        "mib_per_second": dg.MetadataValue.float(
-            round(report.bytes_uploaded / 2**20 / seconds, 2) if seconds else 0.0
-        ),
-        "statistics": statistics_table(stats),
-        "archived_pct": dg.MetadataValue.float(stats.overall.archived_pct),
-        "unpartitioned_unarchived_rows": dg.MetadataValue.int(outside.total),
-    }
+    meta = metadata_values(
+        {
+            "dry_run": dry_run,
+            "target": target,
+            "post_media_database": database,
+            "rows_selected": len(report.outcomes),
+            "uploaded": report.count(UPLOADED),
+            "already_in_bucket": report.count(PRESENT),
+            "archive_url_written": report.rows_updated,
+            "missing_local_files": report.count(MISSING),
+            "md5_mismatches": report.count(MISMATCH),
+            "refused_paths": len(report.refused_paths),
+            "invalid_rows": report.count(INVALID),
+            "upload_failures": report.count(FAILED),
+            "objects_uploaded": report.objects_uploaded,
+            "bytes_uploaded": report.bytes_uploaded,
+            "local_files_deleted": len(report.deleted_local),
+            "seconds": float(round(seconds, 3)),
+            "mib_per_second": per_second(report.bytes_uploaded / 2**20, seconds, 2),
+            "statistics": statistics_table(stats),
+            "archived_pct": float(stats.overall.archived_pct),
+            "unpartitioned_unarchived_rows": outside.total,
+        }
+    )
     if dry_run:
-        meta["planned"] = dg.MetadataValue.int(report.count(PLANNED))
+        meta["planned"] = metadata_value(report.count(PLANNED))
     missing = report.with_status(MISSING)
     if missing:
-        meta["missing_local_file_ids"] = dg.MetadataValue.json(
+        meta["missing_local_file_ids"] = metadata_value(
             [
                 {
                     "media_id": o.row.media_id,
@@ -98,22 +98,18 @@ def build_metadata(
         )
     problems = report.with_status(MISMATCH, REFUSED, INVALID, FAILED)
     if problems:
-        meta["problems"] = dg.MetadataValue.md(
-            md_table(
-                ["media_id", "status", "reason"],
-                [(o.row.media_id, o.status, o.reason) for o in problems[:LISTED]],
-            )
+        meta["problems"] = markdown_table(
+            ["media_id", "status", "reason"],
+            [(o.row.media_id, o.status, o.reason) for o in problems[:LISTED]],
         )
     if report.refused_paths:
-        meta["refused_path_ids"] = dg.MetadataValue.json(
+        meta["refused_path_ids"] = metadata_value(
             [{"media_id": m, "path": p} for m, p in report.refused_paths[:LISTED]]
         )
     if report.unknown_mime_types:
-        meta["unknown_mime_types"] = dg.MetadataValue.json(
-            dict(report.unknown_mime_types.most_common(20))
-        )
+        meta["unknown_mime_types"] = metadata_value(dict(report.unknown_mime_types.most_common(20)))
     if outside.total:
-        meta["unpartitioned"] = dg.MetadataValue.json(
+        meta["unpartitioned"] = metadata_value(
             {
                 "created_at_null": outside.undated,
                 "before_first_partition": outside.before_start,
@@ -123,10 +119,8 @@ def build_metadata(
         )
     shown = [o for o in report.outcomes if o.status in (*ARCHIVED, PLANNED)][:PREVIEW_ROWS]
     if shown:
-        meta["preview"] = dg.MetadataValue.md(
-            md_table(
-                ["media_id", "status", "key", "bytes"],
-                [(o.row.media_id, o.status, o.key, o.size) for o in shown],
-            )
+        meta["preview"] = markdown_table(
+            ["media_id", "status", "key", "bytes"],
+            [(o.row.media_id, o.status, o.key, o.size) for o in shown],
         )
     return meta

@@ -72,7 +72,7 @@ def audio_files(
         dry_run=config.dry_run,
         limit=config.limit,
         keep_local_dir=Path(config.local_dir).resolve() if config.keep_local else None,
-        retry_permanent_failures=config.retry_permanent_failures,
+        retry_failed=config.retry_failed,
         transfer=audio_transfer.transfer_settings(config.concurrency, fetch_policy.policy()),
     )
     try:

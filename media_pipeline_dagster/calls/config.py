@@ -1,11 +1,23 @@
 """Run configuration of ``audio_files`` (the downloader's flags, as Launchpad fields) and
 the settings of the call sources."""
 
-import dagster as dg
+from typing import ClassVar
+
 from pydantic import Field
 
+from ..kernel.run_config import (
+    Concurrency,
+    DryRun,
+    Limit,
+    RenamedFields,
+    RetryFailed,
+    deprecated_name_of,
+)
 
-class AudioIngestConfig(dg.Config):
+
+class AudioIngestConfig(DryRun, Limit, Concurrency, RetryFailed, RenamedFields):
+    RENAMED: ClassVar[dict[str, str]] = {"retry_permanent_failures": "retry_failed"}
+
     dry_run: bool = Field(
         default=False,
         description="Plan and report only: no downloads, no uploads, no catalog writes.",
@@ -25,10 +37,13 @@ class AudioIngestConfig(dg.Config):
         default="audio_tmp",
         description="Where keep_local copies go (relative to the working directory).",
     )
-    retry_permanent_failures: bool = Field(
+    retry_failed: bool = Field(
         default=False, description="Try again URLs that failed permanently before (404, not audio)."
     )
     csv_files: list[str] | None = Field(
         default=None,
         description="Read only these inbox files (names, as the sensor sets them). Unset: every CSV in the inbox.",
+    )
+    retry_permanent_failures: bool | None = Field(
+        default=None, description=deprecated_name_of("retry_failed")
     )

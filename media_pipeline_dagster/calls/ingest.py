@@ -34,7 +34,7 @@ class IngestOptions:
     dry_run: bool = False
     limit: int | None = None
     keep_local_dir: Path | None = None
-    retry_permanent_failures: bool = False
+    retry_failed: bool = False
     transfer: TransferSettings = field(default_factory=TransferSettings)
 
 
@@ -122,11 +122,7 @@ def plan(
             report.already_cataloged += 1  # cataloged under another URL of the same recording
             continue
         failure = failures.get(row.url_sha1)
-        if (
-            failure is not None
-            and failure.status == "permanent"
-            and not options.retry_permanent_failures
-        ):
+        if failure is not None and failure.status == "permanent" and not options.retry_failed:
             report.known_permanent_failures += 1
             report.skipped_failures.append(
                 Failure(

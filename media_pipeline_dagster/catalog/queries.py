@@ -36,12 +36,12 @@ AUDIO_COLUMNS = (
 )
 
 
-def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _dialect_insert(conn: sa.Connection, table: sa.Table):
+def dialect_insert(conn: sa.Connection, table: sa.Table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
@@ -50,7 +50,7 @@ def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, 
     legacy SQL backfill) for the URL hashes the catalog holds: one query per 1,000 keys."""
     wanted = sorted(set(sha1s))
     found: dict[str, str | None] = {}
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         stmt = sa.select(audio_files.c.url_sha1, audio_files.c.b2_object_key).where(
             audio_files.c.url_sha1.in_(chunk)
         )
@@ -92,7 +92,7 @@ def attach_objects(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[s
 def existing_recording_ids(conn: sa.Connection, recording_ids: Iterable[str | None]) -> set[str]:
     wanted = sorted({rid for rid in recording_ids if rid})
     found: set[str] = set()
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         stmt = sa.select(audio_files.c.recording_id).where(audio_files.c.recording_id.in_(chunk))
         found.update(conn.scalars(stmt))
     return found
@@ -107,12 +107,12 @@ def insert_audio_files(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> d
     One cached statement runs over the whole batch (SQLAlchemy's insertmanyvalues).
     """
     stmt = (
-        _dialect_insert(conn, audio_files)
+        dialect_insert(conn, audio_files)
         .on_conflict_do_nothing(index_elements=["url_sha1"])
         .returning(audio_files.c.url_sha1, audio_files.c.id)
     )
     inserted: dict[str, int] = {}
-    for chunk in _chunks(list(rows), INSERT_CHUNK):
+    for chunk in chunks(list(rows), INSERT_CHUNK):
         values = [{col: row.get(col) for col in AUDIO_COLUMNS} for row in chunk]
         try:
             with conn.begin_nested():
@@ -139,7 +139,7 @@ def refresh_index_in_phone(conn: sa.Connection, phones: Iterable[str | None]) ->
             WHERE a.id = o.id AND a.index_in_phone IS DISTINCT FROM o.rn
             """
         )
-        for chunk in _chunks(wanted, LOOKUP_CHUNK):
+        for chunk in chunks(wanted, LOOKUP_CHUNK):
             conn.execute(sql, {"phones": list(chunk)})
         return
     sql = sa.text(
@@ -150,7 +150,7 @@ def refresh_index_in_phone(conn: sa.Connection, phones: Iterable[str | None]) ->
         WHERE audio_files.id = o.id AND audio_files.index_in_phone IS NOT o.rn
         """
     ).bindparams(sa.bindparam("phones", expanding=True))
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         conn.execute(sql, {"phones": list(chunk)})
 
 
@@ -196,7 +196,7 @@ def audio_files_between(
 def failures_for(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, sa.Row]:
     wanted = sorted(set(sha1s))
     found: dict[str, sa.Row] = {}
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         stmt = sa.select(ingest_failures).where(ingest_failures.c.url_sha1.in_(chunk))
         found.update({row.url_sha1: row for row in conn.execute(stmt)})
     return found
@@ -206,7 +206,7 @@ def record_ingest_failures(conn: sa.Connection, failures: Sequence[dict[str, Any
     """Upsert failures: ``attempts`` grows, the latest status and error win."""
     if not failures:
         return
-    insert = _dialect_insert(conn, ingest_failures)
+    insert = dialect_insert(conn, ingest_failures)
     stmt = insert.on_conflict_do_update(
         index_elements=["url_sha1"],
         set_={
@@ -218,11 +218,11 @@ def record_ingest_failures(conn: sa.Connection, failures: Sequence[dict[str, Any
             "last_attempt_at": insert.excluded.last_attempt_at,
         },
     )
-    for chunk in _chunks(list(failures), INSERT_CHUNK):
+    for chunk in chunks(list(failures), INSERT_CHUNK):
         conn.execute(stmt.values(list(chunk)))
 
 
 def clear_ingest_failures(conn: sa.Connection, sha1s: Iterable[str]) -> None:
     wanted = sorted(set(sha1s))
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         conn.execute(sa.delete(ingest_failures).where(ingest_failures.c.url_sha1.in_(chunk)))

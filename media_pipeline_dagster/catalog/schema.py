@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from ..kernel.resilience import SystemicFailure
+from ..kernel.sql_files import packaged_sql
 from .tables import SCHEMA
 
 DDL_FILES = (
@@ -104,19 +104,12 @@ def create_catalog_engine(url: str, **pool_options) -> sa.Engine:
     return engine
 
 
-def _split_statements(script: str) -> list[str]:
-    """Split a DDL file on ';' line ends; the files hold no procedural bodies."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
-
-
 def _folder(dialect: str) -> str:
     return "postgres" if dialect == "postgresql" else "sqlite"
 
 
 def _statements_of(dialect: str, name: str) -> list[str]:
-    root = resources.files("media_pipeline_dagster") / "sql" / _folder(dialect)
-    return _split_statements((root / name).read_text(encoding="utf-8"))
+    return packaged_sql(_folder(dialect), name)
 
 
 def ddl_statements(dialect: str) -> list[str]:

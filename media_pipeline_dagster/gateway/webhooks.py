@@ -22,15 +22,16 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from ..catalog.queries import _dialect_insert
+from ..catalog.queries import dialect_insert
 from ..catalog.tables import gateway_callbacks
 from ..kernel import fetch
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, mask_url
+from ..kernel.resilience import next_attempt_at
 from .status import audio_status
 
 log = logging.getLogger("media_pipeline_dagster.gateway.webhooks")
@@ -50,7 +51,7 @@ def callback_allowed(url: str, hosts: frozenset[str]) -> bool:
 def register(engine: sa.Engine, audio_file_id: int, url: str, key_name: str) -> None:
     with engine.begin() as conn:
         stmt = (
-            _dialect_insert(conn, gateway_callbacks)
+            dialect_insert(conn, gateway_callbacks)
             .values(
                 audio_file_id=audio_file_id,
                 callback_url=url,
@@ -169,8 +170,9 @@ def deliver_due(
                 error,
             )
         else:
-            wait = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1))
-            values["next_attempt_at"] = now + timedelta(seconds=wait)
+            values["next_attempt_at"] = next_attempt_at(
+                attempts, FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, now
+            )
         with engine.begin() as conn:
             conn.execute(
                 sa.update(g)

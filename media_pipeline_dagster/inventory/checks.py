@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from ..kernel.markdown import md_table
 from ..resources.bucket import Bucket
 from ..resources.d1 import D1Connection, D1Error, D1Resource, Statement
 from ..resources.inventory_options import InventoryOptionsResource
 from . import snapshot as snapshots
 from .collect import DEFAULT_SNAPSHOT_PREFIX
-from .metadata import md_table
 from .schema import table_columns
 from .snapshot import Snapshot
 from .statements import LAST_SEEN, TABLE, AssetRow, asset_rows

@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from ..kernel.run_config import DryRun
 from .collect import DEFAULT_SNAPSHOT_PREFIX
 from .sync import DEFAULT_READ_PAGE
 
@@ -18,7 +19,7 @@ class InventoryConfig(dg.Config):
     verbose: bool = Field(default=False, description="Log the added and removed keys.")
 
 
-class D1SyncConfig(dg.Config):
+class D1SyncConfig(DryRun):
     dry_run: bool = Field(
         default=False,
         description="Read D1 and show the SQL and counts it would send; write nothing.",

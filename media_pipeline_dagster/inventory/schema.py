@@ -15,11 +15,10 @@ names in ``d1_migrations``), then only what is missing, in one atomic request:
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 
+from ..kernel.sql_files import packaged_sql
 from ..resources.d1 import D1Connection, D1Error, Statement
 from .statements import ENRICH_COLUMNS, LAST_SEEN, TABLE
 
@@ -52,20 +51,7 @@ MIGRATIONS = (
 
 
 def sql_file_statements(name: str) -> list[Statement]:
-    text = (resources.files("media_pipeline_dagster") / "sql" / "d1" / name).read_text(
-        encoding="utf-8"
-    )
-    out, buf = [], ""
-    for line in text.splitlines(keepends=True):
-        if not buf and (not line.strip() or line.lstrip().startswith("--")):
-            continue
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(Statement(buf.strip()))
-            buf = ""
-    if buf.strip():
-        raise ValueError(f"sql/d1/{name} ends with an incomplete statement: {buf.strip()[:80]!r}")
-    return out
+    return [Statement(sql) for sql in packaged_sql("d1", name)]
 
 
 @dataclass

@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 import aiohttp
 from aiohttp.resolver import ThreadedResolver
 
+from .resilience import Kind, http_kind
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -334,9 +336,11 @@ def run_sync(coro):
 
 
 def _status_error(url: str, status: int, action: str) -> FetchError:
-    transient = status in (408, 425, 429) or status >= 500
     return FetchError(
-        url, f"HTTP {status} {action} {mask_url(url)}", transient=transient, status=status
+        url,
+        f"HTTP {status} {action} {mask_url(url)}",
+        transient=http_kind(status) is Kind.TRANSIENT,
+        status=status,
     )
 
 

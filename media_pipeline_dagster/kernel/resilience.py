@@ -19,7 +19,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 import tenacity
@@ -48,6 +48,14 @@ def service_kind(status: int) -> Kind:
     if status in (401, 403):
         return Kind.SYSTEMIC
     return http_kind(status)
+
+
+def api_kind(status: int | None) -> Kind:
+    """An API client's error (OpenAI, Cloudflare: the rules their SDKs retry by): no answer at
+    all (``None``: timeout, connection refused) and 409 (a concurrent request won) may pass later."""
+    if status is None or status == 409:
+        return Kind.TRANSIENT
+    return service_kind(status)
 
 
 def retry_after_seconds(
@@ -79,26 +87,51 @@ def retry_after_seconds(
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def backoff_wait(base: float, cap: float):
-    """Exponential backoff with full jitter (base, 2·base, 4·base … at most ``cap``), except that
-    an exception carrying ``retry_after`` (seconds) waits that long instead, capped the same."""
-    jitter = tenacity.wait_random_exponential(multiplier=base, max=cap)
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """The wait after failed attempt ``attempt`` (1, 2, …) without jitter: base doubling, at most cap.
+    For retries that are scheduled rather than slept (a queue, a table's ``next_attempt_at``)."""
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+def backoff_wait(
+    base: float, cap: float, *, jitter: bool = True, retry_after_cap: float | None = None
+):
+    """Exponential backoff (base, 2·base, 4·base … at most ``cap``), with full jitter unless
+    ``jitter=False``; an exception carrying ``retry_after`` (seconds) waits that long instead,
+    at most ``retry_after_cap`` (``cap`` unless given)."""
+    exponential = (
+        tenacity.wait_random_exponential(multiplier=base, max=cap)
+        if jitter
+        else tenacity.wait_exponential(multiplier=base, max=cap)
+    )
+    asked_cap = cap if retry_after_cap is None else retry_after_cap
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         asked = getattr(exc, "retry_after", None)
         if asked is not None:
-            return min(cap, float(asked))
-        return jitter(state)
+            return min(asked_cap, float(asked))
+        return exponential(state)
 
     return wait
+
+
+class stop_when_retry_after_exceeds(tenacity.stop.stop_base):
+    """Give up at once when the server asks for a longer wait than ``limit`` (waiting an hour
+    inside one request helps nobody; the next run asks again). Combine with ``|``."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        asked = getattr(outcome.exception(), "retry_after", None) if outcome else None
+        return asked is not None and float(asked) > self.limit
 
 
 def next_attempt_at(
     attempts: int, base_seconds: float, cap_seconds: float, now: datetime | None = None
 ) -> datetime:
     """When a recorded failure may be tried again: base doubling per attempt, at most ``cap``."""
-    from datetime import timedelta
-
     now = now or datetime.now(UTC)
-    return now + timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+    return now + timedelta(seconds=backoff_delay(attempts, base_seconds, cap_seconds))

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import dagster as dg
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+import tenacity
+
+from ..kernel.resilience import Kind, backoff_wait, http_kind, retry_after_seconds
+
+ALERT_ATTEMPTS = 4  # the first try and three retries, about four seconds in all
+
+
+class _TransientAnswer(Exception):
+    """The webhook answered 429/5xx: worth another try after ``retry_after`` if it asked."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.retry_after = retry_after_seconds(response.headers)
 
 
 class AlertWebhookError(RuntimeError):
@@ -29,28 +43,33 @@ class OperationsResource(dg.ConfigurableResource):
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}" if self.ui_base_url else None
 
     def post(self, payload: dict) -> None:
-        """POST the payload; 429 and 5xx are retried with backoff (urllib3's Retry), so a
-        chat service's brief hiccup does not lose the alert."""
-        if not self.alert_webhook_url:
+        """POST the payload; 429, 5xx and connection errors are retried with backoff
+        (kernel.resilience), so a chat service's brief hiccup does not lose the alert."""
+        url = self.alert_webhook_url
+        if not url:
             return
-        session = requests.Session()
-        retry = Retry(
-            total=3,
-            backoff_factor=0.5,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"POST"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(ALERT_ATTEMPTS),
+            wait=backoff_wait(0.5, 8.0),
+            retry=tenacity.retry_if_exception_type(
+                (_TransientAnswer, requests.ConnectionError, requests.Timeout)
+            ),
+            reraise=True,
         )
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        with session:
-            response = session.post(
-                self.alert_webhook_url, json=payload, timeout=self.timeout_seconds
-            )
+        with requests.Session() as session:
+            try:
+                response = retrying(self._post_once, session, url, payload)
+            except _TransientAnswer as exc:
+                response = exc.response
         if response.status_code >= 300:
-            host = requests.utils.urlparse(self.alert_webhook_url).hostname
+            host = urlsplit(url).hostname
             raise AlertWebhookError(
                 f"alert webhook at {host} answered {response.status_code}: {response.text[:200]!r}; "
                 "check MEDIA_PIPELINE_ALERT_WEBHOOK_URL"
             )
+
+    def _post_once(self, session: requests.Session, url: str, payload: dict) -> requests.Response:
+        response = session.post(url, json=payload, timeout=self.timeout_seconds)
+        if http_kind(response.status_code) is Kind.TRANSIENT:
+            raise _TransientAnswer(response)
+        return response

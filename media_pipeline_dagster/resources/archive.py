@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from ..catalog.schema import mask_database_url, normalize_database_url
+from ..kernel.engines import EngineCache
 from .post_media_table import create_post_media_engine, ensure_post_media
 
-_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES = EngineCache(create_post_media_engine)
 
 
 class PostMediaDatabaseResource(dg.ConfigurableResource):
@@ -29,12 +30,11 @@ class PostMediaDatabaseResource(dg.ConfigurableResource):
     @property
     def engine(self) -> sa.Engine:
         url = normalize_database_url(self.database_url)
-        if url not in _ENGINES:  # one pool per URL per process
-            _ENGINES[url] = create_post_media_engine(url)
+        engine = _ENGINES.get(url)
         if not self._ready:
-            ensure_post_media(_ENGINES[url], create=self.create_table)
+            ensure_post_media(engine, create=self.create_table)
             self._ready = True
-        return _ENGINES[url]
+        return engine
 
     @property
     def display_url(self) -> str:

@@ -10,7 +10,6 @@ passes in production. Values always travel as bound parameters.
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import tenacity
 from pydantic import Field
 
+from ..kernel.resilience import (
+    Kind,
+    api_kind,
+    backoff_wait,
+    retry_after_seconds,
+    stop_when_retry_after_exceeds,
+)
 from .wrangler import WRANGLER_D1_FOLDER, wrangler_local_file
 
 MAX_PARAMS_PER_STATEMENT = 100
@@ -35,6 +42,14 @@ class D1Error(RuntimeError):
 
 class D1ConfigurationError(D1Error):
     """No usable token, account or database: nothing was sent."""
+
+
+class _Transient(Exception):
+    """One failed attempt worth repeating (429, 409, 5xx, no answer); ``retry_after`` if asked."""
+
+    def __init__(self, reason: str, retry_after: float | None):
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -273,57 +288,55 @@ class CloudflareD1Connection(D1Connection):
 
     def _call(self, what: str, send: Callable[[], Any]) -> dict:
         """One API call with D1's error envelope checked and transient failures retried."""
-        sdk, attempt = self._sdk, 0
-        while True:
-            attempt += 1
-            try:
-                envelope = send().json()
-            except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._r.max_retries + 1)
+            | stop_when_retry_after_exceeds(self._r.max_retry_after_seconds),
+            wait=backoff_wait(
+                self._r.backoff_base_seconds,
+                self._r.backoff_max_seconds,
+                retry_after_cap=self._r.max_retry_after_seconds,
+            ),
+            retry=tenacity.retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            envelope = retrying(self._send_once, what, send)
+        except _Transient as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise D1Error(
+                f"D1 failed {what} after {attempts} attempt(s) ({exc}). D1 rolls a failed request back as a "
+                "whole; earlier requests stay committed and a re-run continues from there."
+            ) from None
+        if not isinstance(envelope, dict) or envelope.get("success") is not True:
+            # The SDK turns HTTP 200 + success:false into an empty page; it is a failure.
+            raise D1Error(
+                f"D1 answered success=false to {what} ({_errors_text(envelope)}); nothing of that request was written."
+            )
+        return envelope
+
+    def _send_once(self, what: str, send: Callable[[], Any]) -> Any:
+        sdk = self._sdk
+        try:
+            return send().json()
+        except (sdk.APIStatusError, sdk.APIConnectionError) as exc:
+            status = getattr(exc, "status_code", None)
+            kind = api_kind(status)
+            if kind is Kind.SYSTEMIC:
                 raise D1ConfigurationError(
-                    f"Cloudflare rejected the API token (HTTP {exc.status_code}: {_errors_text(exc.body)}) while trying to "
+                    f"Cloudflare rejected the API token (HTTP {status}: {_errors_text(exc.body)}) while trying to "
                     f"{what}: check CLOUDFLARE_API_TOKEN has D1 Edit permission on account {self._r.account_id}."
                 ) from None
-            except (
-                sdk.RateLimitError,
-                sdk.InternalServerError,
-                sdk.ConflictError,
-                sdk.APIConnectionError,
-            ) as exc:
-                response = getattr(exc, "response", None)
-                status = getattr(exc, "status_code", None)
-                reason = (
-                    f"HTTP {status}: {_errors_text(getattr(exc, 'body', None))}"
-                    if status
-                    else str(exc)
-                )
-                wait = self._wait(attempt, response)
-                if attempt > self._r.max_retries or wait > self._r.max_retry_after_seconds:
-                    raise D1Error(
-                        f"D1 failed {what} after {attempt} attempt(s) ({reason}). D1 rolls a failed request back as a "
-                        "whole; earlier requests stay committed and a re-run continues from there."
-                    ) from None
-                time.sleep(wait)
-                continue
-            except sdk.APIStatusError as exc:
+            if kind is Kind.PERMANENT:
                 raise D1Error(
-                    f"D1 refused {what} (HTTP {exc.status_code}: {_errors_text(exc.body)})"
+                    f"D1 refused {what} (HTTP {status}: {_errors_text(exc.body)})"
                 ) from None
-            if not isinstance(envelope, dict) or envelope.get("success") is not True:
-                # The SDK turns HTTP 200 + success:false into an empty page; it is a failure.
-                raise D1Error(
-                    f"D1 answered success=false to {what} ({_errors_text(envelope)}); nothing of that request was written."
-                )
-            return envelope
-
-    def _wait(self, attempt: int, response: Any) -> float:
-        header = response.headers.get("retry-after") if response is not None else None
-        try:
-            return max(0.0, float(header))
-        except (TypeError, ValueError):
-            backoff = min(
-                self._r.backoff_max_seconds, self._r.backoff_base_seconds * 2 ** (attempt - 1)
-            )
-            return backoff * (0.5 + random.random() / 2)
+            response = getattr(exc, "response", None)
+            raise _Transient(
+                f"HTTP {status}: {_errors_text(getattr(exc, 'body', None))}"
+                if status
+                else str(exc),
+                retry_after_seconds(response.headers) if response is not None else None,
+            ) from None
 
     def close(self) -> None:
         self._client.close()

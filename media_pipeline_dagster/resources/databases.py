@@ -14,16 +14,10 @@ from ..catalog.schema import (
     mask_database_url,
     normalize_database_url,
 )
+from ..kernel.engines import EngineCache
 from ..kernel.resilience import SystemicFailure
 
-_ENGINES: dict[str, sa.Engine] = {}
-
-
-def _engine_for(url: str, factory) -> sa.Engine:
-    # One engine (and pool) per URL per process, shared by resources and sensors.
-    if url not in _ENGINES:
-        _ENGINES[url] = factory(url)
-    return _ENGINES[url]
+_ENGINES = EngineCache(create_catalog_engine)
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -37,7 +31,7 @@ class CatalogResource(dg.ConfigurableResource):
         """The engine, after a first connection has proved the catalog answers and holds our tables.
 
         Raises SystemicFailure naming the database (password masked) when it cannot be reached."""
-        engine = _engine_for(normalize_database_url(self.database_url), create_catalog_engine)
+        engine = _ENGINES.get(normalize_database_url(self.database_url))
         if not self._ready:
             try:
                 ensure_schema(engine)
@@ -71,7 +65,7 @@ class RecordingsDatabaseResource(dg.ConfigurableResource):
                 "no recordings source database configured (set RECORDINGS_DATABASE_URL)"
             )
         url = normalize_database_url(self.database_url)
-        return _engine_for(url, _recordings_engine)
+        return _RECORDINGS_ENGINES.get(url)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,3 +91,6 @@ def _recordings_engine(url: str) -> sa.Engine:
         dbapi_conn.execute("ATTACH DATABASE ? AS public", (path,))
 
     return engine
+
+
+_RECORDINGS_ENGINES = EngineCache(_recordings_engine)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from ..catalog.schema import mask_database_url, normalize_database_url
+from ..kernel.sql_files import packaged_sql
 
 TABLE = "post_media"
 DDL_FILE = "0001_post_media.sql"
@@ -47,11 +47,7 @@ def create_post_media_engine(url: str) -> sa.Engine:
 
 def ddl_statements(dialect: str) -> list[str]:
     folder = "postgres" if dialect == "postgresql" else "sqlite"
-    text = (
-        resources.files("media_pipeline_dagster") / "sql" / "archive" / folder / DDL_FILE
-    ).read_text(encoding="utf-8")
-    lines = [line.split("--")[0] for line in text.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    return packaged_sql("archive", folder, DDL_FILE)
 
 
 def ensure_post_media(engine: sa.Engine, *, create: bool) -> None:

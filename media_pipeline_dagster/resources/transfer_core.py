@@ -8,13 +8,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..kernel.audio_sniff import (
+    AUDIO_SIGNATURES,
+    SNIFF_BYTES,
+    audio_signature,
+    declared_audio_capable,
+    declared_not_audio,
+    is_document,
+    media_type,
+)
 from ..kernel.fetch import FetchPolicy, mask_url
+from ..kernel.resilience import Kind, http_kind
 from .bucket import Bucket
 
 MiB = 1024 * 1024
 HASH_OFF_LOOP_BYTES = MiB  # hashing bigger buffers in a thread keeps the loop responsive
-_NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,10 @@ def shown_url(url: str) -> str:
 def http_status_error(
     status: int, url: str, reason: str = "", retry_after: float | None = None
 ) -> TransferError:
-    """429, 408, 425 and 5xx are worth another try; other 4xx are not."""
-    transient = status in (408, 425, 429) or status >= 500
+    """429, 408, 425 and 5xx are worth another try; other 4xx are not (``http_kind``)."""
     return TransferError(
         f"HTTP {status} {reason} from {shown_url(url)}".replace("  ", " "),
-        permanent=not transient,
+        permanent=http_kind(status) is Kind.PERMANENT,
         code=status,
         retry_after=retry_after,
     )
@@ -103,60 +110,24 @@ def short_body(url: str, got: int, declared: int) -> TransferError:
     )
 
 
-# (offset, bytes) pairs that all must match; the formats OpenAI and faster-whisper read, and dialer exports.
-AUDIO_SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
-    "WAV": ((0, b"RIFF"), (8, b"WAVE")),
-    "WAV (RF64)": ((0, b"RF64"), (8, b"WAVE")),
-    "MP3 (ID3)": ((0, b"ID3"),),
-    "OGG/Opus": ((0, b"OggS"),),
-    "FLAC": ((0, b"fLaC"),),
-    "M4A/MP4": ((4, b"ftyp"),),
-    "WebM/Matroska": ((0, b"\x1a\x45\xdf\xa3"),),
-    "AMR": ((0, b"#!AMR"),),
-    "AIFF": ((0, b"FORM"), (8, b"AIF")),
-    "CAF": ((0, b"caff"),),
-    "WMA/ASF": ((0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),),
-    "AU": ((0, b".snd"),),
-}
-_AUDIO_TYPES = (
-    "audio/",
-    "video/",
-    "application/octet-stream",
-    "binary/octet-stream",
-    "application/ogg",
-)
-
-
-def audio_signature(head: bytes) -> str | None:
-    """The audio format the first bytes announce, or None."""
-    for name, parts in AUDIO_SIGNATURES.items():
-        if all(head[offset : offset + len(magic)] == magic for offset, magic in parts):
-            return name
-    if (
-        len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
-    ):  # MPEG audio / ADTS AAC frame sync
-        return "MPEG audio"
-    return None
-
-
 def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = False) -> None:
     """Refuse web pages and other documents served where audio was expected.
 
     ``strict`` (the gateway) also refuses any Content-Type that cannot carry audio and a
     body whose first bytes are no known audio signature."""
-    ctype = (content_type or "").split(";")[0].strip().lower()[:100]
+    ctype = media_type(content_type)
     url = shown_url(url)
-    if ctype.startswith(_NOT_AUDIO_TYPES):
+    if declared_not_audio(ctype):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
-    head = bytes(memoryview(first_bytes)[:64])
-    if head.lstrip().lower().startswith(_HTML_STARTS):
+    head = bytes(memoryview(first_bytes)[:SNIFF_BYTES])
+    if is_document(head):
         raise TransferError(
             f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})",
             permanent=True,
         )
     if not strict:
         return
-    if ctype and not ctype.startswith(_AUDIO_TYPES):
+    if not declared_audio_capable(ctype):
         raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
     if audio_signature(head) is None:
         # Never echo the bytes: they may be a file the URL should not have reached.

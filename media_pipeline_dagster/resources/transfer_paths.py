@@ -17,6 +17,7 @@ import asyncio
 import aiohttp
 
 from ..kernel.fetch import FetchRefused, open_url
+from ..kernel.resilience import retry_after_seconds
 from .transfer_core import (
     MemoryBudget,
     MiB,
@@ -33,14 +34,6 @@ from .transfer_core import (
 )
 
 FIRST_CHUNK = 64 * 1024
-
-
-def _retry_after(headers) -> float | None:
-    value = headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 class HttpClient:
@@ -77,7 +70,7 @@ async def via_http(
         async with open_url(client.session(), settings.fetch_policy, job.url) as resp:
             if resp.status >= 400:
                 raise http_status_error(
-                    resp.status, job.url, resp.reason or "", _retry_after(resp.headers)
+                    resp.status, job.url, resp.reason or "", retry_after_seconds(resp.headers)
                 )
             if resp.status >= 300:
                 raise TransferError(

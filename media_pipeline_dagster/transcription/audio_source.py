@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..kernel.audio_sniff import SNIFF_BYTES, is_document
 from ..kernel.fetch import FetchError, FetchPolicy, FetchRefused, download_to_file
 from ..resources.bucket import Bucket, ObjectMissing
 from ..resources.transcriber.providers import TranscriptionError
@@ -19,7 +20,6 @@ from ..resources.transcriber.providers import TranscriptionError
 CHUNK = 1 << 20
 # A call is minutes of audio; a URL streaming without end must not fill the disk.
 MAX_AUDIO_BYTES = 2 * 1024**3
-_HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"{")
 
 
 def _suffix(name: str) -> str:
@@ -74,8 +74,8 @@ def _download(policy: FetchPolicy, url: str | None, dest: Path, timeout: float) 
 
 def _check_audio(path: Path) -> None:
     with path.open("rb") as fh:
-        head = fh.read(64)
+        head = fh.read(SNIFF_BYTES)
     if not head:
         raise TranscriptionError("permanent", "the audio file is empty (0 bytes)")
-    if head.lstrip().lower().startswith(_HTML_STARTS):
+    if is_document(head):
         raise TranscriptionError("permanent", "the audio file is a text/HTML document, not audio")

@@ -1,9 +1,19 @@
 """Run configuration of ``transcriptions``: the legacy worker's flags, as Launchpad fields."""
 
 from enum import Enum
+from typing import ClassVar
 
-import dagster as dg
 from pydantic import Field
+
+from ..kernel.run_config import (
+    Concurrency,
+    DryRun,
+    Force,
+    Limit,
+    RenamedFields,
+    RetryFailed,
+    deprecated_name_of,
+)
 
 
 class ProviderChoice(str, Enum):
@@ -17,7 +27,9 @@ class TimestampGranularity(str, Enum):
     word = "word"
 
 
-class TranscriptionConfig(dg.Config):
+class TranscriptionConfig(DryRun, Limit, Concurrency, RetryFailed, Force, RenamedFields):
+    RENAMED: ClassVar[dict[str, str]] = {"max_files": "limit", "retranscribe": "force"}
+
     provider: ProviderChoice | None = Field(
         default=None,
         description="'openai' or 'local' (faster-whisper); default: the profile's (MEDIA_PIPELINE_TRANSCRIBER).",
@@ -36,11 +48,11 @@ class TranscriptionConfig(dg.Config):
         description="Expected language, ISO-639-1, e.g. 'de': sent to OpenAI; locally, audio "
         "in another language fails. Default: MEDIA_PIPELINE_TRANSCRIBE_LANGUAGE, else any.",
     )
-    max_files: int | None = Field(
+    limit: int | None = Field(
         default=None, ge=0, description="Transcribe at most this many files in this run."
     )
     concurrency: int = Field(default=8, ge=1, le=64, description="Files in flight at once.")
-    retranscribe: bool = Field(
+    force: bool = Field(
         default=False,
         description="Transcribe again files that already have a completed transcription.",
     )
@@ -60,3 +72,5 @@ class TranscriptionConfig(dg.Config):
         ge=0,
         description="Wait after a transient failure; default: the resource's (60).",
     )
+    max_files: int | None = Field(default=None, ge=0, description=deprecated_name_of("limit"))
+    retranscribe: bool | None = Field(default=None, description=deprecated_name_of("force"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import tempfile
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..kernel.fetch import FetchPolicy
+from ..kernel.resilience import backoff_delay
 from ..resources.transcriber.models import estimate_cost_usd
 from ..resources.transcriber.providers import Provider, TranscribeRequest, TranscriptionError
 from . import queue, results
@@ -39,7 +41,7 @@ class TranscribeOptions:
     request: TranscribeRequest
     worker: str
     concurrency: int = 8
-    max_files: int | None = None
+    limit: int | None = None
     force: bool = False
     retry_failed: bool = False
     dry_run: bool = False
@@ -103,7 +105,7 @@ def transcribe_partitions(
             claim_ttl=options.claim_ttl,
             force_since=force_since,
             retry_failed=options.retry_failed,
-            limit=options.max_files,
+            limit=options.limit,
         )
     report.pending = len(rows)
     if options.dry_run:
@@ -266,7 +268,7 @@ class _Run:
             return
         if exc.kind == "transient" and job.attempts + 1 < self.o.max_attempts:
             job.attempts += 1
-            self._later(job, self.o.backoff_seconds * 2 ** (job.attempts - 1))
+            self._later(job, backoff_delay(job.attempts, self.o.backoff_seconds, math.inf))
             return
         status = results.PERMANENT if exc.kind == "permanent" else results.TRANSIENT
         with self.engine.begin() as conn:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ..kernel.markdown import md_table
+from ..kernel.metadata import markdown_table, metadata_value, metadata_values
 from .engine import TranscribeReport
 
 PREVIEW_ROWS = 5
@@ -24,60 +24,58 @@ def build_metadata(
     dry_run: bool,
     language: str | None = None,
     pacer=None,
-) -> dict:
+) -> dict[str, dg.MetadataValue]:
     skipped = dict(report.held_back)
     skipped["claimed_by_another_worker"] = (
         skipped.get("claimed_elsewhere", 0) + report.claimed_elsewhere
     )
     skipped.pop("claimed_elsewhere", None)
     total_cost = sum(report.cost_usd.values())
-    meta: dict[str, object] = {
-        "provider": provider,
-        "model": model,
-        "expected_language": language or "any",
-        "dry_run": dry_run,
-        "pending_at_start": dg.MetadataValue.int(report.pending),
-        "transcribed": dg.MetadataValue.int(len(report.transcribed)),
-        "skipped": dg.MetadataValue.int(sum(skipped.values())),
-        "skipped_by_reason": dg.MetadataValue.json(skipped),
-        "failed": dg.MetadataValue.int(len(report.failed)),
-        "audio_minutes": dg.MetadataValue.float(float(round(report.audio_seconds / 60.0, 2))),
-        "estimated_cost_usd": dg.MetadataValue.float(float(round(total_cost, 4))),
-        "estimated_cost_usd_by_model": dg.MetadataValue.json(
-            {m: round(c, 4) for m, c in report.cost_usd.items()}
-        ),
-        "rate_limited_retries": dg.MetadataValue.int(report.rate_limited),
-        "retries": dg.MetadataValue.int(report.retried),
-        "seconds": dg.MetadataValue.float(float(round(report.seconds, 2))),
-    }
+    meta = metadata_values(
+        {
+            "provider": provider,
+            "model": model,
+            "expected_language": language or "any",
+            "dry_run": dry_run,
+            "pending_at_start": report.pending,
+            "transcribed": len(report.transcribed),
+            "skipped": sum(skipped.values()),
+            "skipped_by_reason": skipped,
+            "failed": len(report.failed),
+            "audio_minutes": float(round(report.audio_seconds / 60.0, 2)),
+            "estimated_cost_usd": float(round(total_cost, 4)),
+            "estimated_cost_usd_by_model": {m: round(c, 4) for m, c in report.cost_usd.items()},
+            "rate_limited_retries": report.rate_limited,
+            "retries": report.retried,
+            "seconds": float(round(report.seconds, 2)),
+        }
+    )
     if pacer is not None:  # OpenAI: requests paced by the budget the API reports
-        meta["requests_per_minute_allowed"] = dg.MetadataValue.int(pacer.limit_per_minute or 0)
-        meta["paced_wait_seconds"] = dg.MetadataValue.float(float(round(pacer.waited_seconds, 2)))
+        meta |= metadata_values(
+            {
+                "requests_per_minute_allowed": pacer.limit_per_minute or 0,
+                "paced_wait_seconds": float(round(pacer.waited_seconds, 2)),
+            }
+        )
     if report.failed:
-        meta["failed_by_reason"] = dg.MetadataValue.json(
+        meta["failed_by_reason"] = metadata_value(
             dict(Counter(f"{f.kind}: {_reason(f.reason)}" for f in report.failed))
         )
-        meta["failures"] = dg.MetadataValue.md(
-            md_table(
-                ["audio_file_id", "status", "code", "reason"],
-                [(f.audio_file_id, f.kind, f.code, f.reason) for f in report.failed[:50]],
-            )
+        meta["failures"] = markdown_table(
+            ["audio_file_id", "status", "code", "reason"],
+            [(f.audio_file_id, f.kind, f.code, f.reason) for f in report.failed[:50]],
         )
     if report.transcribed:
-        meta["preview"] = dg.MetadataValue.md(
-            md_table(
-                ["audio_file_id", "seconds", "transcript", "json key"],
-                [
-                    (t["id"], round(t["seconds"], 1), t["text"][:150], t["json_key"])
-                    for t in report.transcribed[:PREVIEW_ROWS]
-                ],
-            )
+        meta["preview"] = markdown_table(
+            ["audio_file_id", "seconds", "transcript", "json key"],
+            [
+                (t["id"], round(t["seconds"], 1), t["text"][:150], t["json_key"])
+                for t in report.transcribed[:PREVIEW_ROWS]
+            ],
         )
     if report.planned:
-        meta["plan_preview"] = dg.MetadataValue.md(
-            md_table(
-                ["audio_file_id", "audio", "transcript json key"],
-                [(p["id"], p["audio"], p["json_key"]) for p in report.planned[:20]],
-            )
+        meta["plan_preview"] = markdown_table(
+            ["audio_file_id", "audio", "transcript json key"],
+            [(p["id"], p["audio"], p["json_key"]) for p in report.planned[:20]],
         )
     return meta

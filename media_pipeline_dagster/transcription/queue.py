@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..catalog.queries import _chunks, _dialect_insert, campaign_names
+from ..catalog.queries import campaign_names, chunks, dialect_insert
 from ..catalog.tables import (
     audio_files,
     transcription_claims,
@@ -174,7 +174,7 @@ def claim(
     )
     if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=a)
-    insert = _dialect_insert(conn, c)
+    insert = dialect_insert(conn, c)
     stmt = (
         insert.from_select(["audio_file_id", "claimed_by", "claimed_at", "expires_at"], candidates)
         .on_conflict_do_update(
@@ -207,7 +207,7 @@ def claim(
 
 
 def release(conn: sa.Connection, ids, *, worker: str) -> None:
-    for chunk in _chunks(sorted(ids), 1000):
+    for chunk in chunks(sorted(ids), 1000):
         conn.execute(sa.delete(c).where(c.c.audio_file_id.in_(chunk), c.c.claimed_by == worker))
 
 

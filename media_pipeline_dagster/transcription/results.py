@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..catalog.queries import _dialect_insert
+from ..catalog.queries import dialect_insert
 from ..catalog.tables import transcription_failures, transcriptions
 from .queue import COMPLETED, release
 
@@ -19,7 +19,7 @@ PERMANENT = "permanent"
 
 def upsert_transcription(conn: sa.Connection, row: dict[str, Any]) -> None:
     """One transcription per audio file: insert, or update it in place (ON CONFLICT on audio_file_id)."""
-    insert = _dialect_insert(conn, transcriptions)
+    insert = dialect_insert(conn, transcriptions)
     columns = (
         "provider",
         "model",
@@ -51,7 +51,7 @@ def record_failure(
     cooldown: timedelta,
 ) -> None:
     """Upsert the file's failure: ``attempts`` grows; transient ones cool down, permanent ones wait for a person."""
-    insert = _dialect_insert(conn, transcription_failures)
+    insert = dialect_insert(conn, transcription_failures)
     f = transcription_failures
     values = {
         "audio_file_id": audio_file_id,

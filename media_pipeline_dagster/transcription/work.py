@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tenacity
+
 from ..kernel.fetch import FetchPolicy
+from ..kernel.resilience import backoff_wait
 from ..resources.bucket import Bucket
 from ..resources.transcriber.providers import (
     Provider,
@@ -50,14 +54,17 @@ def transcript_bodies(row, transcript: Transcript) -> tuple[bytes, bytes]:
 
 def _piece_with_retries(provider: Provider, path: Path, request: TranscribeRequest) -> Transcript:
     # A split file retries its pieces in place, so a 429 on piece 3 does not resend pieces 1-2.
-    for attempt in range(PIECE_RETRIES):
-        try:
-            return provider.transcribe(path, request)
-        except TranscriptionError as exc:
-            if exc.kind not in ("rate_limited", "transient") or attempt == PIECE_RETRIES - 1:
-                raise
-            time.sleep(exc.retry_after if exc.retry_after is not None else min(2**attempt, 30))
-    raise AssertionError("unreachable")
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(PIECE_RETRIES),
+        wait=backoff_wait(1.0, 30.0, jitter=False, retry_after_cap=math.inf),
+        retry=tenacity.retry_if_exception(
+            lambda exc: (
+                isinstance(exc, TranscriptionError) and exc.kind in ("rate_limited", "transient")
+            )
+        ),
+        reraise=True,
+    )
+    return retrying(provider.transcribe, path, request)
 
 
 def transcribe_file(

@@ -183,7 +183,7 @@ def test_permanent_failures_are_not_retried_unless_asked(
     assert origin.hits(broken) > hits_broken  # transient: tried again on the next run
     assert failures(pipeline_resources)[broken].attempts == 2
 
-    materialize(instance, pipeline_resources, retry_permanent_failures=True)
+    materialize(instance, pipeline_resources, retry_failed=True)
     assert origin.hits(missing) == hits_missing + 1
 
 

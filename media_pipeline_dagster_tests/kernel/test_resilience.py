@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import email.utils
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import tenacity
 
 from media_pipeline_dagster.kernel.resilience import (
     Kind,
+    api_kind,
+    backoff_delay,
     backoff_wait,
     http_kind,
+    next_attempt_at,
     retry_after_seconds,
     service_kind,
+    stop_when_retry_after_exceeds,
 )
 
 
@@ -61,3 +66,59 @@ def test_backoff_honours_retry_after_within_the_cap_and_jitters_otherwise():
     assert wait(_state(Asked(3600), 1)) == 30
     waits = {wait(_state(ValueError(), 3)) for _ in range(50)}
     assert len(waits) > 1 and all(0 <= w <= 2.0 for w in waits)
+
+
+@pytest.mark.parametrize(
+    "status,kind",
+    [
+        (None, Kind.TRANSIENT),  # no answer: timeout, connection refused
+        (409, Kind.TRANSIENT),
+        (429, Kind.TRANSIENT),
+        (502, Kind.TRANSIENT),
+        (401, Kind.SYSTEMIC),
+        (403, Kind.SYSTEMIC),
+        (400, Kind.PERMANENT),
+        (404, Kind.PERMANENT),
+    ],
+)
+def test_api_kind_follows_the_sdks_retry_rules(status, kind):
+    assert api_kind(status) is kind
+
+
+def test_backoff_delay_doubles_up_to_the_cap():
+    assert [backoff_delay(n, 10, 60) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 60, 60]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert next_attempt_at(3, 10, 3600, now) == now + timedelta(seconds=40)
+
+
+def test_backoff_without_jitter_is_exact_and_retry_after_may_exceed_the_cap():
+    wait = backoff_wait(base=1, cap=30, jitter=False, retry_after_cap=300)
+    assert [wait(_state(ValueError(), n)) for n in (1, 2, 3, 6, 7)] == [1, 2, 4, 30, 30]
+    assert wait(_state(Asked(120), 1)) == 120
+    assert wait(_state(Asked(900), 1)) == 300
+
+
+def test_stop_when_the_server_asks_too_long_a_wait():
+    stop = tenacity.stop_after_attempt(5) | stop_when_retry_after_exceeds(60)
+    assert not stop(_state(Asked(30), 1))
+    assert stop(_state(Asked(61), 1))
+    assert not stop(_state(ValueError(), 1))
+    assert stop(_state(ValueError(), 5))
+
+
+def test_a_retry_loop_built_from_the_parts_honours_the_kind():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        raise Asked(0) if len(calls) < 3 else KeyError("permanent")
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(5),
+        wait=backoff_wait(0.001, 0.01),
+        retry=tenacity.retry_if_exception_type(Asked),
+        reraise=True,
+    )
+    with pytest.raises(KeyError):
+        retrying(flaky)
+    assert len(calls) == 3

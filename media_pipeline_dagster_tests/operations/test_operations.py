@@ -148,3 +148,10 @@ def test_backlog_check_fails_and_alerts(pg_url, receiver):
         operations=OperationsResource(pending_max_hours=48),
     )
     assert relaxed.passed
+
+
+def test_a_webhook_hiccup_is_retried_and_the_alert_arrives(receiver):
+    receiver.fail_next = 1  # one 500, then the chat service takes it
+    OperationsResource(alert_webhook_url=receiver.url).post({"text": "x"})
+    assert len(receiver.calls) == 2
+    assert [json.loads(c["body"]) for c in receiver.calls] == [{"text": "x"}] * 2

@@ -240,7 +240,7 @@ def test_a_directory_without_tokenizer_is_refused_rather_than_fetched(tmp_path):
 
 RESOLVE_IN_CHILD = """
 import json, sys
-from media_pipeline_dagster.transcription import whisper_models
+from media_pipeline_dagster.resources.transcriber import whisper_models
 from media_pipeline_dagster.resources.transcriber.providers import TranscriptionError
 try:
     whisper_models.resolve("small", allow_download=sys.argv[1] == "1")

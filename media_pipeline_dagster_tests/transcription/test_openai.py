@@ -54,7 +54,7 @@ def test_expected_language_setting_is_sent_to_openai_and_a_run_may_override_it(
 ):
     seed(openai_resources, seconds=(1.0, 2.0))
     resources = {**openai_resources, "transcriber": openai_transcriber(openai_fake, language="de")}
-    meta = metadata(materialize(instance, resources, max_files=1))
+    meta = metadata(materialize(instance, resources, limit=1))
     assert meta["expected_language"] == "de" and [r.language for r in openai_fake.requests] == [
         "de"
     ]
@@ -241,7 +241,7 @@ def test_unknown_model_fails_before_any_request(instance, openai_resources, open
 
 def test_dry_run_lists_without_calling(instance, openai_resources, openai_fake):
     seed(openai_resources)
-    meta = metadata(materialize(instance, openai_resources, dry_run=True, max_files=2))
+    meta = metadata(materialize(instance, openai_resources, dry_run=True, limit=2))
     assert meta["pending_at_start"] == 2 and "transcriptions/json" in meta["plan_preview"]
     assert openai_fake.requests == [] and rows(openai_resources, "transcription_claims") == []
 
@@ -276,14 +276,14 @@ def test_audio_without_object_is_read_from_its_url(instance, openai_resources, o
     )
 
 
-def test_max_files_then_retranscribe_updates_in_place(instance, openai_resources, openai_fake):
+def test_limit_then_force_updates_in_place(instance, openai_resources, openai_fake):
     ids = seed(openai_resources)
-    assert metadata(materialize(instance, openai_resources, max_files=2))["transcribed"] == 2
+    assert metadata(materialize(instance, openai_resources, limit=2))["transcribed"] == 2
     assert metadata(materialize(instance, openai_resources))["transcribed"] == 1
     first = {r.audio_file_id: r.completed_at for r in rows(openai_resources)}
     openai_fake.reset()
     again = metadata(
-        materialize(instance, openai_resources, retranscribe=True, model="gpt-4o-mini-transcribe")
+        materialize(instance, openai_resources, force=True, model="gpt-4o-mini-transcribe")
     )
     assert again["transcribed"] == 3 and len(openai_fake.requests) == 3
     done = rows(openai_resources)

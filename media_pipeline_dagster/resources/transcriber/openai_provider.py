@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import openai
 
+from ...kernel.resilience import Kind, api_kind, retry_after_seconds
 from .models import OPENAI, OPENAI_MAX_REQUEST_BYTES, openai_model
 from .pacing import RequestPacer
 from .providers import TranscribeRequest, Transcript, TranscriptionError
@@ -27,21 +26,10 @@ _BAD_AUDIO_HINTS = (
 _MAX_RETRY_AFTER = 120.0
 
 
-def retry_after_seconds(headers: Any, default: float = 1.0) -> float:
-    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
-    try:
-        if headers.get("retry-after-ms"):
-            return min(float(headers["retry-after-ms"]) / 1000.0, _MAX_RETRY_AFTER)
-        value = headers.get("retry-after")
-        if value:
-            try:
-                return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(value)
-                return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER)
-    except (TypeError, ValueError, AttributeError):
-        pass
-    return default
+def _asked_wait(headers: Any, default: float = 1.0) -> float:
+    """The wait a 429 asks for (any spelling, see kernel.resilience), at most two minutes."""
+    asked = retry_after_seconds(headers)
+    return default if asked is None else min(asked, _MAX_RETRY_AFTER)
 
 
 def classify(exc: Exception) -> TranscriptionError:
@@ -59,7 +47,7 @@ def classify(exc: Exception) -> TranscriptionError:
             "rate_limited",
             f"429 rate limited: {_api_message(exc)}",
             code=429,
-            retry_after=retry_after_seconds(exc.response.headers),
+            retry_after=_asked_wait(exc.response.headers),
         )
     if isinstance(exc, openai.APITimeoutError):
         return TranscriptionError("transient", "timed out waiting for OpenAI")
@@ -67,7 +55,8 @@ def classify(exc: Exception) -> TranscriptionError:
         return TranscriptionError("transient", f"cannot reach OpenAI: {exc}")
     if isinstance(exc, openai.APIStatusError):
         status, message = exc.status_code, _api_message(exc)
-        if status in (401, 403):
+        kind = api_kind(status)
+        if kind is Kind.SYSTEMIC:
             what = (
                 "the API key was refused"
                 if status == 401
@@ -79,7 +68,7 @@ def classify(exc: Exception) -> TranscriptionError:
                 f"{message} Check OPENAI_API_KEY and the key's project.",
                 code=status,
             )
-        if status >= 500 or status in (408, 409):
+        if kind is Kind.TRANSIENT:
             return TranscriptionError("transient", f"{status} from OpenAI: {message}", code=status)
         if status == 413:
             return TranscriptionError(
