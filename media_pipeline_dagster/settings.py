@@ -242,7 +242,7 @@ def local_resources(env: Mapping[str, str]) -> dict[str, object]:
 
 def prod_resources(env: Mapping[str, str]) -> dict[str, object]:
     transcriber, missing = transcriber_resource(env, default_provider="openai")
-    b2_fields: dict[str, object] = {}
+    b2_fields: dict[str, Any] = {}
     for field, (what, names) in B2_VARIABLES.items():
         name = _first_set(env, names)
         if name is None:

@@ -4,6 +4,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from ..kernel.metadata import metadata_values
 from ..resources.bucket import Bucket, BucketCredentialsError, BucketSetupError, SetupOptions
 from .config import SetupArchiveBucketConfig
 from .locate import CACHE_PREFIX
@@ -30,18 +31,20 @@ def configure_archive_bucket(
         report = archive_bucket.setup(options)
     except (BucketSetupError, BucketCredentialsError) as exc:
         raise dg.Failure(description=str(exc)) from None
-    metadata = {
-        "target": archive_bucket.describe(),
-        "existed": report.existed,
-        "created": report.created,
-        "region": report.region or "",
-        "lifecycle": report.lifecycle,
-        "versioning": report.versioning,
-        "write_test": report.write_test,
-        "changes": dg.MetadataValue.json(report.changes),
-        "problems": dg.MetadataValue.json(report.problems),
-        "unsupported": dg.MetadataValue.json(report.unsupported),
-    }
+    metadata = metadata_values(
+        {
+            "target": archive_bucket.describe(),
+            "existed": report.existed,
+            "created": report.created,
+            "region": report.region or "",
+            "lifecycle": report.lifecycle,
+            "versioning": report.versioning,
+            "write_test": report.write_test,
+            "changes": dg.MetadataValue.json(report.changes),
+            "problems": dg.MetadataValue.json(report.problems),
+            "unsupported": dg.MetadataValue.json(report.unsupported),
+        }
+    )
     for line in report.changes or ["no changes"]:
         context.log.info(f"{archive_bucket.describe()}: {line}")
     if report.unsupported:

@@ -17,11 +17,11 @@ class ObjectVerification:
     rows_archived: int
     rows_checked: int
     sampled: bool
-    missing: list[tuple[str, str]] = field(default_factory=list)  # (media_id, archive_url)
-    differs: list[tuple[str, str, str | None, str | None]] = field(
+    missing: list[tuple[str, str | None]] = field(default_factory=list)  # (media_id, archive_url)
+    differs: list[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=list
     )  # (id, url, md5_sum, stored md5)
-    elsewhere: list[tuple[str, str]] = field(
+    elsewhere: list[tuple[str, str | None]] = field(
         default_factory=list
     )  # archive_url outside this bucket: not checked
 

@@ -97,7 +97,7 @@ def audio_files(
     metadata["csv_files_read"] = dg.MetadataValue.json(sources.files_read)
     if sources.unreadable:
         metadata["csv_files_unreadable"] = dg.MetadataValue.json(sources.unreadable)
-    metadata["catalog"] = catalog.display_url
+    metadata["catalog"] = dg.MetadataValue.text(catalog.display_url)
     context.log.info(
         "%s: %d new, %d already cataloged, %d failed, %.1f MiB",
         ", ".join(context.partition_keys[:3]) + ("…" if len(context.partition_keys) > 3 else ""),

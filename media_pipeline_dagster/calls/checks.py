@@ -51,7 +51,7 @@ CHECK_SPECS = [
 class ObjectCheck:
     rows_checked: int
     missing: list[tuple[int, str | None]]  # (id, key)
-    size_mismatch: list[tuple[int, str, int, int]]  # (id, key, cataloged, in bucket)
+    size_mismatch: list[tuple[int, str, int, int | None]]  # (id, key, cataloged, in bucket)
 
     @property
     def passed(self) -> bool:

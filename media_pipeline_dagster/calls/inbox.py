@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from ..kernel.markdown import md_table
+from ..kernel.metadata import metadata_values
 from ..kernel.partitions import CALL_DATE_START, in_partition_range
 from .csv_source import CsvFileError, read_csv
 
@@ -122,10 +123,10 @@ def observation(scan: FileScan) -> dg.AssetObservation:
         metadata["rows_not_ingested"] = dg.MetadataValue.md(
             md_table(["source", "column", "reason"], scan.unpartitioned[:TABLE_ROWS])
         )
-    return dg.AssetObservation(asset_key=INBOX_ASSET, metadata=metadata)
+    return dg.AssetObservation(asset_key=INBOX_ASSET, metadata=metadata_values(metadata))
 
 
-def inbox_check(summaries: dict[str, dict]) -> tuple[bool, str, dict[str, object]]:
+def inbox_check(summaries: dict[str, dict]) -> tuple[bool, str, dict[str, dg.MetadataValue]]:
     """(passed, description, metadata) of ``csv_files_readable`` from the per-file summaries."""
     bad = {name: s["problem"] for name, s in sorted(summaries.items()) if s.get("problem")}
     rows = [row for _, s in sorted(summaries.items()) for row in s.get("rows") or []]
@@ -152,7 +153,7 @@ def inbox_check(summaries: dict[str, dict]) -> tuple[bool, str, dict[str, object
         metadata["rows"] = dg.MetadataValue.md(md_table(["source", "column", "reason"], rows))
     if fallback:
         metadata["read_with_fallback_encoding"] = dg.MetadataValue.json(fallback)
-    return passed, description, metadata
+    return passed, description, metadata_values(metadata)
 
 
 def check_evaluation(summaries: dict[str, dict]) -> dg.AssetCheckEvaluation:

@@ -150,6 +150,9 @@ class Submitter:
                 ) from None
             with anyio.CancelScope(shield=True):
                 return await self._catalog(recording, row, outcome)
+        raise AssertionError(
+            "unreachable: the block above returns or raises"
+        )  # for the type checker
 
     async def _transfer(self, job: TransferJob) -> TransferOutcome:
         async with self.transfers:

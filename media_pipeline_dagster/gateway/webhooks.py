@@ -138,9 +138,10 @@ def deliver_due(
     for cb in due:
         with engine.connect() as conn:
             status = audio_status(conn, cb.audio_file_id)
-        final = status is not None and (
-            status["status"] == "completed"
-            or (status["status"] == "failed" and status["metadata"].get("failure") == "permanent")
+        if status is None:
+            continue
+        final = status["status"] == "completed" or (
+            status["status"] == "failed" and status["metadata"].get("failure") == "permanent"
         )
         if not final:
             continue

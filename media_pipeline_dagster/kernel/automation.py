@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -18,8 +19,8 @@ def campaign_runs(
     run_key: Callable[[str], str],
     cursor: str,
     tags: Callable[[str], dict[str, str]] = lambda slug: {},
-    run_config: Callable[[str], dict] = lambda slug: {},
-    asset_events: Sequence = (),
+    run_config: Callable[[str], dict[str, Any]] = lambda slug: {},
+    asset_events: Sequence[Any] = (),
     asset: dg.AssetKey | None = None,
 ) -> dg.SensorResult:
     """One run per campaign over its date range, adding campaigns the instance does not know.

@@ -13,7 +13,7 @@ The engines are optional extras (``pip install 'media_pipeline_dagster[celery]'`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -50,7 +50,7 @@ CELERY_SETTINGS = {
 }
 
 
-def celery_config(env: Mapping[str, str]) -> dict:
+def celery_config(env: Mapping[str, str]) -> dict[str, Any]:
     """The dagster-celery executor's config; workers must be started with the same broker
     and backend (deploy/celery/worker.yaml reads the same variables)."""
     return {

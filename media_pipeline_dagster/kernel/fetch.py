@@ -22,11 +22,11 @@ import asyncio
 import ipaddress
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import aiohttp
@@ -38,6 +38,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_MAX_REDIRECTS = 5
+
+
+T = TypeVar("T")
 
 
 class FetchError(Exception):
@@ -213,7 +216,7 @@ class FetchPolicy:
         read_timeout: float = 60.0,
         total_timeout: float | None = None,
         limit: int = 100,
-    ):
+    ) -> aiohttp.ClientSession:
         """An aiohttp session that can only connect where this policy allows."""
         timeout = aiohttp.ClientTimeout(
             total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
@@ -228,7 +231,7 @@ class FetchPolicy:
             timeout=timeout, connector=connector, raise_for_status=False, trust_env=False
         )
 
-    def _socket_factory(self, addr_info) -> socket.socket:
+    def _socket_factory(self, addr_info: Any) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
         self.check_socket_address(str(sockaddr[0]), str(sockaddr[0]))
         return socket.socket(family=family, type=type_, proto=proto)
@@ -243,7 +246,7 @@ class _PolicyResolver(ThreadedResolver):
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ):
+    ) -> list[Any]:
         answers = await super().resolve(host, port, family)
         allowed = [a for a in answers if self._policy.address_refusal(a["host"]) is None]
         if not allowed:
@@ -254,7 +257,7 @@ class _PolicyResolver(ThreadedResolver):
 
 @asynccontextmanager
 async def open_url(
-    session,
+    session: aiohttp.ClientSession,
     policy: FetchPolicy,
     url: str,
     *,
@@ -310,7 +313,7 @@ def _find_refusal(exc: OSError) -> _AddressRefused | None:
     return None
 
 
-def run_sync(coro):
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from synchronous code, even when this thread has a loop."""
     try:
         asyncio.get_running_loop()
@@ -329,7 +332,7 @@ def run_sync(coro):
     thread.join()
     if "error" in result:
         raise result["error"]
-    return result["value"]
+    return cast(T, result["value"])
 
 
 # -- synchronous use (transcription audio reads, webhook deliveries) ----------------------
@@ -419,7 +422,7 @@ async def _post(
                 headers=headers,
                 follow_redirects=False,
             ) as response:
-                return response.status
+                return int(response.status)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise FetchError(
             url, f"POST to {mask_url(url)} failed: {type(exc).__name__}", transient=True

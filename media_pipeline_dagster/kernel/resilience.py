@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -90,12 +90,12 @@ def retry_after_seconds(
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """The wait after failed attempt ``attempt`` (1, 2, …) without jitter: base doubling, at most cap.
     For retries that are scheduled rather than slept (a queue, a table's ``next_attempt_at``)."""
-    return min(cap, base * 2 ** max(0, attempt - 1))
+    return float(min(cap, base * 2.0 ** max(0, attempt - 1)))
 
 
 def backoff_wait(
     base: float, cap: float, *, jitter: bool = True, retry_after_cap: float | None = None
-):
+) -> Callable[[tenacity.RetryCallState], float]:
     """Exponential backoff (base, 2·base, 4·base … at most ``cap``), with full jitter unless
     ``jitter=False``; an exception carrying ``retry_after`` (seconds) waits that long instead,
     at most ``retry_after_cap`` (``cap`` unless given)."""

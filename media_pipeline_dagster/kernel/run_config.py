@@ -58,7 +58,7 @@ class RenamedFields(dg.Config):
     RENAMED: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="after")
-    def _take_old_names(self):
+    def _take_old_names(self) -> RenamedFields:
         for old, new in self.RENAMED.items():
             value = getattr(self, old)
             if value is None:

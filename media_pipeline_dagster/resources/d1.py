@@ -235,12 +235,13 @@ class CloudflareD1Connection(D1Connection):
         seen: list[str] = []
         page = 1
         while True:
-            envelope = self._call(
-                f"list D1 databases named {name!r}",
-                lambda page=page: self._client.d1.database.with_raw_response.list(
+
+            def list_page(page: int = page) -> Any:
+                return self._client.d1.database.with_raw_response.list(
                     account_id=self._r.account_id, name=name, page=page, per_page=100
-                ),
-            )
+                )
+
+            envelope = self._call(f"list D1 databases named {name!r}", list_page)
             found = envelope.get("result") or []
             for db in found:
                 if db.get("name") == name and db.get("uuid"):

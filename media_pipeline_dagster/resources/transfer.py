@@ -93,7 +93,7 @@ async def transfer_one(
         reraise=True,
     )
     try:
-        sink = await retrying(_attempt_once, clients, store, job, settings)
+        sink: Sink = await retrying(_attempt_once, clients, store, job, settings)
     except TransferError as exc:
         return TransferOutcome(
             job,

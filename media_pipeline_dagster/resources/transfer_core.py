@@ -171,12 +171,12 @@ class Sink:
             self.feed(chunk)
 
     def finish(self) -> None:
-        if self._fh is not None:
+        if self._fh is not None and self._partial is not None and self._path is not None:
             self._fh.close()
             self._partial.replace(self._path)
 
     def abort(self) -> None:
-        if self._fh is not None:
+        if self._fh is not None and self._partial is not None:
             self._fh.close()
             self._partial.unlink(missing_ok=True)
 

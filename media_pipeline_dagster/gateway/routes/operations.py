@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 
-from ..deps import AuthenticatedRoute, Gateway, KeyName
+from ..deps import AuthenticatedRoute, Gateway, KeyName, started
 from ..schemas import Health, errors
 
 public = APIRouter(tags=["operations"])
@@ -23,7 +23,7 @@ protected = APIRouter(route_class=AuthenticatedRoute, tags=["operations"])
 async def healthz(state: Gateway) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        await state.catalog.run(lambda conn: conn.execute(sa.text("SELECT 1")))
+        await started(state.catalog).run(lambda conn: conn.execute(sa.text("SELECT 1")))
         checks["database"] = "ok"
     except Exception as exc:  # report, do not raise: this is the health answer
         checks["database"] = f"unreachable: {type(exc).__name__}"

@@ -70,7 +70,10 @@ class S3Bucket(Bucket):
         return {"credential_provider": Boto3CredentialProvider(self.boto3_session())}
 
     def _build_store(self) -> S3Store:
-        endpoint = {"endpoint": self.endpoint_url} if self.endpoint_url else {}
+        endpoint: dict[str, Any] = {"endpoint": self.endpoint_url} if self.endpoint_url else {}
+        checksum: dict[str, Any] = (
+            {"checksum_algorithm": self.checksum_algorithm} if self.checksum_algorithm else {}
+        )
         return S3Store(
             self.bucket,
             **endpoint,
@@ -78,7 +81,7 @@ class S3Bucket(Bucket):
             **self._credentials(),
             virtual_hosted_style_request=False if self.endpoint_url else None,
             unsigned_payload=self.unsigned_payload,
-            **({"checksum_algorithm": self.checksum_algorithm} if self.checksum_algorithm else {}),
+            **checksum,
             client_options={
                 "allow_http": (self.endpoint_url or "").startswith("http://"),
                 "connect_timeout": timedelta(seconds=self.connect_timeout_seconds),

@@ -40,11 +40,8 @@ class LocalWhisperProvider:
         self.model_name = files.label
         self.model = whisper_models.load(files, compute_type=compute_type, cpu_threads=cpu_threads)
         self.multilingual = bool(self.model.model.is_multilingual)
-        self._options = {
-            "compute_type": compute_type,
-            "cpu_threads": cpu_threads,
-            "allow_download": allow_download,
-        }
+        self._compute_type, self._cpu_threads = compute_type, cpu_threads
+        self._allow_download = allow_download
         self._detector = self.model if self.multilingual else None
         self._checks: dict[str | None, LanguageCheck] = {}
         self._lock = threading.Lock()  # one file at a time: the model already uses every core
@@ -54,7 +51,7 @@ class LocalWhisperProvider:
         if self._detector is None:
             try:
                 files = whisper_models.resolve(
-                    LANGUAGE_DETECTOR, allow_download=self._options["allow_download"]
+                    LANGUAGE_DETECTOR, allow_download=self._allow_download
                 )
             except TranscriptionError as exc:
                 raise TranscriptionError(
@@ -64,8 +61,8 @@ class LocalWhisperProvider:
                 ) from None
             self._detector = whisper_models.load(
                 files,
-                compute_type=self._options["compute_type"],
-                cpu_threads=self._options["cpu_threads"],
+                compute_type=self._compute_type,
+                cpu_threads=self._cpu_threads,
             )
         return self._detector
 
