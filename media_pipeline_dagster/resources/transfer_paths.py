@@ -41,9 +41,9 @@ class HttpClient:
 
     def __init__(self, settings: TransferSettings):
         self._settings = settings
-        self._session = None
+        self._session: aiohttp.ClientSession | None = None
 
-    def session(self):
+    def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = self._settings.fetch_policy.session(
                 connect_timeout=self._settings.connect_timeout,
