@@ -42,8 +42,8 @@ def archived_objects_exist(
             ),
             "md5_differs": dg.MetadataValue.json(
                 [
-                    {"media_id": m, "archive_url": u, "md5_sum": e, "in_bucket": s}
-                    for m, u, e, s in result.differs[:LISTED]
+                    {"media_id": media_id, "archive_url": url, "md5_sum": md5, "in_bucket": stored}
+                    for media_id, url, md5, stored in result.differs[:LISTED]
                 ]
             ),
             "not_in_this_bucket": dg.MetadataValue.int(len(result.elsewhere)),
@@ -75,8 +75,8 @@ def unarchived_rows_archivable(
             ),
             "missing_local_files": dg.MetadataValue.json(
                 [
-                    {"media_id": m, "media_type": t, "md5_sum": s}
-                    for m, t, s in report.unarchived_without_file[:LISTED]
+                    {"media_id": media_id, "media_type": media_type, "md5_sum": md5}
+                    for media_id, media_type, md5 in report.unarchived_without_file[:LISTED]
                 ]
             ),
             "archived_without_local_file": dg.MetadataValue.int(report.archived_without_file),

@@ -144,8 +144,8 @@ def check_results(
                 ),
                 "size_mismatch": dg.MetadataValue.json(
                     [
-                        {"id": i, "key": k, "cataloged": a, "in_bucket": b}
-                        for i, k, a, b in objects.size_mismatch[:TABLE_ROWS]
+                        {"id": id_, "key": key, "cataloged": cataloged, "in_bucket": stored}
+                        for id_, key, cataloged, stored in objects.size_mismatch[:TABLE_ROWS]
                     ]
                 ),
             },

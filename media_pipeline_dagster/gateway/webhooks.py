@@ -124,13 +124,15 @@ def deliver_due(
 ) -> int:
     """One pass: POST every open callback whose file is done or failed for good; returns deliveries made."""
     now = now or datetime.now(UTC)
-    g = gateway_callbacks
+    callbacks = gateway_callbacks
     with engine.connect() as conn:
         due = list(
             conn.execute(
-                sa.select(g).where(
-                    g.c.delivered_at.is_(None),
-                    sa.or_(g.c.next_attempt_at.is_(None), g.c.next_attempt_at <= now),
+                sa.select(callbacks).where(
+                    callbacks.c.delivered_at.is_(None),
+                    sa.or_(
+                        callbacks.c.next_attempt_at.is_(None), callbacks.c.next_attempt_at <= now
+                    ),
                 )
             )
         )
@@ -176,8 +178,11 @@ def deliver_due(
             )
         with engine.begin() as conn:
             conn.execute(
-                sa.update(g)
-                .where(g.c.audio_file_id == cb.audio_file_id, g.c.callback_url == cb.callback_url)
+                sa.update(callbacks)
+                .where(
+                    callbacks.c.audio_file_id == cb.audio_file_id,
+                    callbacks.c.callback_url == cb.callback_url,
+                )
                 .values(**values)
             )
     return delivered

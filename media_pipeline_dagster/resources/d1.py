@@ -207,7 +207,7 @@ class CloudflareD1Connection(D1Connection):
             raise D1ConfigurationError(
                 "CLOUDFLARE_ACCOUNT_ID is empty: set it to the account that owns the D1 database."
             )
-        self._r = resource
+        self._resource = resource
         self._sdk = cloudflare
         http_client = cloudflare.DefaultHttpxClient(event_hooks={"request": [self._count]})
         self._client = cloudflare.Cloudflare(
@@ -238,7 +238,7 @@ class CloudflareD1Connection(D1Connection):
 
             def list_page(page: int = page) -> Any:
                 return self._client.d1.database.with_raw_response.list(
-                    account_id=self._r.account_id, name=name, page=page, per_page=100
+                    account_id=self._resource.account_id, name=name, page=page, per_page=100
                 )
 
             envelope = self._call(f"list D1 databases named {name!r}", list_page)
@@ -251,7 +251,7 @@ class CloudflareD1Connection(D1Connection):
                 break
             page += 1
         raise D1ConfigurationError(
-            f"D1 database {name!r} not found in Cloudflare account {self._r.account_id} "
+            f"D1 database {name!r} not found in Cloudflare account {self._resource.account_id} "
             f"(similar names: {', '.join(seen) or 'none'}). Create it (wrangler d1 create {name}) "
             "or set D1_DATABASE_NAME / D1_DATABASE_ID to an existing one."
         )
@@ -264,7 +264,7 @@ class CloudflareD1Connection(D1Connection):
             f"a request of {len(statements)} statement(s) starting {_short(statements[0].sql, 60)!r}",
             lambda: self._client.d1.database.with_raw_response.raw(
                 self.database_id,
-                account_id=self._r.account_id,
+                account_id=self._resource.account_id,
                 batch=[],
                 extra_body={"batch": batch},
             ),
@@ -290,12 +290,12 @@ class CloudflareD1Connection(D1Connection):
     def _call(self, what: str, send: Callable[[], Any]) -> dict:
         """One API call with D1's error envelope checked and transient failures retried."""
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._r.max_retries + 1)
-            | stop_when_retry_after_exceeds(self._r.max_retry_after_seconds),
+            stop=tenacity.stop_after_attempt(self._resource.max_retries + 1)
+            | stop_when_retry_after_exceeds(self._resource.max_retry_after_seconds),
             wait=backoff_wait(
-                self._r.backoff_base_seconds,
-                self._r.backoff_max_seconds,
-                retry_after_cap=self._r.max_retry_after_seconds,
+                self._resource.backoff_base_seconds,
+                self._resource.backoff_max_seconds,
+                retry_after_cap=self._resource.max_retry_after_seconds,
             ),
             retry=tenacity.retry_if_exception_type(_Transient),
             reraise=True,
@@ -325,7 +325,7 @@ class CloudflareD1Connection(D1Connection):
             if kind is Kind.SYSTEMIC:
                 raise D1ConfigurationError(
                     f"Cloudflare rejected the API token (HTTP {status}: {_errors_text(exc.body)}) while trying to "
-                    f"{what}: check CLOUDFLARE_API_TOKEN has D1 Edit permission on account {self._r.account_id}."
+                    f"{what}: check CLOUDFLARE_API_TOKEN has D1 Edit permission on account {self._resource.account_id}."
                 ) from None
             if kind is Kind.PERMANENT:
                 raise D1Error(

@@ -27,7 +27,7 @@ from ..kernel.resilience import backoff_delay
 from ..resources.transcriber.models import estimate_cost_usd
 from ..resources.transcriber.providers import Provider, TranscribeRequest, TranscriptionError
 from . import queue, results
-from .work import Done, process
+from .work import TranscribedFile, process
 
 PROGRESS_SECONDS = 10.0
 # Results are written in small batches: one transaction per file would serialise the run on
@@ -126,7 +126,7 @@ class _Run:
     def __init__(
         self, engine, store, provider, options: TranscribeOptions, report, log, force_since
     ):
-        self.engine, self.store, self.provider, self.o = engine, store, provider, options
+        self.engine, self.store, self.provider, self.options = engine, store, provider, options
         self.report, self.log, self.force_since = report, log, force_since
         self.unclaimed: deque[sa.Row] = deque()
         self.ready: deque[_Job] = deque()
@@ -142,7 +142,7 @@ class _Run:
         last_progress = time.monotonic()
         with (
             tempfile.TemporaryDirectory(prefix="transcribe-") as tmp,
-            ThreadPoolExecutor(self.o.concurrency) as pool,
+            ThreadPoolExecutor(self.options.concurrency) as pool,
         ):
             try:
                 while self.unclaimed or self.ready or self.delayed or in_flight:
@@ -158,7 +158,7 @@ class _Run:
                         )  # retries first: no tail
                     while (
                         self.ready
-                        and len(in_flight) < self.o.concurrency
+                        and len(in_flight) < self.options.concurrency
                         and self.report.fatal is None
                     ):
                         job = self.ready.popleft()
@@ -168,10 +168,10 @@ class _Run:
                                 job.row,
                                 store=self.store,
                                 provider=self.provider,
-                                request=self.o.request,
+                                request=self.options.request,
                                 work_root=Path(tmp),
-                                fetch_policy=self.o.fetch_policy,
-                                fetch_timeout=self.o.fetch_timeout,
+                                fetch_policy=self.options.fetch_policy,
+                                fetch_timeout=self.options.fetch_timeout,
                             )
                         ] = job
                     if self.report.fatal is not None and not in_flight:
@@ -211,7 +211,7 @@ class _Run:
                 held += [j.row.id for j in in_flight.values()]
                 if held:  # a fatal error or an interrupted run hands its claims back
                     with self.engine.begin() as conn:
-                        queue.release(conn, held, worker=self.o.worker)
+                        queue.release(conn, held, worker=self.options.worker)
 
     def _claim_more(self) -> None:
         batch = [
@@ -224,10 +224,10 @@ class _Run:
                 queue.claim(
                     conn,
                     [r.id for r in batch],
-                    worker=self.o.worker,
-                    ttl=self.o.claim_ttl,
+                    worker=self.options.worker,
+                    ttl=self.options.claim_ttl,
                     force_since=self.force_since,
-                    retry_failed=self.o.retry_failed,
+                    retry_failed=self.options.retry_failed,
                 )
             )
         self.report.claimed_elsewhere += len(batch) - len(won)
@@ -239,7 +239,7 @@ class _Run:
 
     def _settle(self, job: _Job, future: Future) -> None:
         try:
-            done: Done = future.result()
+            done: TranscribedFile = future.result()
         except TranscriptionError as exc:
             self._failed(job, exc)
             return
@@ -257,37 +257,38 @@ class _Run:
             # its claim handed back and no cooldown; only the first cause is reported.
             self.report.fatal = self.report.fatal or str(exc)
             with self.engine.begin() as conn:
-                queue.release(conn, [job.row.id], worker=self.o.worker)
+                queue.release(conn, [job.row.id], worker=self.options.worker)
             return
-        if exc.kind == "rate_limited" and job.rate_limited < self.o.max_rate_limited:
+        if exc.kind == "rate_limited" and job.rate_limited < self.options.max_rate_limited:
             job.rate_limited += 1
             self.report.rate_limited += 1
             self._later(
-                job, exc.retry_after if exc.retry_after is not None else self.o.backoff_seconds
+                job,
+                exc.retry_after if exc.retry_after is not None else self.options.backoff_seconds,
             )
             return
-        if exc.kind == "transient" and job.attempts + 1 < self.o.max_attempts:
+        if exc.kind == "transient" and job.attempts + 1 < self.options.max_attempts:
             job.attempts += 1
-            self._later(job, backoff_delay(job.attempts, self.o.backoff_seconds, math.inf))
+            self._later(job, backoff_delay(job.attempts, self.options.backoff_seconds, math.inf))
             return
         status = results.PERMANENT if exc.kind == "permanent" else results.TRANSIENT
         with self.engine.begin() as conn:
             results.fail(
                 conn,
-                worker=self.o.worker,
+                worker=self.options.worker,
                 audio_file_id=job.row.id,
                 provider=self.provider.name,
-                model=self.o.request.model,
+                model=self.options.request.model,
                 status=status,
                 error=str(exc),
                 error_code=exc.code,
                 now=queue.now_utc(),
-                cooldown=self.o.cooldown,
+                cooldown=self.options.cooldown,
             )
         self.report.failed.append(FailedFile(job.row.id, status, str(exc), exc.code))
         self.log.warning("audio_file %s: %s failure: %s", job.row.id, status, exc)
 
-    def _completed(self, job: _Job, done: Done) -> None:
+    def _completed(self, job: _Job, done: TranscribedFile) -> None:
         t = done.transcript
         seconds = float(t.duration or job.row.duration_seconds or 0.0)
         cost = estimate_cost_usd(t.model, seconds, t.usage)
@@ -307,11 +308,11 @@ class _Run:
                 "cost_usd": round(cost, 6),
                 "usage": t.usage,
                 "pieces": t.pieces,
-                "timestamps": self.o.request.timestamps,
+                "timestamps": self.options.request.timestamps,
                 "audio_source": done.audio_source,
                 "audio_bytes": done.audio_bytes,
                 "elapsed_seconds": round(done.seconds, 3),
-                "worker": self.o.worker,
+                "worker": self.options.worker,
             },
             "raw_response": t.raw,
             "b2_transcript_key": done.json_key,
@@ -339,7 +340,7 @@ class _Run:
         batch, self.unwritten = self.unwritten, []
         with self.engine.begin() as conn:
             for row, _ in batch:
-                results.complete(conn, row, worker=self.o.worker)
+                results.complete(conn, row, worker=self.options.worker)
         for _, entry in batch:
             self.report.audio_seconds += entry["seconds"]
             self.report.cost_usd[entry["model"]] = (

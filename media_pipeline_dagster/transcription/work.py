@@ -28,7 +28,7 @@ PIECE_RETRIES = 6
 
 
 @dataclass
-class Done:
+class TranscribedFile:
     transcript: Transcript
     json_key: str
     txt_key: str
@@ -86,7 +86,7 @@ def process(
     work_root: Path,
     fetch_policy: FetchPolicy,
     fetch_timeout: float,
-) -> Done:
+) -> TranscribedFile:
     started = time.monotonic()
     work_dir = work_root / str(row.id)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +103,8 @@ def process(
             raise TranscriptionError(
                 "transient", f"storing the transcript objects failed: {exc}"
             ) from exc
-        return Done(transcript, json_key, txt_key, source, size, time.monotonic() - started)
+        return TranscribedFile(
+            transcript, json_key, txt_key, source, size, time.monotonic() - started
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
