@@ -1,0 +1,147 @@
+"""One S3 PUT streamed from an async source: no whole body in memory, no second hash.
+
+A header-signed SigV4 request carries the SHA-256 of its payload, so it needs the whole
+body (or a second pass over it) before the first byte leaves. A presigned URL (SigV4 in
+the query string) signs the method, bucket, key, host and expiry and sends the body as
+``UNSIGNED-PAYLOAD``. Signing one is local (obstore's signer, microseconds), so every
+file gets its own short-lived URL and its bytes go from the origin straight into the PUT
+while the caller hashes them once for the catalog. Over HTTPS, TLS protects the body;
+``Content-Length`` makes the server store exactly ``size`` bytes or nothing, and a source
+that ends early or runs long aborts the request, so no truncated object is ever complete.
+
+Backblaze B2's S3 API speaks SigV4 only, over HTTPS only, and supports presigned URLs
+(its own samples upload through ``generate_presigned_url('put_object')``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import obstore
+from obstore.store import S3Store
+
+URL_LIFETIME = timedelta(minutes=15)  # one URL per attempt: long enough for a slow large body
+
+
+class StreamPutError(Exception):
+    """The bucket refused or could not be reached. The message has the shape of obstore's
+    errors (``Error performing PUT <url> ... status code: N ... <Code>X</Code>``), so the same
+    classifier tells a refused credential or missing bucket from one object's trouble."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class SizeMismatch(Exception):
+    """The source gave more or fewer bytes than the PUT declared."""
+
+
+def streams_to(store) -> bool:
+    """Whether ``stream_put`` may serve this store: an S3 bucket over HTTPS (TLS protects the
+    unsigned body), or one whose owner allowed unsigned payloads (``unsigned_payload``)."""
+    if not isinstance(store, S3Store):
+        return False
+    config = store.config
+    unsigned = str(config.get("unsigned_payload", "false")).lower() == "true"
+    return str(config.get("endpoint", "")).lower().startswith("https://") or unsigned
+
+
+def presigned_put_url(store: S3Store, key: str) -> str:
+    return obstore.sign(store, "PUT", key, URL_LIFETIME)
+
+
+def _without_query(url: str) -> str:
+    """The URL as errors show it: the signature and credential scope stay out of logs."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class StreamPut:
+    """Streaming PUTs into S3 buckets on one connection pool (one per run or server)."""
+
+    def __init__(self, concurrency: int, connect_timeout: float, read_timeout: float):
+        self._limit = concurrency
+        # No total timeout: a large body may take long; a stalled one trips sock_read.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit),
+                timeout=self._timeout,
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def put(
+        self,
+        store: S3Store,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        size: int,
+        content_type: str | None = None,
+    ) -> str:
+        """PUT exactly ``size`` bytes from ``chunks`` at ``key``; returns the ETag.
+
+        An error of the source (including a size mismatch) is raised as it is, never
+        wrapped; the request is then aborted and the bucket keeps no object."""
+        return await self.put_url(presigned_put_url(store, key), chunks, size, content_type)
+
+    async def put_url(
+        self, url: str, chunks: AsyncIterable[bytes], size: int, content_type: str | None = None
+    ) -> str:
+        source_errors: list[BaseException] = []
+
+        async def body():
+            sent = 0
+            try:
+                async for chunk in chunks:
+                    sent += len(chunk)
+                    if sent > size:
+                        raise SizeMismatch(f"source gave over {size} bytes")
+                    yield chunk
+                if sent != size:
+                    raise SizeMismatch(f"source gave {sent} of {size} bytes")
+            except BaseException as exc:  # re-raised; remembered so it wins over the wrapper
+                source_errors.append(exc)
+                raise
+
+        headers = {"Content-Length": str(size)}
+        if content_type:
+            headers["Content-Type"] = content_type
+        shown = _without_query(url)
+        try:
+            async with self._client().put(url, data=body(), headers=headers) as resp:
+                if source_errors:
+                    raise source_errors[0]
+                if resp.status != 200:
+                    text = (await resp.text(errors="replace"))[:1000]
+                    raise StreamPutError(
+                        f"Error performing PUT {shown} in stream_put: "
+                        f"status code: {resp.status}, body: {text}",
+                        resp.status,
+                    )
+                return resp.headers.get("ETag", "")
+        except StreamPutError:
+            raise
+        except aiohttp.ClientConnectorError as exc:
+            # Not connected, so nothing of the source was read: the bucket is unreachable.
+            raise StreamPutError(
+                f"Error performing PUT {shown}: error sending request: connection refused ({exc})"
+            ) from exc
+        except Exception as exc:
+            if source_errors:
+                raise source_errors[0] from None
+            # Broken off mid-body (reset, timeout): this object's trouble, worth another try.
+            raise StreamPutError(f"PUT {shown} broke off: {type(exc).__name__}: {exc}") from exc
