@@ -17,6 +17,7 @@ import asyncio
 import aiohttp
 
 from ..kernel.fetch import FetchRefused, open_url
+from ..kernel.s3_stream_put import SizeMismatch, StreamPut, streams_to
 from .transfer_core import (
     MemoryBudget,
     MiB,
@@ -33,6 +34,7 @@ from .transfer_core import (
 )
 
 FIRST_CHUNK = 64 * 1024
+PUT_RETRIES = 4  # a streamed PUT resent from kept bytes (503 SlowDown, a broken connection)
 
 
 def _retry_after(headers) -> float | None:
@@ -49,6 +51,10 @@ class HttpClient:
     def __init__(self, settings: TransferSettings):
         self._settings = settings
         self._session = None
+        # Uploads go to the configured bucket, not through the fetch policy.
+        self.stream_put = StreamPut(
+            settings.concurrency, settings.connect_timeout, settings.read_timeout
+        )
 
     def session(self):
         if self._session is None:
@@ -62,6 +68,7 @@ class HttpClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self.stream_put.close()
 
 
 async def via_http(
@@ -88,6 +95,13 @@ async def via_http(
             # With Content-Encoding the declared length is of the encoded body, not of what we read.
             declared = resp.content_length if "Content-Encoding" not in resp.headers else None
             ctype = resp.headers.get("Content-Type")
+            if declared is not None and declared <= settings.stream_put_max and streams_to(store):
+                # Bodies up to the multipart threshold are kept, so a throttled PUT is resent
+                # from memory; larger ones hold only what is in flight (a retry re-downloads).
+                keep = declared <= settings.multipart_threshold
+                async with budget.hold(declared if keep else settings.stream_hold):
+                    await _stream_put(client, store, job, resp, declared, settings, sink, keep)
+                return
             if declared is not None and declared <= settings.multipart_threshold:
                 async with budget.hold(declared):
                     body = await resp.read()
@@ -125,6 +139,35 @@ async def via_http(
             "timed out" if isinstance(exc, asyncio.TimeoutError) else f"connection failed ({exc})"
         )
         raise TransferError(f"download {kind}: {url}", permanent=False) from None
+
+
+async def _stream_put(
+    client: HttpClient,
+    store,
+    job: TransferJob,
+    resp,
+    declared: int,
+    settings: TransferSettings,
+    sink: Sink,
+    keep: bool,
+) -> None:
+    """The origin's body straight into one PUT of ``declared`` bytes, hashed once on the way."""
+    first = await _read_first(resp)
+    check_audio(resp.headers.get("Content-Type"), first, job.url, settings.audio_only)
+
+    async def chunks():
+        await sink.feed_async(first)
+        yield first
+        async for chunk in resp.content.iter_chunked(MiB):
+            await sink.feed_async(chunk)
+            yield chunk
+
+    try:
+        await client.stream_put.put(
+            store, job.key, chunks(), declared, job.content_type, retries=PUT_RETRIES if keep else 0
+        )
+    except SizeMismatch:
+        raise short_body(job.url, sink.size, declared) from None
 
 
 async def _read_first(resp) -> bytes:

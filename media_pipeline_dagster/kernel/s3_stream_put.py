@@ -15,7 +15,9 @@ Backblaze B2's S3 API speaks SigV4 only, over HTTPS only, and supports presigned
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import asyncio
+import random
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +36,13 @@ class StreamPutError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Throttled (503 SlowDown, 429), a server error, or broken off: worth another PUT."""
+        if self.status is None:
+            return True
+        return self.status in (408, 429) or self.status >= 500
 
 
 class SizeMismatch(Exception):
@@ -58,6 +67,31 @@ def _without_query(url: str) -> str:
     """The URL as errors show it: the signature and credential scope stay out of logs."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class _Kept:
+    """The source, with every chunk it gave kept so a failed PUT can be sent again."""
+
+    def __init__(self, source: AsyncIterable[bytes]):
+        self._source = aiter(source)
+        self._kept: list[bytes] = []
+        self._done = False
+
+    async def replay(self) -> AsyncIterator[bytes]:
+        for chunk in list(self._kept):
+            yield chunk
+        while not self._done:
+            try:
+                chunk = await anext(self._source)
+            except StopAsyncIteration:
+                self._done = True
+                return
+            self._kept.append(chunk)
+            yield chunk
+
+
+def _backoff(attempt: int) -> float:
+    return min(5.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
 
 
 class StreamPut:
@@ -91,12 +125,26 @@ class StreamPut:
         chunks: AsyncIterable[bytes],
         size: int,
         content_type: str | None = None,
+        retries: int = 0,
     ) -> str:
         """PUT exactly ``size`` bytes from ``chunks`` at ``key``; returns the ETag.
 
         An error of the source (including a size mismatch) is raised as it is, never
-        wrapped; the request is then aborted and the bucket keeps no object."""
-        return await self.put_url(presigned_put_url(store, key), chunks, size, content_type)
+        wrapped; the request is then aborted and the bucket keeps no object. With
+        ``retries``, the chunks are kept (``size`` bytes in memory) and a throttled or
+        broken-off PUT is sent again from them, after a backoff, with a fresh URL."""
+        if not retries:
+            return await self.put_url(presigned_put_url(store, key), chunks, size, content_type)
+        kept = _Kept(chunks)
+        for attempt in range(retries + 1):
+            try:
+                url = presigned_put_url(store, key)
+                return await self.put_url(url, kept.replay(), size, content_type)
+            except StreamPutError as exc:
+                if attempt == retries or not exc.retryable:
+                    raise
+            await asyncio.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def put_url(
         self, url: str, chunks: AsyncIterable[bytes], size: int, content_type: str | None = None
@@ -113,7 +161,7 @@ class StreamPut:
                     yield chunk
                 if sent != size:
                     raise SizeMismatch(f"source gave {sent} of {size} bytes")
-            except BaseException as exc:  # re-raised; remembered so it wins over the wrapper
+            except Exception as exc:  # re-raised; remembered so it wins over the wrapper
                 source_errors.append(exc)
                 raise
 

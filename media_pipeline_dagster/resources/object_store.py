@@ -149,8 +149,10 @@ class S3ObjectStoreResource(ObjectStoreResource):
     connect_timeout_seconds: float = 10.0
     request_timeout_seconds: float = 300.0
     max_retries: int = 8
-    # UNSIGNED-PAYLOAD spares hashing every upload a second time for SigV4 (TLS protects
-    # the body over HTTPS); off until a given S3 service is known to accept it.
+    # Over HTTPS uploads of known size stream through presigned PUTs (UNSIGNED-PAYLOAD, TLS
+    # protects the body; kernel.s3_stream_put). True also allows that over plain HTTP and
+    # sends obstore's header-signed requests (multipart) unsigned: off until the service
+    # is known to accept it.
     unsigned_payload: bool = False
 
     def build_store(self) -> S3Store:

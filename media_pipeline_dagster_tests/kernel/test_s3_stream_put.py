@@ -19,6 +19,7 @@ from media_pipeline_dagster.kernel.s3_stream_put import (
 )
 from media_pipeline_dagster.resources.storage_errors import StorageUnavailable, storage_failure
 from media_pipeline_dagster_tests.servers.seaweed import S3Server, _moto, free_ports
+from media_pipeline_dagster_tests.servers.slowdown_proxy import slowdown_proxy
 
 KiB = 1024
 
@@ -62,11 +63,13 @@ async def _chunks(*parts: bytes, fail_after: int | None = None):
         yield part
 
 
-def _put(store, key: str, source, size: int, content_type: str | None = "audio/mpeg") -> str:
+def _put(
+    store, key: str, source, size: int, content_type: str | None = "audio/mpeg", retries: int = 0
+) -> str:
     async def go():
         put = StreamPut(4, connect_timeout=5, read_timeout=30)
         try:
-            return await put.put(store, key, source, size, content_type)
+            return await put.put(store, key, source, size, content_type, retries=retries)
         finally:
             await put.close()
 
@@ -143,3 +146,26 @@ def test_which_stores_stream(s3_server, tmp_path):
     assert not streams_to(_store(s3_server, "b"))
     assert streams_to(_store(s3_server, "b", unsigned_payload=True))
     assert not streams_to(LocalStore(str(tmp_path)))
+
+
+def test_a_throttled_put_is_sent_again_from_the_kept_bytes(s3_server):
+    bucket = f"stream-{secrets.token_hex(6)}"
+    s3_server.create_bucket(bucket)
+    parts = [secrets.token_bytes(100 * KiB), secrets.token_bytes(5 * KiB)]
+    with slowdown_proxy(s3_server.endpoint_url, fail_first_puts=2) as proxy:
+        shaped = S3Server(proxy.endpoint_url, s3_server.access_key_id, s3_server.secret_access_key)
+        _put(_store(shaped, bucket), "slow.mp3", _chunks(*parts), 105 * KiB, retries=3)
+        assert proxy.rejected == 2
+    got = s3_server.client().get_object(Bucket=bucket, Key="slow.mp3")["Body"].read()
+    assert got == b"".join(parts)
+
+
+def test_without_retries_a_throttled_put_is_one_objects_trouble(s3_server):
+    bucket = f"stream-{secrets.token_hex(6)}"
+    s3_server.create_bucket(bucket)
+    with slowdown_proxy(s3_server.endpoint_url, fail_first_puts=1) as proxy:
+        shaped = S3Server(proxy.endpoint_url, s3_server.access_key_id, s3_server.secret_access_key)
+        with pytest.raises(StreamPutError) as caught:
+            _put(_store(shaped, bucket), "slow.mp3", _chunks(b"x" * 10), 10)
+    assert caught.value.status == 503 and caught.value.retryable
+    assert storage_failure(caught.value) is None  # the run goes on; the file is retried later
