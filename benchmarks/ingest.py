@@ -210,6 +210,9 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
             access_key_id=s3["access_key_id"],
             secret_access_key=s3["secret_access_key"],
             bucket=bucket,
+            # B2 is HTTPS only, where uploads stream through presigned PUTs; loopback is
+            # plain HTTP, so allow it explicitly (SIGNED_PUTS=1 measures the signed path).
+            unsigned_payload=not os.environ.get("SIGNED_PUTS"),
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
