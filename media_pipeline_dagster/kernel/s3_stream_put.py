@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import obstore
+import yarl
 from obstore.store import S3Store
 
 URL_LIFETIME = timedelta(minutes=15)  # one URL per attempt: long enough for a slow large body
@@ -111,6 +112,7 @@ class StreamPut:
                 connector=aiohttp.TCPConnector(limit=self._limit),
                 timeout=self._timeout,
                 auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a bucket sets no cookies: skip the jar
             )
         return self._session
 
@@ -122,12 +124,12 @@ class StreamPut:
         self,
         store: S3Store,
         key: str,
-        chunks: AsyncIterable[bytes],
+        chunks: AsyncIterable[bytes] | bytes,
         size: int,
         content_type: str | None = None,
         retries: int = 0,
     ) -> str:
-        """PUT exactly ``size`` bytes from ``chunks`` at ``key``; returns the ETag.
+        """PUT exactly ``size`` bytes from ``chunks`` (or a whole body) at ``key``; returns the ETag.
 
         An error of the source (including a size mismatch) is raised as it is, never
         wrapped; the request is then aborted and the bucket keeps no object. With
@@ -135,11 +137,12 @@ class StreamPut:
         broken-off PUT is sent again from them, after a backoff, with a fresh URL."""
         if not retries:
             return await self.put_url(presigned_put_url(store, key), chunks, size, content_type)
-        kept = _Kept(chunks)
+        kept = chunks if isinstance(chunks, bytes) else _Kept(chunks)
         for attempt in range(retries + 1):
             try:
                 url = presigned_put_url(store, key)
-                return await self.put_url(url, kept.replay(), size, content_type)
+                body = kept if isinstance(kept, bytes) else kept.replay()
+                return await self.put_url(url, body, size, content_type)
             except StreamPutError as exc:
                 if attempt == retries or not exc.retryable:
                     raise
@@ -147,7 +150,11 @@ class StreamPut:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def put_url(
-        self, url: str, chunks: AsyncIterable[bytes], size: int, content_type: str | None = None
+        self,
+        url: str,
+        chunks: AsyncIterable[bytes] | bytes,
+        size: int,
+        content_type: str | None = None,
     ) -> str:
         source_errors: list[BaseException] = []
 
@@ -169,8 +176,13 @@ class StreamPut:
         if content_type:
             headers["Content-Type"] = content_type
         shown = _without_query(url)
+        if isinstance(chunks, bytes) and len(chunks) != size:
+            raise SizeMismatch(f"body of {len(chunks)} bytes, {size} declared")
         try:
-            async with self._client().put(url, data=body(), headers=headers) as resp:
+            data = chunks if isinstance(chunks, bytes) else body()
+            # encoded=True: the signer's URL is sent as it is, never re-quoted (nor re-parsed).
+            target = yarl.URL(url, encoded=True)
+            async with self._client().put(target, data=data, headers=headers) as resp:
                 if source_errors:
                     raise source_errors[0]
                 if resp.status != 200:

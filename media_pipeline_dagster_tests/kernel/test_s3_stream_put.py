@@ -95,6 +95,15 @@ def test_streams_every_chunk_into_one_object(target):
     assert etag.strip('"') == hashlib.md5(body).hexdigest()  # a single PUT's ETag is its MD5
 
 
+def test_a_whole_body_is_sent_as_it_is_and_must_have_the_declared_size(target):
+    server, bucket, store = target
+    _put(store, "whole.mp3", b"ID3" + b"x" * 997, 1000)
+    assert server.client().get_object(Bucket=bucket, Key="whole.mp3")["Body"].read()[:3] == b"ID3"
+    with pytest.raises(SizeMismatch):
+        _put(store, "wrong.mp3", b"x" * 10, 11)
+    assert _absent(server, bucket, "wrong.mp3")
+
+
 def test_an_empty_body_is_an_empty_object(target):
     server, bucket, store = target
     _put(store, "empty.mp3", _chunks(), 0)
