@@ -30,7 +30,7 @@ class TransferSettings:
     multipart_threshold: int = 8 * MiB  # above it, download and upload overlap (5 MiB parts)
     # Up to this declared size one PUT streams from the origin where the bucket allows it
     # (kernel.s3_stream_put.streams_to); 0: never.
-    stream_put_max: int = 64 * MiB
+    stream_put_max: int = 32 * MiB
     part_size: int = 5 * MiB
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB
