@@ -158,7 +158,8 @@ async def _stream_put(
     async def chunks():
         await sink.feed_async(first)
         yield first
-        async for chunk in resp.content.iter_chunked(MiB):
+        # The pieces as they came off the socket: iter_chunked() would join (copy) them.
+        async for chunk, _ in resp.content.iter_chunks():
             await sink.feed_async(chunk)
             yield chunk
 
