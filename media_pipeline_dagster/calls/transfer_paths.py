@@ -152,6 +152,11 @@ async def _stream_put(
     keep: bool,
 ) -> None:
     """The origin's body straight into one PUT of ``declared`` bytes, hashed once on the way."""
+    if settings.max_bytes is not None and declared > settings.max_bytes:
+        # Refused before any PUT starts (the sink would refuse it only mid-stream).
+        raise TransferError(
+            f"audio larger than the limit of {settings.max_bytes} bytes", permanent=True, code=413
+        )
     first = await _read_first(resp)
     check_audio(resp.headers.get("Content-Type"), first, job.url, settings.audio_only)
 
