@@ -45,6 +45,7 @@ for _path in (str(REPO), str(HERE)):
         sys.path.insert(0, _path)
 
 # Both stdlib only at import time: the RSS child's baseline stays the product's own.
+import _floor  # noqa: E402
 import _origin  # noqa: E402
 import _wan  # noqa: E402
 from _cpu import Stopwatch  # noqa: E402
@@ -209,6 +210,9 @@ def asset_resources(s3, bucket: str, db_url: str, inbox: Path) -> dict:
             access_key_id=s3["access_key_id"],
             secret_access_key=s3["secret_access_key"],
             bucket=bucket,
+            # B2 is HTTPS only, where uploads stream through presigned PUTs; loopback is
+            # plain HTTP, so allow it explicitly (SIGNED_PUTS=1 measures the signed path).
+            unsigned_payload=not os.environ.get("SIGNED_PUTS"),
         ),
         "csv_inbox": CsvInboxResource(path=str(inbox)),
         "recordings_db": RecordingsDatabaseResource(),
@@ -607,6 +611,18 @@ def wan_regime(
     return {**results, **defaults}
 
 
+FIXED_REPS = 3
+
+
+def dagster_fixed_cpu(env: Env) -> list[Sample]:
+    """Materializations of a partition without rows: Dagster's fixed cost per run (CPU, wall)."""
+    samples = []
+    for _ in range(FIXED_REPS):
+        os.sync()
+        samples.append(asset_once(env, [], "empty")[0])
+    return samples
+
+
 def latency_regime(env: Env, sizes: Sizes) -> dict[str, Result]:
     count = sizes.wan_count
     results = new_results(
@@ -809,11 +825,67 @@ def print_rss(rss: dict, size: int) -> None:
     )
 
 
+def cpu_floor_figures(results: dict[str, dict[str, Result]], floors: dict) -> dict[str, dict]:
+    """Per loopback set: the asset's client CPU (net of Dagster's fixed cost) against rclone's
+    and, for the large set, against SHA-256 of its bytes + rclone's (see _floor.py)."""
+    if "fixed" not in floors:
+        return {}
+    fixed = _floor.median_client_cpu(floors["fixed"])
+    out = {}
+    for name in ("small", "large"):
+        if name in results and results[name][ASSET].samples[0].cpu:
+            res = results[name]
+            out[name] = _floor.cpu_figures(
+                res[ASSET].samples, res[RCLONE].samples, fixed, floors.get(f"sha256_{name}")
+            )
+    return out
+
+
+def print_cpu_floors(results: dict[str, dict[str, Result]], floors: dict) -> None:
+    if "fixed" not in floors:
+        return
+    fixed = floors["fixed"]
+    print(
+        f"Dagster's fixed cost per run (a partition without rows, median of {len(fixed)}): "
+        f"{_floor.median_client_cpu(fixed):.2f} CPU s, "
+        f"{sorted(s.seconds for s in fixed)[len(fixed) // 2]:.2f} s"
+    )
+    for name, f in cpu_floor_figures(results, floors).items():
+        line = (
+            f"{name}: asset client {f['asset_client_cpu_s']:.2f} CPU s (median), "
+            f"{f['asset_net_cpu_s']:.2f} without the fixed cost; rclone {f['rclone_client_cpu_s']:.2f}"
+        )
+        if "floor_cpu_s" in f:
+            line += (
+                f"; SHA-256 of the bytes {f['sha256_cpu_s']:.2f}; floor {f['floor_cpu_s']:.2f}, "
+                f"asset net / floor {f['net_vs_floor']:.2f}"
+            )
+        print(line + f"; asset net / rclone {f['net_vs_rclone']:.2f}")
+
+
 def summary_pairs(
-    results: dict[str, dict[str, Result]], rss: dict | None, sizes: Sizes, concurrency: int
+    results: dict[str, dict[str, Result]],
+    rss: dict | None,
+    sizes: Sizes,
+    concurrency: int,
+    floors: dict | None = None,
 ) -> str:
     """The last line: ratios first, then the absolute figures behind them."""
     pairs: dict[str, float | int] = {}
+    cpu = cpu_floor_figures(results, floors or {})
+    if "large" in cpu:
+        pairs["large_cpu_vs_floor"] = cpu["large"]["net_vs_floor"]
+        pairs["large_cpu_with_dagster_vs_floor"] = cpu["large"]["with_dagster_vs_floor"]
+    if "small" in cpu:
+        pairs["small_cpu_vs_rclone"] = cpu["small"]["net_vs_rclone"]
+        pairs["small_cpu_with_dagster_vs_rclone"] = cpu["small"]["with_dagster_vs_rclone"]
+    if cpu:
+        pairs["dagster_fixed_cpu_s"] = _floor.median_client_cpu(floors["fixed"])
+    for name, f in cpu.items():
+        pairs[f"{name}_client_cpu_s"] = f["asset_client_cpu_s"]
+        pairs[f"rclone_{name}_client_cpu_s"] = f["rclone_client_cpu_s"]
+        if "sha256_cpu_s" in f:
+            pairs[f"{name}_sha256_cpu_s"] = f["sha256_cpu_s"]
     small, large, wan, latency = (
         results.get("small"),
         results.get("large"),
@@ -928,6 +1000,7 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
     rclone, s5 = tool_paths()
     pg_base = ensure_server()
     results: dict[str, dict[str, Result]] = {}
+    floors: dict = {}
     rss = None
     print(
         f"mode={'quick' if quick else 'full'} concurrency={concurrency} cores={os.cpu_count()} "
@@ -949,6 +1022,9 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
             with _origin.static_origin(rclone, scratch / "origin") as origin:
                 progress("warm-up")  # the first materialization in a process pays Dagster's set-up
                 warm_up(env, origin, small_dir, small[: sizes.small_warmup])
+                if only & {"small", "large"}:
+                    progress("Dagster's fixed cost: runs without rows")
+                    floors["fixed"] = dagster_fixed_cpu(env)
                 if "small" in only:
                     progress("loopback, small files")
                     results["small"] = loopback_set(
@@ -971,6 +1047,7 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
                         sizes.large_reps,
                         sizes.large_warmup,
                     )
+                    floors["sha256_large"] = _floor.sha256_cpu_s(large_dir / n for n in large)
             if "wan" in only:
                 progress(f"WAN-shaped origin and bucket ({wan.describe()})")
                 results["wan"] = wan_regime(env, sizes, wan, default_concurrency)
@@ -987,10 +1064,11 @@ def run(sizes: Sizes, concurrency: int, quick: bool, only: set[str], wan: _wan.W
         for name in ("small", "large"):
             if name in results:
                 print_bounds(name, results[name])
+        print_cpu_floors(results, floors)
         print()
     if rss:
         print_rss(rss, sizes.rss_size)
-    print(summary_pairs(results, rss, sizes, concurrency))
+    print(summary_pairs(results, rss, sizes, concurrency, floors))
 
 
 def progress(what: str) -> None:

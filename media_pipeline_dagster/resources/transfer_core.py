@@ -34,6 +34,9 @@ class TransferSettings:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     multipart_threshold: int = 8 * MiB  # above it, download and upload overlap (5 MiB parts)
+    # Up to this declared size one PUT streams from the origin where the bucket allows it
+    # (the bucket's presigner); 0: never.
+    stream_put_max: int = 32 * MiB
     part_size: int = 5 * MiB
     part_concurrency: int = 1
     memory_budget: int = 256 * MiB

@@ -11,6 +11,18 @@ from media_pipeline_dagster.kernel.fetch import FetchPolicy, parse_networks
 from media_pipeline_dagster.resources.transfer import TransferJob, TransferSettings, run_transfers
 from media_pipeline_dagster.resources.transfer_core import MemoryBudget
 
+from ..calls.helpers import with_changes
+
+
+@pytest.fixture(params=["streamed", "signed"])
+def store(request, object_store):
+    """The bucket both ways: one PUT streamed from the origin through a presigned URL (what an
+    HTTPS bucket such as B2 gets), and the whole body read, then a header-signed obstore PUT."""
+    streamed = request.param == "streamed"
+    built = with_changes(object_store, unsigned_payload=streamed)
+    assert (built.presigner("probe") is not None) is streamed
+    return built
+
 
 def test_memory_budget_bounds_what_is_held_at_once():
     async def scenario():
@@ -46,7 +58,7 @@ def _run(jobs, store, **settings):
     return {o.job.url: o for o in outcomes}
 
 
-def test_odd_urls_land(object_store, origin):
+def test_odd_urls_land(store, object_store, origin):
     body = b"ID3" + bytes(range(256)) * 40
     plain = origin.add_file("/odd/plain.mp3", body)
     with_query = origin.url("/odd/plain.mp3") + "?token=a%20b"
@@ -55,7 +67,7 @@ def test_odd_urls_land(object_store, origin):
             TransferJob(plain, "t/plain.mp3", "audio/mpeg"),
             TransferJob(with_query, "t/query.mp3", "audio/mpeg"),
         ],
-        object_store,
+        store,
     )
     assert all(o.ok for o in outcomes.values())
     assert {o.sha256 for o in outcomes.values()} == {hashlib.sha256(body).hexdigest()}
@@ -121,3 +133,22 @@ def test_a_chunked_body_is_downloaded_once(object_store, origin, size):
     assert (
         hashlib.sha256(object_store.read_bytes(f"c/{size}.mp3")).hexdigest() == outcomes[url].sha256
     )
+
+
+def test_a_short_body_never_becomes_an_object(store, object_store, origin):
+    """The origin promises 100,000 bytes and closes after 1,000: no object, a transient failure."""
+    url = origin.url("/fault/short/cut.mp3")
+    outcomes = _run([TransferJob(url, "s/cut.mp3", "audio/mpeg")], store, max_attempts=2)
+    assert not outcomes[url].ok and not outcomes[url].permanent
+    assert "ended early" in outcomes[url].error or "short body" in outcomes[url].error
+    assert asyncio.run(object_store.head_size("s/cut.mp3")) is None
+
+
+@pytest.mark.parametrize("size", [300_000, 9 * 1024 * 1024 + 7])  # kept for a resend, or not
+def test_declared_sizes_land_whole(store, object_store, origin, size):
+    url = origin.url(f"/gen/{size}/declared/{size}.mp3")
+    outcomes = _run([TransferJob(url, f"d/{size}.mp3", "audio/mpeg")], store)
+    assert outcomes[url].ok and outcomes[url].size == size and outcomes[url].attempts == 1
+    assert outcomes[url].sha256 == origin.expected_sha256(url)
+    stored = object_store.read_bytes(f"d/{size}.mp3")
+    assert hashlib.sha256(stored).hexdigest() == outcomes[url].sha256

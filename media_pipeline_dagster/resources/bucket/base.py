@@ -69,6 +69,12 @@ class Bucket(dg.ConfigurableResource):
         A systemic failure (credentials, bucket, endpoint) raises StorageUnavailable."""
         raise NotImplementedError
 
+    def presigner(self, key: str) -> Callable[[], str] | None:
+        """Makes fresh presigned PUT URLs for ``key`` when one streamed PUT with an unsigned
+        body is safe here (HTTPS, or unsigned payloads allowed); None otherwise (a folder, or
+        a bucket that must sign every byte): the caller then uses ``put_stream``."""
+        return None
+
     def put_bytes(
         self, key: str, data: bytes, *, content_type: str | None = None
     ) -> None:  # pragma: no cover - abstract

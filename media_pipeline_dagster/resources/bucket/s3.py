@@ -23,6 +23,7 @@ from .errors import CREDENTIALS_HINT, ENDPOINT_HINT, StorageUnavailable, storage
 from .s3_admin import boto3_error, head_object, list_versions, put_file
 from .s3_client import boto3_session, new_client, shared_client
 from .s3_setup import setup_s3_bucket
+from .s3_stream_put import presigned_put_url, streams_to
 from .types import ListedObject, Listing, ObjectHead, SetupOptions, SetupReport
 
 
@@ -101,6 +102,12 @@ class S3Bucket(Bucket):
         )
 
     # ---- data, by obstore
+    def presigner(self, key: str) -> Callable[[], str] | None:
+        store = self._obstore()
+        if not streams_to(store):
+            return None
+        return lambda: presigned_put_url(store, key)
+
     async def put_stream(
         self,
         key: str,
