@@ -1,0 +1,117 @@
+"""A read-only S3 endpoint that only lists: ListObjectsV2 pages over keys held in memory.
+
+Filling SeaweedFS with a million objects takes far longer than the measurement, and the
+checks only ever list (``sizes`` reads 1,000 keys per request). This server answers
+``GET /<bucket>?list-type=2`` with the S3 listing XML (``prefix``, ``start-after``,
+``continuation-token``, ``max-keys``; pages of at most 1,000 keys), in key order, from a
+sorted key list given by the caller. Signatures are not checked. Requests are counted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+PAGE = 1000
+MODIFIED = "2025-01-01T00:00:00.000Z"
+
+
+@dataclass
+class Listing:
+    bucket: str
+    keys: list[str]  # sorted
+    sizes: list[int]
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def page(self, prefix: str, after: str, max_keys: int) -> tuple[list[int], bool]:
+        """Indexes of the next keys under ``prefix`` after ``after``, and whether more follow."""
+        start = max(bisect.bisect_right(self.keys, after), bisect.bisect_left(self.keys, prefix))
+        out: list[int] = []
+        i = start
+        while i < len(self.keys) and self.keys[i].startswith(prefix) and len(out) < max_keys:
+            out.append(i)
+            i += 1
+        more = i < len(self.keys) and self.keys[i].startswith(prefix)
+        return out, more
+
+    def xml(self, query: dict[str, str]) -> bytes:
+        prefix = query.get("prefix", "")
+        after = max(query.get("start-after", ""), query.get("continuation-token", ""))
+        max_keys = min(int(query.get("max-keys", PAGE)), PAGE)
+        found, more = self.page(prefix, after, max_keys)
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+            f"<Name>{escape(self.bucket)}</Name><Prefix>{escape(prefix)}</Prefix>",
+            f"<KeyCount>{len(found)}</KeyCount><MaxKeys>{max_keys}</MaxKeys>",
+            f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>",
+        ]
+        if more:
+            parts.append(
+                f"<NextContinuationToken>{escape(self.keys[found[-1]])}</NextContinuationToken>"
+            )
+        for i in found:
+            parts.append(
+                f"<Contents><Key>{escape(self.keys[i])}</Key><LastModified>{MODIFIED}</LastModified>"
+                f'<ETag>"{i:032x}"</ETag><Size>{self.sizes[i]}</Size>'
+                "<StorageClass>STANDARD</StorageClass></Contents>"
+            )
+        parts.append("</ListBucketResult>")
+        return "".join(parts).encode()
+
+
+def _handler(listing: Listing) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            with listing.lock:
+                listing.requests += 1
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            if url.path.strip("/") != listing.bucket or query.get("list-type") != "2":
+                body = b"<Error><Code>NotImplemented</Code><Message>listing only</Message></Error>"
+                return self._send(501, body)
+            self._send(200, listing.xml(query))
+
+        def do_HEAD(self) -> None:
+            with listing.lock:
+                listing.requests += 1
+            self._send(404, b"")
+
+    return Handler
+
+
+@contextmanager
+def listing_server(
+    bucket: str, objects: Sequence[tuple[str, int]]
+) -> Iterator[tuple[str, Listing]]:
+    """(endpoint URL, the listing with its request counter) for these (key, size) pairs."""
+    ordered = sorted(objects)
+    listing = Listing(bucket, [k for k, _ in ordered], [s for _, s in ordered])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(listing))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", listing
+    finally:
+        server.shutdown()
+        server.server_close()
