@@ -4,6 +4,7 @@ and the readability of the CSV inbox."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -57,39 +58,41 @@ class ObjectCheck:
         return self.rows_checked > 0 and not self.missing and not self.size_mismatch
 
 
-def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> list[sa.Row]:
-    rows: list[sa.Row] = []
+CHECK_CHUNK = 10_000
+
+
+def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> Iterator[list[sa.Row]]:
+    """(id, b2_object_key, file_size_bytes) of the cataloged rows of these partitions, in key
+    order and CHECK_CHUNK at a time: each chunk's keys are neighbours in one listing."""
     with engine.connect() as conn:
         names = queries.campaign_names(conn)
         for slug, days in wanted.items():
             start, end = utc_bounds(days)
             matching = [n for n in names if slugify(n) == slug]
-            rows.extend(
-                r
-                for r in queries.audio_files_between(conn, matching, start, end)
-                if r.started.date() in days
-            )
-    return rows
+            for chunk in queries.audio_objects_between(conn, matching, start, end, CHECK_CHUNK):
+                yield [r for r in chunk if r.started.date() in days]
 
 
 def check_objects(engine: sa.Engine, store, wanted: dict[str, set[date]]) -> ObjectCheck:
     """Every cataloged row of these partitions has its object, of the recorded size."""
-    rows = partition_audio_rows(engine, wanted)
-    keyed = [r for r in rows if r.b2_object_key]
-    sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
-    missing = [
-        (r.id, r.b2_object_key)
-        for r in rows
-        if not r.b2_object_key or sizes.get(r.b2_object_key) is None
-    ]
-    mismatch = [
-        (r.id, r.b2_object_key, r.file_size_bytes, sizes[r.b2_object_key])
-        for r in keyed
-        if sizes.get(r.b2_object_key) is not None
-        and r.file_size_bytes is not None
-        and sizes[r.b2_object_key] != r.file_size_bytes
-    ]
-    return ObjectCheck(len(rows), missing, mismatch)
+    checked, missing, mismatch = 0, [], []
+    for rows in partition_audio_rows(engine, wanted):
+        checked += len(rows)
+        keyed = [r for r in rows if r.b2_object_key]
+        sizes = asyncio.run(store.sizes([r.b2_object_key for r in keyed])) if keyed else {}
+        missing.extend(
+            (r.id, r.b2_object_key)
+            for r in rows
+            if not r.b2_object_key or sizes.get(r.b2_object_key) is None
+        )
+        mismatch.extend(
+            (r.id, r.b2_object_key, r.file_size_bytes, sizes[r.b2_object_key])
+            for r in keyed
+            if sizes.get(r.b2_object_key) is not None
+            and r.file_size_bytes is not None
+            and sizes[r.b2_object_key] != r.file_size_bytes
+        )
+    return ObjectCheck(checked, sorted(missing, key=lambda m: m[0]), sorted(mismatch))
 
 
 def duplicate_url_sha1s(engine: sa.Engine) -> list[tuple[str, int]]:

@@ -175,19 +175,24 @@ def campaign_names(conn: sa.Connection) -> list[str]:
     return list(conn.scalars(stmt))
 
 
-def audio_files_between(
-    conn: sa.Connection, names: Sequence[str], start: datetime, end: datetime
-) -> list[sa.Row]:
-    """Rows of these campaigns whose call started in [start, end)."""
+def audio_objects_between(
+    conn: sa.Connection, names: Sequence[str], start: datetime, end: datetime, chunk: int
+) -> Iterator[list[sa.Row]]:
+    """(id, b2_object_key, file_size_bytes, started) of these campaigns' rows whose call started
+    in [start, end), in key order (rows without a key first), ``chunk`` rows at a time from a
+    server-side cursor."""
     if not names:
-        return []
+        return
+    a = audio_files
     stmt = (
-        sa.select(audio_files)
-        .where(audio_files.c.campaign_name.in_(list(names)))
-        .where(audio_files.c.started >= start, audio_files.c.started < end)
-        .order_by(audio_files.c.id)
+        sa.select(a.c.id, a.c.b2_object_key, a.c.file_size_bytes, a.c.started)
+        .where(a.c.campaign_name.in_(list(names)))
+        .where(a.c.started >= start, a.c.started < end)
+        .order_by(a.c.b2_object_key.nulls_first(), a.c.id)
     )
-    return list(conn.execute(stmt))
+    result = conn.execution_options(yield_per=chunk).execute(stmt)
+    for partition in result.partitions():
+        yield list(partition)
 
 
 # -- ingest failures (additive table: media_pipeline.ingest_failures) -----------------
