@@ -52,4 +52,6 @@ def test_duplicates_and_the_limit_span_chunks(pg_url, small_chunks):
     ]
     assert report.not_attempted_limit == 1
     (failure,) = report.failures
-    assert failure.origin == "calls.csv row 5" and "also listed at calls.csv row 1" in failure.reason
+    assert (
+        failure.origin == "calls.csv row 5" and "also listed at calls.csv row 1" in failure.reason
+    )
