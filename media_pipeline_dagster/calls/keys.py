@@ -51,6 +51,8 @@ def looks_like_path_traversal(value: str | None) -> bool:
     """True for values that try to address other folders ('../x', '/etc', '..\\x')."""
     if not value:
         return False
+    if ".." not in value:  # the common case, without splitting: only a leading slash can tell
+        return value.strip()[:1] in ("/", "\\")
     text = value.strip().replace("\\", "/")
     return text.startswith("/") or any(part == ".." for part in text.split("/"))
 
