@@ -10,7 +10,9 @@ sorted key list given by the caller. Signatures are not checked. Requests are co
 from __future__ import annotations
 
 import bisect
+import multiprocessing
 import threading
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,9 +84,11 @@ def _handler(listing: Listing) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/_requests":  # the benchmark's counter, not S3
+                return self._send(200, str(listing.requests).encode())
             with listing.lock:
                 listing.requests += 1
-            url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             if url.path.strip("/") != listing.bucket or query.get("list-type") != "2":
                 body = b"<Error><Code>NotImplemented</Code><Message>listing only</Message></Error>"
@@ -97,6 +101,33 @@ def _handler(listing: Listing) -> type[BaseHTTPRequestHandler]:
             self._send(404, b"")
 
     return Handler
+
+
+def requests_served(endpoint: str) -> int:
+    with urllib.request.urlopen(f"{endpoint}/_requests", timeout=10) as response:
+        return int(response.read())
+
+
+def _serve(bucket: str, objects: Sequence[tuple[str, int]], port_pipe) -> None:
+    with listing_server(bucket, objects) as (endpoint, _):
+        port_pipe.send(endpoint)
+        port_pipe.recv()  # until the parent says stop
+
+
+@contextmanager
+def listing_process(bucket: str, objects: Sequence[tuple[str, int]]) -> Iterator[str]:
+    """The same server in a forked process (its Python work off the measured process's GIL);
+    yields its endpoint. ``requests_served(endpoint)`` reads its counter."""
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(bucket, objects, child), daemon=True
+    )
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(timeout=10)
 
 
 @contextmanager

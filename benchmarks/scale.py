@@ -186,7 +186,7 @@ def vm_hwm_mib() -> float:
 
 
 def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
-    from _s3_listing import listing_server
+    from _s3_listing import listing_process, requests_served
 
     from media_pipeline_dagster.calls.checks import check_objects
 
@@ -196,24 +196,24 @@ def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
         inbox = scratch / f"inbox-{n}"
         inbox.mkdir()
         (inbox / "calls.csv").write_text("\n".join(csv_lines(range(n))) + "\n")
-        with listing_server(BUCKET, objects) as (endpoint, listing):
-            del objects
+        with listing_process(BUCKET, objects) as endpoint:
+            del objects  # the server's process has its copy
             if "objects" in out:
                 engine = CatalogResource(database_url=url).engine
                 wanted = {SLUG: {FIRST_DAY + timedelta(days=d) for d in range(DAYS)}}
-                before = listing.requests
+                before = requests_served(endpoint)
                 started = time.perf_counter()
                 result = check_objects(engine, s3_resource(endpoint), wanted)
                 seconds = time.perf_counter() - started
                 ok = result.rows_checked == n and not result.missing and not result.size_mismatch
                 out["objects"][n] = {
                     "seconds": seconds,
-                    "requests": listing.requests - before,
+                    "requests": requests_served(endpoint) - before,
                     "note": f"{result.rows_checked:,} rows checked" + ("" if ok else " MISMATCH"),
                 }
             if "rerun" in out:
                 spec = {"db": url, "endpoint": endpoint, "inbox": str(inbox), "csv": "calls.csv"}
-                before = listing.requests
+                before = requests_served(endpoint)
                 proc = subprocess.run(
                     [sys.executable, __file__, "--rerun-child", json.dumps(spec)],
                     capture_output=True,
@@ -228,7 +228,7 @@ def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
                 out["rerun"][n] = {
                     "seconds": child["seconds"],
                     "peak_rss_mib": child["peak_rss_mib"],
-                    "requests": listing.requests - before,
+                    "requests": requests_served(endpoint) - before,
                     "note": f"{child['already_cataloged']:,} already cataloged"
                     + ("" if ok else f" UNEXPECTED new={child['new']}")
                     + ("" if all(child["checks"].values()) else f" checks {child['checks']}"),
