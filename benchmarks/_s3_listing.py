@@ -31,6 +31,17 @@ class Listing:
     sizes: list[int]
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Each key's <Contents> element, built once: a page is then a join, about 1 ms for
+    # 1,000 keys, so the stand-in for B2 does not dominate what the client is measured for.
+    contents: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.contents = [
+            f"<Contents><Key>{escape(key)}</Key><LastModified>{MODIFIED}</LastModified>"
+            f'<ETag>"{i:032x}"</ETag><Size>{size}</Size>'
+            "<StorageClass>STANDARD</StorageClass></Contents>"
+            for i, (key, size) in enumerate(zip(self.keys, self.sizes))
+        ]
 
     def page(self, prefix: str, after: str, max_keys: int) -> tuple[list[int], bool]:
         """Indexes of the next keys under ``prefix`` after ``after``, and whether more follow."""
@@ -59,12 +70,8 @@ class Listing:
             parts.append(
                 f"<NextContinuationToken>{escape(self.keys[found[-1]])}</NextContinuationToken>"
             )
-        for i in found:
-            parts.append(
-                f"<Contents><Key>{escape(self.keys[i])}</Key><LastModified>{MODIFIED}</LastModified>"
-                f'<ETag>"{i:032x}"</ETag><Size>{self.sizes[i]}</Size>'
-                "<StorageClass>STANDARD</StorageClass></Contents>"
-            )
+        if found:
+            parts.extend(self.contents[found[0] : found[-1] + 1])
         parts.append("</ListBucketResult>")
         return "".join(parts).encode()
 
