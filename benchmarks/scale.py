@@ -144,7 +144,7 @@ def rerun_child(spec: dict) -> None:
     last = FIRST_DAY + timedelta(days=DAYS - 1)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("campaigns", [SLUG])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = dg.materialize(
             [audio_files],
             instance=instance,
@@ -160,7 +160,7 @@ def rerun_child(spec: dict) -> None:
                 "loggers": {"console": {"config": {"log_level": "ERROR"}}},
             },
         )
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         # one materialization per partition of the range, all with the run's figures
         mat = result.asset_materializations_for_node("audio_files")[0]
         meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
@@ -169,6 +169,7 @@ def rerun_child(spec: dict) -> None:
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "peak_rss_mib": vm_hwm_mib(),
                 "already_cataloged": meta.get("already_cataloged"),
                 "new": meta.get("new"),
@@ -228,6 +229,7 @@ def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
                 out["rerun"][n] = {
                     "seconds": child["seconds"],
                     "peak_rss_mib": child["peak_rss_mib"],
+                    "cpu_seconds": child["cpu_seconds"],
                     "requests": requests_served(endpoint) - before,
                     "note": f"{child['already_cataloged']:,} already cataloged"
                     + ("" if ok else f" UNEXPECTED new={child['new']}")
@@ -392,7 +394,7 @@ def print_tables(out: dict, sizes: list[int]) -> None:
     }
     for name, curve in out.items():
         print(f"\n{titles[name]}")
-        print(f"{'N':>10} {'seconds':>9} {'x prev':>7} {'extra':>16}  note")
+        print(f"{'N':>10} {'seconds':>9} {'x prev':>7} {'extra':>22}  note")
         prev = None
         for n in sizes:
             if n not in curve:
@@ -400,13 +402,13 @@ def print_tables(out: dict, sizes: list[int]) -> None:
             r = curve[n]
             ratio = f"{r['seconds'] / prev:.1f}" if prev else "-"
             extra = (
-                f"{r['peak_rss_mib']:.0f} MiB RSS"
+                f"{r['peak_rss_mib']:.0f} MiB, {r['cpu_seconds']:.0f} CPU s"
                 if "peak_rss_mib" in r
                 else f"{r['requests']:,} requests"
                 if "requests" in r
                 else f"cursor {r['cursor_bytes']} B"
             )
-            print(f"{n:>10,} {r['seconds']:>9.3f} {ratio:>7} {extra:>16}  {r['note']}")
+            print(f"{n:>10,} {r['seconds']:>9.3f} {ratio:>7} {extra:>22}  {r['note']}")
             prev = r["seconds"]
 
 
@@ -476,6 +478,7 @@ def main() -> int:
     if "rerun" in out:
         pairs[f"rerun_{tag}_s"] = f"{out['rerun'][big]['seconds']:.1f}"
         pairs[f"rerun_{tag}_peak_rss_mib"] = f"{out['rerun'][big]['peak_rss_mib']:.0f}"
+        pairs[f"rerun_{tag}_cpu_s"] = f"{out['rerun'][big]['cpu_seconds']:.1f}"
     for name, g in growths.items():
         pairs[f"growth_{name}"] = f"{g:.1f}"
     for name in out:
