@@ -17,7 +17,7 @@ from . import checks
 from .config import AudioIngestConfig
 from .ingest import IngestOptions, ingest
 from .metadata import build_metadata
-from .sources import gather
+from .sources import SourceRows, stream_rows
 
 csv_inbox = dg.AssetSpec(
     "csv_inbox",
@@ -77,16 +77,18 @@ def audio_files(
     )
     try:
         engine = catalog.engine
-        sources = gather(
+        if not config.dry_run:
+            object_store.preflight(prefix)
+        sources = SourceRows()  # rejected rows and files fill in as the rows stream by
+        rows = stream_rows(
             wanted,
+            sources,
             inbox=csv_inbox.folder,
             csv_files=config.csv_files,
             recordings_engine=recordings_db.engine if recordings_db.enabled else None,
             call_sources=call_sources,
         )
-        if not config.dry_run:
-            object_store.preflight(prefix)
-        report = ingest(engine, object_store, sources.rows, options, log=context.log)
+        report = ingest(engine, object_store, rows, options, log=context.log)
     except SystemicFailure as exc:
         raise dg.Failure(description=str(exc)) from None
     for problem in sources.unreadable:

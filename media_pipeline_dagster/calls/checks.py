@@ -4,6 +4,8 @@ and the readability of the CSV inbox."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -58,43 +60,51 @@ class ObjectCheck:
         return self.rows_checked > 0 and not self.missing and not self.size_mismatch
 
 
-def partition_audio_rows(engine: sa.Engine, wanted: dict[str, set[date]]) -> list[sa.Row]:
-    rows: list[sa.Row] = []
+CHECK_CHUNK = 10_000
+LISTINGS_IN_FLIGHT = 4  # chunks listed at once: a listing is one round trip per 1,000 keys
+
+
+def partition_audio_rows(
+    engine: sa.Engine, wanted: dict[str, set[date]]
+) -> Iterator[list[tuple[int, str | None, int | None]]]:
+    """(id, b2_object_key, file_size_bytes) of the cataloged rows of these partitions, in key
+    order and CHECK_CHUNK at a time: each chunk's keys are neighbours in one listing."""
     with engine.connect() as conn:
         names = queries.campaign_names(conn)
         for slug, days in wanted.items():
             start, end = utc_bounds(days)
             matching = [n for n in names if slugify(n) == slug]
-            rows.extend(
-                r
-                for r in queries.audio_files_between(conn, matching, start, end)
-                if r.started.date() in days
-            )
-    return rows
+            for chunk in queries.audio_objects_between(conn, matching, start, end, CHECK_CHUNK):
+                yield [(i, key, size) for i, key, size, started in chunk if started.date() in days]
+
+
+async def _sizes_of(store, chunks: list[list[tuple]]) -> list[dict[str, int | None]]:
+    async def one(rows: list[tuple]) -> dict[str, int | None]:
+        keys = [key for _, key, _ in rows if key]
+        return await store.sizes(keys, folder_of=audio_folder) if keys else {}
+
+    return await asyncio.gather(*(one(rows) for rows in chunks))
 
 
 def check_objects(engine: sa.Engine, store: Bucket, wanted: dict[str, set[date]]) -> ObjectCheck:
     """Every cataloged row of these partitions has its object, of the recorded size."""
-    rows = partition_audio_rows(engine, wanted)
-    keyed = [r for r in rows if r.b2_object_key]
-    sizes = (
-        asyncio.run(store.sizes([r.b2_object_key for r in keyed], folder_of=audio_folder))
-        if keyed
-        else {}
-    )
-    missing = [
-        (r.id, r.b2_object_key)
-        for r in rows
-        if not r.b2_object_key or sizes.get(r.b2_object_key) is None
-    ]
-    mismatch = [
-        (r.id, r.b2_object_key, r.file_size_bytes, sizes[r.b2_object_key])
-        for r in keyed
-        if sizes.get(r.b2_object_key) is not None
-        and r.file_size_bytes is not None
-        and sizes[r.b2_object_key] != r.file_size_bytes
-    ]
-    return ObjectCheck(len(rows), missing, mismatch)
+    checked, missing, mismatch = 0, [], []
+    for chunks in _batched(partition_audio_rows(engine, wanted), LISTINGS_IN_FLIGHT):
+        for rows, sizes in zip(chunks, asyncio.run(_sizes_of(store, chunks))):
+            checked += len(rows)
+            for row_id, key, size in rows:
+                found = sizes.get(key) if key else None
+                if found is None:
+                    missing.append((row_id, key))
+                elif size is not None and found != size:
+                    mismatch.append((row_id, key, size, found))
+    return ObjectCheck(checked, sorted(missing, key=lambda m: m[0]), sorted(mismatch))
+
+
+def _batched(items, n):
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, n)):
+        yield batch
 
 
 def duplicate_url_sha1s(engine: sa.Engine) -> list[tuple[str, int]]:

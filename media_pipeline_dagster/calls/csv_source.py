@@ -119,37 +119,60 @@ def _records(
             ) from None
 
 
+def iter_csv(
+    path: Path, naive_zone: tzinfo = UTC
+) -> tuple[TextEncoding, Iterator[CallRow | RejectedRow]]:
+    """The file's encoding and its rows one at a time (valid ones and rejected ones, with reasons).
+
+    Raises CsvFileError, at once or while iterating, when the file cannot be read at all.
+    A URL seen twice in the file is rejected at its second row; the file's URLs are
+    remembered by their url_sha1, which the rows carry anyway.
+    """
+    try:
+        encoding = detect_encoding(path)
+    except EncodingError as exc:
+        raise CsvFileError(f"{path.name}: {exc}") from None
+
+    def rows() -> Iterator[CallRow | RejectedRow]:
+        seen: dict[str, int] = {}
+        for number, record, columns in _records(path, encoding):
+            origin = f"{path.name} row {number}"
+            row = build_call_row(
+                record, origin=origin, source_table=None, naive_zone=naive_zone, columns=columns
+            )
+            if isinstance(row, CallRow) and row.url_sha1 in seen:
+                row = RejectedRow(
+                    origin,
+                    f"column {columns['url']}: duplicate URL in this file (first at row {seen[row.url_sha1]})",
+                    row.campaign_slug,
+                    row.url,
+                    column=columns["url"],
+                )
+            elif isinstance(row, CallRow):
+                seen[row.url_sha1] = number
+            yield row
+
+    return encoding, rows()
+
+
+def check_readable(path: Path, encoding: TextEncoding) -> None:
+    """Read the whole file as CSV without building rows: raises CsvFileError where read_csv would,
+    so a file broken at its last line is refused before any of its rows is used."""
+    for _ in _records(path, encoding):
+        pass
+
+
 def read_csv(path: Path, naive_zone: tzinfo = UTC) -> CsvFile:
     """Parse one CSV export into valid rows and rejected rows (with reasons).
 
     Raises CsvFileError when the file cannot be read at all: empty, not text in an
     encoding we accept, required columns missing, or broken CSV quoting.
     """
-    try:
-        encoding = detect_encoding(path)
-    except EncodingError as exc:
-        raise CsvFileError(f"{path.name}: {exc}") from None
+    encoding, rows = iter_csv(path, naive_zone)
     parsed = CsvFile(path=path, sha256=file_sha256(path), encoding=encoding)
-    seen: dict[str, int] = {}
-    for number, record, columns in _records(path, encoding):
-        origin = f"{path.name} row {number}"
-        row = build_call_row(
-            record, origin=origin, source_table=None, naive_zone=naive_zone, columns=columns
-        )
+    for row in rows:
         if isinstance(row, RejectedRow):
             parsed.rejected.append(row)
-            continue
-        if row.url in seen:
-            parsed.rejected.append(
-                RejectedRow(
-                    origin,
-                    f"column {columns['url']}: duplicate URL in this file (first at row {seen[row.url]})",
-                    row.campaign_slug,
-                    row.url,
-                    column=columns["url"],
-                )
-            )
-            continue
-        seen[row.url] = number
-        parsed.rows.append(row)
+        else:
+            parsed.rows.append(row)
     return parsed

@@ -9,6 +9,7 @@ the transfers, records what finished, and is raised to the caller.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -62,6 +63,7 @@ class IngestReport:
     bytes_uploaded: int = 0
     transfer_seconds: float = 0.0
     downloads: int = 0
+    attempted: int = 0  # rows planned for a transfer so far (the limit counts them)
 
     @property
     def failed(self) -> int:
@@ -80,42 +82,54 @@ def object_key_for(row: CallRow, prefix: str) -> str:
     )
 
 
-def _unique(rows: Iterable[CallRow], report: IngestReport) -> list[CallRow]:
-    """One row per URL and per recording_id (the catalog's two unique keys)."""
-    by_sha1: dict[str, CallRow] = {}
-    by_recording: dict[str, CallRow] = {}
-    for row in rows:
-        first = by_sha1.get(row.url_sha1) or (
-            by_recording.get(row.recording_id) if row.recording_id else None
-        )
-        if first is not None:
-            if first.url != row.url:
+class _Unique:
+    """One row per URL and per recording_id (the catalog's two unique keys), across the chunks
+    of a run: remembers url_sha1s and, per recording_id, where its first row came from."""
+
+    def __init__(self) -> None:
+        self.sha1s: set[str] = set()
+        self.recordings: dict[str, str] = {}  # recording_id -> origin of its first row
+
+    def __call__(self, rows: Iterable[CallRow], report: IngestReport) -> list[CallRow]:
+        out = []
+        for row in rows:
+            if row.url_sha1 in self.sha1s:
+                continue
+            first = self.recordings.get(row.recording_id) if row.recording_id else None
+            if first is not None:
                 report.failures.append(
                     Failure(
                         row.origin,
                         row.url,
-                        f"recording_id {row.recording_id} also listed at {first.origin} with another URL",
+                        f"recording_id {row.recording_id} also listed at {first} with another URL",
                         True,
                     )
                 )
-            continue
-        by_sha1[row.url_sha1] = row
-        if row.recording_id:
-            by_recording[row.recording_id] = row
-    return list(by_sha1.values())
+                continue
+            self.sha1s.add(row.url_sha1)
+            if row.recording_id:
+                self.recordings[row.recording_id] = row.origin
+            out.append(row)
+        return out
 
 
 def plan(
-    engine: sa.Engine, rows: Sequence[CallRow], options: IngestOptions, report: IngestReport
+    engine: sa.Engine,
+    rows: Sequence[CallRow],
+    options: IngestOptions,
+    report: IngestReport,
+    unique: _Unique | None = None,
 ) -> list[CallRow]:
-    """Which rows need a transfer: one batched catalog look-up per 1,000 rows, not one per row."""
-    candidates = _unique(rows, report)
+    """Which rows need a transfer: one batched catalog look-up per 1,000 rows, not one per row.
+
+    ``unique`` carries the URLs and recording ids of earlier chunks of the same run."""
+    candidates = (unique or _Unique())(rows, report)
     with engine.connect() as conn:
         have = queries.existing_audio_keys(conn, (r.url_sha1 for r in candidates))
         todo = [r for r in candidates if r.url_sha1 not in have or have[r.url_sha1] is None]
         have_recordings = queries.existing_recording_ids(conn, (r.recording_id for r in todo))
         failures = queries.failures_for(conn, (r.url_sha1 for r in todo))
-    report.already_cataloged = len(candidates) - len(todo)
+    report.already_cataloged += len(candidates) - len(todo)
     result = []
     for row in todo:
         if row.recording_id in have_recordings and row.url_sha1 not in have:
@@ -131,9 +145,11 @@ def plan(
             )
             continue
         result.append(row)
-    if options.limit is not None and len(result) > options.limit:
-        report.not_attempted_limit = len(result) - options.limit
-        result = result[: options.limit]
+    if options.limit is not None:
+        room = max(0, options.limit - report.attempted)
+        report.not_attempted_limit += max(0, len(result) - room)
+        result = result[:room]
+    report.attempted += len(result)
     return result
 
 
@@ -242,17 +258,34 @@ def _run_loop(coro):
         return runner.run(coro)
 
 
+CHUNK_ROWS = 10_000
+
+
 def ingest(
     engine: sa.Engine,
     store,
-    rows: Sequence[CallRow],
+    rows: Iterable[CallRow],
     options: IngestOptions,
     log: logging.Logger | None = None,
 ) -> IngestReport:
-    """Plan and (unless dry-run) execute the ingestion of these rows."""
+    """Plan and (unless dry-run) execute the ingestion of these rows, CHUNK_ROWS at a time:
+    a re-run over a million cataloged rows holds one chunk of rows, plus a url_sha1 and
+    recording_id per row for the run's de-duplication."""
     log = log or logging.getLogger(__name__)
-    report = IngestReport(rows_seen=len(rows))
-    todo = plan(engine, rows, options, report)
+    report = IngestReport()
+    unique = _Unique()
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
+        report.rows_seen += len(chunk)
+        _ingest_chunk(
+            engine, store, plan(engine, chunk, options, report, unique), options, report, log
+        )
+    if options.dry_run:
+        log.info("dry run: %d of %d rows would be ingested", len(report.planned), report.rows_seen)
+    return report
+
+
+def _ingest_chunk(engine, store, todo: list[CallRow], options: IngestOptions, report, log) -> None:
     jobs: list[TransferJob] = []
     by_key: dict[str, CallRow] = {}
     for row in todo:
@@ -268,21 +301,19 @@ def ingest(
         )
         by_key[key] = row
     if options.dry_run:
-        report.planned = [
+        report.planned.extend(
             {"origin": r.origin, "url": r.url, "b2_object_key": j.key} for r, j in zip(todo, jobs)
-        ]
-        log.info("dry run: %d of %d rows would be ingested", len(jobs), len(rows))
-        return report
+        )
+        return
     if not jobs:
-        return report
+        return
     log.info(
         "ingesting %d files (%d rows seen, %d already cataloged)",
         len(jobs),
-        len(rows),
+        report.rows_seen,
         report.already_cataloged,
     )
     _run_loop(_execute(engine, store, jobs, by_key, options, report, log))
-    return report
 
 
 async def _execute(
@@ -314,4 +345,4 @@ async def _execute(
         await run_transfers(jobs, store, options.transfer, on_outcome)
     finally:
         await writer.flush()
-        report.transfer_seconds = time.perf_counter() - started
+        report.transfer_seconds += time.perf_counter() - started

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ..resources.call_sources import CallSourcesResource
 from . import recordings_source
-from .csv_source import CsvFileError, inbox_files, read_csv
+from .csv_source import CsvFileError, check_readable, inbox_files, iter_csv
 from .rows import CallRow, RejectedRow
 
 
@@ -41,22 +41,25 @@ def _named_files(inbox: Path, names: Sequence[str], out: SourceRows) -> list[Pat
     return paths
 
 
-def gather(
+def stream_rows(
     wanted: dict[str, set[date]],
+    out: SourceRows,
     *,
     inbox: Path | None,
     recordings_engine: sa.Engine | None,
     call_sources: CallSourcesResource,
     csv_files: Sequence[str] | None = None,
-) -> SourceRows:
-    """Rows whose campaign slug and call date fall in ``wanted``, with their company.
+) -> Iterator[CallRow]:
+    """Rows whose campaign slug and call date fall in ``wanted``, with their company, one at a
+    time, so a run over a million-row CSV never holds all its rows; ``out`` collects the
+    rejected rows, the files read and the unreadable ones as the reading goes.
 
     Reads the inbox files named in ``csv_files`` (what the sensor asked for), or every
     inbox file when None. A file that cannot be read is listed in ``unreadable`` and
-    skipped: it never stops the other files. Rejected rows are kept when their campaign
-    is wanted; those without one are reported on ``csv_inbox`` by the sensor.
+    skipped, none of its rows used: it never stops the other files. Rejected rows are kept
+    when their campaign is wanted; those without one are reported on ``csv_inbox`` by the
+    sensor.
     """
-    out = SourceRows()
     paths = (
         []
         if inbox is None
@@ -65,31 +68,38 @@ def gather(
         else _named_files(inbox, csv_files, out)
     )
     zone = call_sources.zone
+
+    companies: dict[str, str | None] = {}
+
+    def with_company(row: CallRow) -> CallRow:
+        if row.company:
+            return row
+        name = row.campaign_name
+        if name not in companies:
+            companies[name] = call_sources.company_for(name)
+        if companies[name] is None:
+            return row  # nothing to fill in: spare copying a million rows
+        return dataclasses.replace(row, company=companies[name])
+
     for path in paths:
         try:
-            parsed = read_csv(path, zone)
+            encoding, rows = iter_csv(path, zone)
+            check_readable(path, encoding)  # all of the file or none of it
+            count = 0
+            for row in rows:
+                count += 1
+                if isinstance(row, RejectedRow):
+                    if row.campaign_slug in wanted:
+                        out.rejected.append(row)
+                elif row.call_date in wanted.get(row.campaign_slug, ()):
+                    yield with_company(row)
         except (CsvFileError, OSError) as exc:
             out.unreadable.append(
                 str(exc) if isinstance(exc, CsvFileError) else f"{path.name}: cannot be read: {exc}"
             )
             continue
-        out.files_read.append(
-            {
-                "file": path.name,
-                "encoding": parsed.encoding.label,
-                "rows": len(parsed.rows) + len(parsed.rejected),
-            }
-        )
-        out.rows.extend(r for r in parsed.rows if r.call_date in wanted.get(r.campaign_slug, ()))
-        out.rejected.extend(r for r in parsed.rejected if r.campaign_slug in wanted)
+        out.files_read.append({"file": path.name, "encoding": encoding.label, "rows": count})
     if recordings_engine is not None:
-        rows, rejected = recordings_source.read_rows(recordings_engine, wanted, naive_zone=zone)
-        out.rows.extend(rows)
+        recorded, rejected = recordings_source.read_rows(recordings_engine, wanted, naive_zone=zone)
         out.rejected.extend(rejected)
-    out.rows = [
-        r
-        if r.company
-        else dataclasses.replace(r, company=call_sources.company_for(r.campaign_name))
-        for r in out.rows
-    ]
-    return out
+        yield from (with_company(r) for r in recorded)

@@ -45,6 +45,14 @@ def dialect_insert(conn: sa.Connection, table: sa.Table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def _one_of(conn: sa.Connection, column: sa.Column, values: Sequence[str]):
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``, one parameter instead of a
+    thousand to render and parse (a re-run looks up every URL hash it reads)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.Text)))
+    return column.in_(values)
+
+
 def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, str | None]:
     """url_sha1 -> b2_object_key (None for rows cataloged without an object, e.g. by the
     legacy SQL backfill) for the URL hashes the catalog holds: one query per 1,000 keys."""
@@ -52,7 +60,7 @@ def existing_audio_keys(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, 
     found: dict[str, str | None] = {}
     for chunk in chunks(wanted, LOOKUP_CHUNK):
         stmt = sa.select(audio_files.c.url_sha1, audio_files.c.b2_object_key).where(
-            audio_files.c.url_sha1.in_(chunk)
+            _one_of(conn, audio_files.c.url_sha1, chunk)
         )
         found.update({sha1: key for sha1, key in conn.execute(stmt)})
     return found
@@ -93,7 +101,9 @@ def existing_recording_ids(conn: sa.Connection, recording_ids: Iterable[str | No
     wanted = sorted({rid for rid in recording_ids if rid})
     found: set[str] = set()
     for chunk in chunks(wanted, LOOKUP_CHUNK):
-        stmt = sa.select(audio_files.c.recording_id).where(audio_files.c.recording_id.in_(chunk))
+        stmt = sa.select(audio_files.c.recording_id).where(
+            _one_of(conn, audio_files.c.recording_id, chunk)
+        )
         found.update(conn.scalars(stmt))
     return found
 
@@ -175,19 +185,24 @@ def campaign_names(conn: sa.Connection) -> list[str]:
     return list(conn.scalars(stmt))
 
 
-def audio_files_between(
-    conn: sa.Connection, names: Sequence[str], start: datetime, end: datetime
-) -> list[sa.Row]:
-    """Rows of these campaigns whose call started in [start, end)."""
+def audio_objects_between(
+    conn: sa.Connection, names: Sequence[str], start: datetime, end: datetime, chunk: int
+) -> Iterator[list[sa.Row]]:
+    """(id, b2_object_key, file_size_bytes, started) of these campaigns' rows whose call started
+    in [start, end), in key order (rows without a key first), ``chunk`` rows at a time from a
+    server-side cursor."""
     if not names:
-        return []
+        return
+    a = audio_files
     stmt = (
-        sa.select(audio_files)
-        .where(audio_files.c.campaign_name.in_(list(names)))
-        .where(audio_files.c.started >= start, audio_files.c.started < end)
-        .order_by(audio_files.c.id)
+        sa.select(a.c.id, a.c.b2_object_key, a.c.file_size_bytes, a.c.started)
+        .where(a.c.campaign_name.in_(list(names)))
+        .where(a.c.started >= start, a.c.started < end)
+        .order_by(a.c.b2_object_key.nulls_first(), a.c.id)
     )
-    return list(conn.execute(stmt))
+    result = conn.execution_options(yield_per=chunk).execute(stmt)
+    for partition in result.partitions():
+        yield list(partition)
 
 
 # -- ingest failures (additive table: media_pipeline.ingest_failures) -----------------
@@ -197,7 +212,7 @@ def failures_for(conn: sa.Connection, sha1s: Iterable[str]) -> dict[str, sa.Row]
     wanted = sorted(set(sha1s))
     found: dict[str, sa.Row] = {}
     for chunk in chunks(wanted, LOOKUP_CHUNK):
-        stmt = sa.select(ingest_failures).where(ingest_failures.c.url_sha1.in_(chunk))
+        stmt = sa.select(ingest_failures).where(_one_of(conn, ingest_failures.c.url_sha1, chunk))
         found.update({row.url_sha1: row for row in conn.execute(stmt)})
     return found
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import unicodedata
@@ -38,6 +39,7 @@ class UnsafeKeyError(ValueError):
     """A key would leave its prefix or contain an empty or dot-only segment."""
 
 
+@functools.lru_cache(maxsize=4096)  # a run slugs the same few campaign names once per row
 def slugify(name: str) -> str:
     """Campaign slug: lower-case ASCII words joined by '-', e.g. 'Dexter Q3 / Süd' -> 'dexter-q3-sud'."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
@@ -49,6 +51,8 @@ def looks_like_path_traversal(value: str | None) -> bool:
     """True for values that try to address other folders ('../x', '/etc', '..\\x')."""
     if not value:
         return False
+    if ".." not in value:  # the common case, without splitting: only a leading slash can tell
+        return value.strip()[:1] in ("/", "\\")
     text = value.strip().replace("\\", "/")
     return text.startswith("/") or any(part == ".." for part in text.split("/"))
 

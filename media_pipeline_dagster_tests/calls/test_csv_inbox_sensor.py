@@ -4,6 +4,7 @@ only its files, cursor, and what it reports on ``csv_inbox`` about files and row
 from __future__ import annotations
 
 import json
+import os
 
 import dagster as dg
 
@@ -256,7 +257,37 @@ def test_removed_files_leave_the_cursor(instance, inbox):
     assert json.loads(evaluate(instance, inbox, cursor=first.cursor).cursor) == {
         "files": {},
         "reports": {},
+        "stats": {},
     }
+
+
+def test_a_file_whose_size_and_mtime_did_not_move_is_not_read_again(instance, inbox):
+    path = write_csv(inbox, [{"url": "https://v.example/1.mp3"}])
+    first = evaluate(instance, inbox)
+    instance.add_dynamic_partitions("campaigns", ["dexter-outbound"])
+    stat = path.stat()
+    # Same size, same modification time, other bytes: only a re-read would notice.
+    path.write_text(path.read_text().replace("v.example/1", "v.example/2"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = evaluate(instance, inbox, cursor=first.cursor)
+    assert again.run_requests == [] and again.cursor == first.cursor
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    touched = evaluate(instance, inbox, cursor=first.cursor)
+    (request,) = touched.run_requests  # a moved mtime makes it hash again and see the new bytes
+    assert request.run_key != first.run_requests[0].run_key
+
+
+def test_a_touched_file_with_the_same_bytes_requests_nothing(instance, inbox):
+    path = write_csv(inbox, [{"url": "https://v.example/1.mp3"}])
+    first = evaluate(instance, inbox)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    again = evaluate(instance, inbox, cursor=first.cursor)
+    assert again.run_requests == [] and again.asset_events == []
+    cursor = json.loads(again.cursor)
+    assert cursor["files"] == json.loads(first.cursor)["files"]
+    assert cursor["stats"] == {"calls.csv": [stat.st_size, stat.st_mtime_ns + 1_000_000_000]}
 
 
 def test_the_check_runs_on_demand_over_the_whole_inbox(instance, inbox):
