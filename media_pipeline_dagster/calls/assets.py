@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from ..kernel.keys import normalize_prefix
+from ..kernel.metadata import metadata_value
 from ..kernel.partitions import call_partitions, dates_by_campaign
 from ..kernel.resilience import SystemicFailure
 from ..resources.bucket import Bucket
@@ -96,10 +97,10 @@ def audio_files(
     metadata = build_metadata(
         report, sources.rejected, target=object_store.describe(), dry_run=config.dry_run
     )
-    metadata["csv_files_read"] = dg.MetadataValue.json(sources.files_read)
+    metadata["csv_files_read"] = metadata_value(sources.files_read)
     if sources.unreadable:
-        metadata["csv_files_unreadable"] = dg.MetadataValue.json(sources.unreadable)
-    metadata["catalog"] = dg.MetadataValue.text(catalog.display_url)
+        metadata["csv_files_unreadable"] = metadata_value(sources.unreadable)
+    metadata["catalog"] = metadata_value(catalog.display_url)
     context.log.info(
         "%s: %d new, %d already cataloged, %d failed, %.1f MiB",
         ", ".join(context.partition_keys[:3]) + ("…" if len(context.partition_keys) > 3 else ""),
