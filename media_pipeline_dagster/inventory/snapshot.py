@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from ..resources.bucket import Bucket
 from .listing import InventoryObject
@@ -118,7 +118,3 @@ def latest_key(store: Bucket, prefix: str) -> str | None:
 
 def read(store: Bucket, key: str) -> Snapshot:
     return decode(store.read_bytes(key), key)
-
-
-def taken_day(snapshot: Snapshot) -> date:
-    return datetime.strptime(snapshot.taken_at, "%Y-%m-%dT%H:%M:%SZ").date()
