@@ -109,9 +109,9 @@ def seed_catalog(url: str, n: int) -> list[tuple[str, int]]:
 
 
 def s3_resource(endpoint: str):
-    from media_pipeline_dagster.resources.object_store import S3ObjectStoreResource
+    from media_pipeline_dagster.resources.bucket import S3Bucket
 
-    return S3ObjectStoreResource(
+    return S3Bucket(
         endpoint_url=endpoint,
         region="us-east-1",
         access_key_id="bench",
@@ -126,7 +126,7 @@ def s3_resource(endpoint: str):
 
 def rerun_child(spec: dict) -> None:
     from media_pipeline_dagster.calls.assets import audio_files
-    from media_pipeline_dagster.calls.config import CallSourcesResource
+    from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
     from media_pipeline_dagster.resources.fetch import FetchPolicyResource
     from media_pipeline_dagster.resources.http import AudioTransferResource
@@ -241,8 +241,8 @@ def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
 
 
 def measure_csv_inbox(n: int, scratch: Path) -> dict:
-    from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.calls.sensors import csv_inbox_sensor
+    from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
 
     files = max(10, n // 1000)
@@ -292,8 +292,8 @@ NEW_RECORDINGS = 1_000
 
 
 def measure_recordings(n: int) -> dict:
-    from media_pipeline_dagster.calls.config import CallSourcesResource
     from media_pipeline_dagster.calls.sensors import recordings_sensor
+    from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
 
     base = postgres.ensure_server()
@@ -324,7 +324,7 @@ def measure_recordings(n: int) -> dict:
 
 
 def measure_pending(n: int) -> dict:
-    from media_pipeline_dagster.resources.transcriber import TranscriberResource
+    from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
     from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
 
     base = postgres.ensure_server()
