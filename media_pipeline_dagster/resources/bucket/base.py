@@ -63,11 +63,25 @@ class Bucket(dg.ConfigurableResource):
         multipart: bool = True,
         part_size: int = 5 * MiB,
         part_concurrency: int = 1,
-    ) -> None:  # pragma: no cover - abstract
+    ) -> None:
         """Store ``body`` (bytes, or an async iterator of chunks uploaded as they come).
 
         A systemic failure (credentials, bucket, endpoint) raises StorageUnavailable."""
-        raise NotImplementedError
+        try:
+            await obstore.put_async(
+                self._obstore(),
+                key,
+                body,
+                attributes=self._attributes(content_type),
+                use_multipart=multipart,
+                chunk_size=part_size,
+                max_concurrency=part_concurrency,
+            )
+        except Exception as exc:  # after obstore's own retries
+            systemic = self._systemic(exc)
+            if systemic is not None:  # every other upload would fail alike
+                raise systemic from None
+            raise
 
     def presigner(self, key: str) -> Callable[[], str] | None:
         """Makes fresh presigned PUT URLs for ``key`` when one streamed PUT with an unsigned
@@ -75,10 +89,8 @@ class Bucket(dg.ConfigurableResource):
         a bucket that must sign every byte): the caller then uses ``put_stream``."""
         return None
 
-    def put_bytes(
-        self, key: str, data: bytes, *, content_type: str | None = None
-    ) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        obstore.put(self._obstore(), key, data, attributes=self._attributes(content_type))
 
     def put_file(
         self, key: str, path: Path, *, content_type: str, md5: str, metadata: Mapping[str, str]
@@ -114,6 +126,13 @@ class Bucket(dg.ConfigurableResource):
         raise NotImplementedError
 
     # ---- the same on every backend
+    def _attributes(self, content_type: str | None) -> dict[str, str] | None:
+        return {"Content-Type": content_type} if content_type and self.keeps_metadata else None
+
+    def _systemic(self, exc: BaseException) -> Exception | None:
+        """The failure every other call would meet too (a backend that can tell says so)."""
+        return None
+
     def _obstore(self) -> Any:
         """The obstore handle; never handed out, so no caller can branch on its type."""
         if self._store is None:

@@ -12,7 +12,7 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from obstore.store import LocalStore
@@ -69,32 +69,6 @@ class FolderBucket(Bucket):
             raise StorageUnavailable(f"the bucket folder {root} cannot be created: {exc}") from None
         if not os.access(root, os.W_OK | os.X_OK):
             raise StorageUnavailable(f"the bucket folder {root} is not writable by this process")
-
-    async def put_stream(
-        self,
-        key: str,
-        body: bytes | AsyncIterable[bytes],
-        *,
-        content_type: str | None = None,
-        multipart: bool = True,
-        part_size: int = 5 * MiB,
-        part_concurrency: int = 1,
-    ) -> None:
-        import obstore
-
-        await obstore.put_async(
-            self._obstore(),
-            key,
-            body,
-            use_multipart=multipart,
-            chunk_size=part_size,
-            max_concurrency=part_concurrency,
-        )
-
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        import obstore
-
-        obstore.put(self._obstore(), key, data)
 
     def put_file(
         self, key: str, path: Path, *, content_type: str, md5: str, metadata: Mapping[str, str]

@@ -9,16 +9,15 @@ bucket setup, and the preflight's one cheap listing with its error codes.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import obstore
 from obstore.store import S3Store
 
-from .base import Bucket, MiB
+from .base import Bucket
 from .errors import CREDENTIALS_HINT, ENDPOINT_HINT, StorageUnavailable, storage_failure
 from .s3_admin import boto3_error, head_object, list_versions, put_file
 from .s3_client import boto3_session, new_client, shared_client
@@ -108,38 +107,9 @@ class S3Bucket(Bucket):
             return None
         return lambda: presigned_put_url(store, key)
 
-    async def put_stream(
-        self,
-        key: str,
-        body: bytes | AsyncIterable[bytes],
-        *,
-        content_type: str | None = None,
-        multipart: bool = True,
-        part_size: int = 5 * MiB,
-        part_concurrency: int = 1,
-    ) -> None:
-        """The one upload path for data (bytes or chunks as they arrive)."""
-        try:
-            await obstore.put_async(
-                self._obstore(),
-                key,
-                body,
-                attributes={"Content-Type": content_type} if content_type else None,
-                use_multipart=multipart,
-                chunk_size=part_size,
-                max_concurrency=part_concurrency,
-            )
-        except Exception as exc:  # after obstore's own retries
-            systemic = storage_failure(exc)
-            if systemic is not None:  # every other upload would fail alike
-                raise systemic from None
-            raise
+    def _systemic(self, exc: BaseException) -> Exception | None:
+        return storage_failure(exc)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        attributes = {"Content-Type": content_type} if content_type else None
-        obstore.put(self._obstore(), key, data, attributes=attributes)
-
-    # ---- what obstore has no call for, by boto3
     def put_file(
         self, key: str, path: Path, *, content_type: str, md5: str, metadata: Mapping[str, str]
     ) -> None:
