@@ -324,29 +324,9 @@ def measure_recordings(n: int) -> dict:
 
 
 def measure_pending(n: int) -> dict:
-    from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
-    from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
+    from _pending import pending_tick
 
-    base = postgres.ensure_server()
-    with postgres.temporary_database(base) as url, dg.instance_for_test() as instance:
-        catalog = CatalogResource(database_url=url)
-        with catalog.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO media_pipeline.audio_files (campaign_name, url, url_sha1, started) "
-                    "SELECT 'Campaign ' || (g % 40), 'https://x/' || g, md5(g::text), "
-                    "timestamptz '2025-01-01 10:00+00' + (g % 300) * interval '1 day' "
-                    "FROM generate_series(1, :n) g"
-                ),
-                {"n": n},
-            )
-            conn.execute(sa.text("ANALYZE media_pipeline.audio_files"))
-        resources = {"catalog": catalog, "transcriber": TranscriberResource(provider="local")}
-        with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            started = time.perf_counter()
-            result = pending_transcriptions_sensor(context)
-            seconds = time.perf_counter() - started
-        catalog.engine.dispose()
+    seconds, result = pending_tick(postgres.ensure_server(), n)
     return {
         "seconds": seconds,
         "cursor_bytes": len(getattr(result, "cursor", None) or ""),

@@ -42,7 +42,6 @@ if str(REPO) not in sys.path:
 
 import dagster as dg  # noqa: E402
 import openai  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 
 from media_pipeline_dagster.resources.bucket import FolderBucket  # noqa: E402
 from media_pipeline_dagster.resources.databases import CatalogResource  # noqa: E402
@@ -186,8 +185,8 @@ def local_rtf() -> tuple[float, float]:
 
 
 def sensor_tick(rows: int) -> float | None:
-    from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
-    from media_pipeline_dagster.transcription.sensors import pending_transcriptions_sensor
+    from _pending import pending_tick
+
     from media_pipeline_dagster_tests.servers import postgres
 
     try:
@@ -195,25 +194,9 @@ def sensor_tick(rows: int) -> float | None:
     except Exception as exc:  # no PostgreSQL here: say so instead of guessing
         print(f"(sensor tick skipped: {exc})")
         return None
-    with postgres.temporary_database(base) as url, dg.instance_for_test() as instance:
-        catalog = CatalogResource(database_url=url)
-        with catalog.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO media_pipeline.audio_files (campaign_name, url, url_sha1, started) "
-                    "SELECT 'Campaign ' || (g % 40), 'https://x/' || g, md5(g::text), "
-                    "timestamptz '2025-01-01 10:00+00' + (g % 300) * interval '1 day' FROM generate_series(1, :n) g"
-                ),
-                {"n": rows},
-            )
-            conn.execute(sa.text("ANALYZE media_pipeline.audio_files"))
-        resources = {"catalog": catalog, "transcriber": TranscriberResource(provider="local")}
-        with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            started = time.perf_counter()
-            result = pending_transcriptions_sensor(context)
-            elapsed = time.perf_counter() - started
-        print(f"sensor: {len(result.run_requests)} run requests for {rows:,} pending rows")
-        return elapsed
+    elapsed, result = pending_tick(base, rows)
+    print(f"sensor: {len(result.run_requests or [])} run requests for {rows:,} pending rows")
+    return elapsed
 
 
 def main() -> None:
