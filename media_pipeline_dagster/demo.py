@@ -166,23 +166,9 @@ def main() -> int:
             "demo:csv_inbox_sensor",
         )
         print("2. transcriptions (offline, local Whisper model)")
-        ok &= _tick_and_run(
-            instance,
-            defs,
-            pending_transcriptions_sensor,
-            ["catalog", "transcriber"],
-            "transcriptions",
-            _print_transcriptions,
-            "demo:pending_transcriptions_sensor",
-        )
-        _print_a_transcript(built["catalog"])
-        print("3. gateway: one on-demand request, transcribed by the pending sensor's run")
-        from .gateway.demo import run_gateway_demo
 
-        ok &= run_gateway_demo(
-            data_dir,
-            Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
-            lambda: _tick_and_run(
+        def transcribe_pending() -> bool:
+            return _tick_and_run(
                 instance,
                 defs,
                 pending_transcriptions_sensor,
@@ -190,7 +176,17 @@ def main() -> int:
                 "transcriptions",
                 _print_transcriptions,
                 "demo:pending_transcriptions_sensor",
-            ),
+            )
+
+        ok &= transcribe_pending()
+        _print_a_transcript(built["catalog"])
+        print("3. gateway: one on-demand request, transcribed by the pending sensor's run")
+        from .gateway.demo import run_gateway_demo
+
+        ok &= run_gateway_demo(
+            data_dir,
+            Path(os.environ["MEDIA_PIPELINE_LOCAL_AUDIO_ROOT"]),
+            transcribe_pending,
             out=lambda text: print("  " + text),
         )
         print(
