@@ -19,6 +19,7 @@ refused body, and never tell whether a local path outside the root exists.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import threading
@@ -103,6 +104,7 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal_address(host: str) -> str | None:
     """The address a literal host means, legacy spellings included ('2130706433', '0x7f.1', '127.1')."""
     try:
@@ -138,6 +140,30 @@ def _why_internal(ip: IPAddress) -> str | None:
     return next((f"{name} address {ip}" for name, hit in checks if hit), None)
 
 
+# What one connection may buffer before reading pauses is twice this. aiohttp's 64 KiB
+# default pauses and resumes the socket for nearly every read of a large body: 1 MiB
+# costs about a sixth less client CPU per byte (benchmarks/ingest.py, large set).
+READ_BUFSIZE = 1 << 20
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_refusal(allowed_networks: tuple[IPNetwork, ...], address: str) -> str | None:
+    """``FetchPolicy.address_refusal``, remembered: a run asks about the same few origin
+    addresses thousands of times, and parsing one costs more than the request line."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if any(ip in net for net in allowed_networks) or any(
+        _plain(ip) in net for net in allowed_networks
+    ):
+        return None
+    reason = _why_internal(_plain(ip)) or _why_internal(ip)
+    if reason is None:
+        return None
+    return f"{reason} is not allowed (allow its network in MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS if it is yours)"
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     allowed_networks: tuple[IPNetwork, ...] = ()
@@ -146,18 +172,7 @@ class FetchPolicy:
 
     def address_refusal(self, address: str) -> str | None:
         """Why connecting to this IP address is refused, or None when it is allowed."""
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return f"{address!r} is not an IP address"
-        if any(ip in net for net in self.allowed_networks) or any(
-            _plain(ip) in net for net in self.allowed_networks
-        ):
-            return None
-        reason = _why_internal(_plain(ip)) or _why_internal(ip)
-        if reason is None:
-            return None
-        return f"{reason} is not allowed (allow its network in MEDIA_PIPELINE_FETCH_ALLOW_NETWORKS if it is yours)"
+        return _address_refusal(self.allowed_networks, address)
 
     def check_url(self, url: str) -> None:
         """What can be decided before connecting: scheme, host present, literal addresses."""
@@ -228,7 +243,11 @@ class FetchPolicy:
             socket_factory=self._socket_factory,
         )
         return aiohttp.ClientSession(
-            timeout=timeout, connector=connector, raise_for_status=False, trust_env=False
+            timeout=timeout,
+            connector=connector,
+            raise_for_status=False,
+            trust_env=False,
+            read_bufsize=READ_BUFSIZE,
         )
 
     def _socket_factory(self, addr_info: Any) -> socket.socket:

@@ -74,7 +74,6 @@ async def via_http(
     sink: Sink,
     budget: MemoryBudget,
 ) -> None:
-    url = shown_url(job.url)
     try:
         async with open_url(client.session(), settings.fetch_policy, job.url) as resp:
             if resp.status >= 400:
@@ -83,7 +82,7 @@ async def via_http(
                 )
             if resp.status >= 300:
                 raise TransferError(
-                    f"{url} answered HTTP {resp.status} without a usable Location",
+                    f"{shown_url(job.url)} answered HTTP {resp.status} without a usable Location",
                     permanent=True,
                     code=resp.status,
                 )
@@ -132,12 +131,14 @@ async def via_http(
     except FetchRefused as exc:
         raise TransferError(str(exc), permanent=True) from None
     except aiohttp.ClientPayloadError:
-        raise TransferError(f"body from {url} ended early", permanent=False) from None
+        raise TransferError(
+            f"body from {shown_url(job.url)} ended early", permanent=False
+        ) from None
     except (TimeoutError, aiohttp.ClientConnectionError) as exc:
         kind = (
             "timed out" if isinstance(exc, asyncio.TimeoutError) else f"connection failed ({exc})"
         )
-        raise TransferError(f"download {kind}: {url}", permanent=False) from None
+        raise TransferError(f"download {kind}: {shown_url(job.url)}", permanent=False) from None
 
 
 async def _stream_put(

@@ -152,3 +152,22 @@ def test_declared_sizes_land_whole(store, object_store, origin, size):
     assert outcomes[url].sha256 == origin.expected_sha256(url)
     stored = object_store.read_bytes(f"d/{size}.mp3")
     assert hashlib.sha256(stored).hexdigest() == outcomes[url].sha256
+
+
+def test_attempts_are_counted_and_only_transient_failures_retried(object_store, origin):
+    """The first attempt runs outside the retry loop; a transient failure enters the loop as
+    attempt 1, so counts, hits and the give-up point are what max_attempts says."""
+    flaky, down, gone = (
+        origin.url("/fault/flaky/2/retry-flaky.mp3"),
+        origin.url("/fault/503/retry-down.mp3"),
+        origin.url("/fault/404/retry-gone.mp3"),
+    )
+    jobs = [TransferJob(u, f"r/{i}.mp3", "audio/mpeg") for i, u in enumerate((flaky, down, gone))]
+    outcomes = _run(jobs, object_store, max_attempts=3, backoff_base=0.01, backoff_max=0.02)
+    assert outcomes[flaky].ok and outcomes[flaky].attempts == 3 and origin.hits(flaky) == 3
+    assert outcomes[flaky].sha256 == hashlib.sha256(object_store.read_bytes("r/0.mp3")).hexdigest()
+    assert not outcomes[down].ok and not outcomes[down].permanent
+    assert outcomes[down].attempts == 3 and origin.hits(down) == 3
+    assert outcomes[down].error_code == 503
+    assert not outcomes[gone].ok and outcomes[gone].permanent
+    assert outcomes[gone].attempts == 1 and origin.hits(gone) == 1
