@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..catalog import queries
+from ..kernel.heap import heap_frozen
 from ..kernel.keys import audio_object_key, content_type_for
 from ..resources.transfer import TransferJob, TransferOutcome, TransferSettings, run_transfers
 from .rows import CallRow
@@ -313,7 +314,8 @@ def _ingest_chunk(engine, store, todo: list[CallRow], options: IngestOptions, re
         report.rows_seen,
         report.already_cataloged,
     )
-    _run_loop(_execute(engine, store, jobs, by_key, options, report, log))
+    with heap_frozen():
+        _run_loop(_execute(engine, store, jobs, by_key, options, report, log))
 
 
 async def _execute(
