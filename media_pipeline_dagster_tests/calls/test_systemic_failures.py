@@ -53,7 +53,7 @@ def broken_store(store, case: str):
         ("wrong secret", "refused our credentials (HTTP 403 SignatureDoesNotMatch)"),
         ("unknown key id", "refused our credentials (HTTP 403 InvalidAccessKeyId)"),
         ("missing bucket", "does not exist (NoSuchBucket): create it or fix BACKBLAZE_B2_BUCKET"),
-        ("endpoint refuses connections", "is unreachable (Could not connect to the endpoint URL"),
+        ("endpoint refuses connections", "is unreachable (could not connect to the endpoint"),
         ("endpoint does not resolve", "host 'b2-endpoint.invalid' does not resolve"),
     ],
 )

@@ -66,6 +66,20 @@ class StorageUnavailable(SystemicFailure):
     """The bucket cannot be used at all: credentials refused, bucket missing, endpoint unreachable."""
 
 
+def obstore_error_parts(exc: BaseException) -> tuple[int | None, str, str]:
+    """The HTTP status (None when no answer came), the S3 error code and a one-line reason
+    from an obstore error's text (``... GET <url> in 2ms - Server returned ... 403 ...``)."""
+    text = str(exc)
+    status, code = _STATUS.search(text), _S3_CODE.search(text)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    reason = first.rpartition(" - ")[2] if " - " in first else first
+    lowered = text.lower()
+    cause = next((m for m in _UNREACHABLE if m != "error sending request" and m in lowered), "")
+    if status is None and cause and cause not in reason.lower():
+        reason = f"{reason} ({cause})"
+    return (int(status.group(1)) if status else None), (code.group(1) if code else ""), reason[:300]
+
+
 def storage_failure(exc: BaseException) -> StorageUnavailable | None:
     """The systemic failure an object store error reveals, or None when it concerns one object.
 
