@@ -174,8 +174,9 @@ class FetchPolicy:
         """Why connecting to this IP address is refused, or None when it is allowed."""
         return _address_refusal(self.allowed_networks, address)
 
-    def check_url(self, url: str) -> None:
-        """What can be decided before connecting: scheme, host present, literal addresses."""
+    def check_url(self, url: str) -> str:
+        """What can be decided before connecting: scheme, host present, literal addresses.
+        Returns the scheme, lowercased."""
         try:
             parts = urlsplit(url)
             host = parts.hostname
@@ -185,7 +186,7 @@ class FetchPolicy:
         scheme = parts.scheme.lower()
         if scheme == "file":
             self.local_path(url)
-            return
+            return scheme
         if scheme not in ("http", "https"):
             raise FetchRefused(
                 url, f"scheme {scheme or 'missing'!r} is not allowed (http and https only)"
@@ -193,11 +194,10 @@ class FetchPolicy:
         if not host:
             raise FetchRefused(url, "no host name")
         literal = _literal_address(host)
-        if literal is None:
-            return
-        reason = self.address_refusal(literal)
+        reason = self.address_refusal(literal) if literal is not None else None
         if reason:
             raise FetchRefused(url, reason)
+        return scheme
 
     def local_path(self, url: str) -> Path:
         """The file a ``file://`` URL names, when it lies inside the local audio root.
@@ -291,8 +291,7 @@ async def open_url(
     policy refuses; HTTP errors are the caller's to judge from ``response.status``."""
     current = url
     for _hop in range(policy.max_redirects + 1):
-        policy.check_url(current)
-        if urlsplit(current).scheme.lower() == "file":
+        if policy.check_url(current) == "file":
             raise FetchRefused(current, "a redirect to file:// is never followed")
         try:
             response = await session.request(

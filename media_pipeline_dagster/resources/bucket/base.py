@@ -9,6 +9,7 @@ group into listable folders instead of knowing any.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Any
 import dagster as dg
 import obstore
 from obstore.exceptions import NotFoundError
-from pydantic import PrivateAttr
 
 from .errors import ObjectMissing
 from .types import ListedObject, Listing, ObjectHead, SetupOptions, SetupReport
@@ -33,8 +33,6 @@ def parent_folder(key: str) -> str:
 
 class Bucket(dg.ConfigurableResource):
     """A bucket: S3 (Backblaze B2, AWS, SeaweedFS) or a local folder; callers never ask which."""
-
-    _store: Any = PrivateAttr(default=None)
 
     # ---- what each backend provides
     def _build_store(self) -> Any:  # pragma: no cover - abstract
@@ -135,9 +133,14 @@ class Bucket(dg.ConfigurableResource):
 
     def _obstore(self) -> Any:
         """The obstore handle; never handed out, so no caller can branch on its type."""
-        if self._store is None:
-            self._store = self._build_store()
-        return self._store
+        return self._store_handle
+
+    @functools.cached_property
+    def _store_handle(self) -> Any:
+        # Kept in the instance's __dict__: a private attribute of a pydantic model costs an
+        # AttributeError raised and caught inside pydantic on every read, and the transfers
+        # read the handle twice per file.
+        return self._build_store()
 
     def uri(self, key: str) -> str:
         return f"{self.describe().rstrip('/')}/{key}"
