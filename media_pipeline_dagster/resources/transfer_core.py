@@ -119,23 +119,26 @@ def check_audio(content_type: str | None, first_bytes, url: str, strict: bool = 
     ``strict`` (the gateway) also refuses any Content-Type that cannot carry audio and a
     body whose first bytes are no known audio signature."""
     ctype = media_type(content_type)
-    url = shown_url(url)
     if declared_not_audio(ctype):
-        raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
+        raise TransferError(
+            f"not audio: {shown_url(url)} answered Content-Type {ctype!r}", permanent=True
+        )
     head = bytes(memoryview(first_bytes)[:SNIFF_BYTES])
     if is_document(head):
         raise TransferError(
-            f"not audio: {url} returned an HTML/XML document (declared {ctype or 'no type'!r})",
+            f"not audio: {shown_url(url)} returned an HTML/XML document (declared {ctype or 'no type'!r})",
             permanent=True,
         )
     if not strict:
         return
     if not declared_audio_capable(ctype):
-        raise TransferError(f"not audio: {url} answered Content-Type {ctype!r}", permanent=True)
+        raise TransferError(
+            f"not audio: {shown_url(url)} answered Content-Type {ctype!r}", permanent=True
+        )
     if audio_signature(head) is None:
         # Never echo the bytes: they may be a file the URL should not have reached.
         raise TransferError(
-            f"not audio: {url} starts with no known audio format "
+            f"not audio: {shown_url(url)} starts with no known audio format "
             f"({', '.join(AUDIO_SIGNATURES)}, MPEG audio)",
             permanent=True,
         )
@@ -190,20 +193,31 @@ class MemoryBudget:
     def __init__(self, limit: int):
         self.limit = limit
         self.used = 0
+        self._waiting = 0
         self._changed = asyncio.Condition()
 
     @asynccontextmanager
     async def hold(self, nbytes: int):
         nbytes = min(nbytes, self.limit)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.used + nbytes <= self.limit)
+        if self.used + nbytes <= self.limit:
+            # The common case takes no lock: the loop runs one task at a time, so nothing
+            # changes ``used`` between the check and the update.
             self.used += nbytes
+        else:
+            async with self._changed:
+                self._waiting += 1
+                try:
+                    await self._changed.wait_for(lambda: self.used + nbytes <= self.limit)
+                finally:
+                    self._waiting -= 1
+                self.used += nbytes
         try:
             yield
         finally:
-            async with self._changed:
-                self.used -= nbytes
-                self._changed.notify_all()
+            self.used -= nbytes
+            if self._waiting:
+                async with self._changed:
+                    self._changed.notify_all()
 
 
 async def put(

@@ -45,6 +45,34 @@ def test_memory_budget_bounds_what_is_held_at_once():
     assert peak <= 10 and used == 0
 
 
+def test_a_cancelled_waiter_leaves_the_budget_whole():
+    """Holds that fit take no lock; one that must wait is woken by the release, and one
+    cancelled while waiting leaves nothing held or counted as waiting."""
+
+    async def scenario():
+        budget = MemoryBudget(limit=10)
+        release = asyncio.Event()
+
+        async def hold(n, until=None):
+            async with budget.hold(n):
+                if until is not None:
+                    await until.wait()
+
+        first = asyncio.create_task(hold(8, release))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(hold(5))  # does not fit beside the 8
+        doomed = asyncio.create_task(hold(5))
+        await asyncio.sleep(0.01)
+        assert budget.used == 8 and not waiting.done()
+        doomed.cancel()
+        release.set()
+        await asyncio.gather(first, waiting)
+        assert doomed.cancelled()
+        return budget.used, budget._waiting
+
+    assert asyncio.run(scenario()) == (0, 0)
+
+
 def _run(jobs, store, **settings):
     outcomes = []
 
