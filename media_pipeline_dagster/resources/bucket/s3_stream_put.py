@@ -15,16 +15,17 @@ Backblaze B2's S3 API speaks SigV4 only, over HTTPS only, and supports presigned
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import obstore
+import tenacity
 import yarl
 from obstore.store import S3Store
+
+from ...kernel.resilience import backoff_wait
 
 URL_LIFETIME = timedelta(minutes=15)  # one URL per attempt: long enough for a slow large body
 
@@ -91,10 +92,6 @@ class _Kept:
             yield chunk
 
 
-def _backoff(attempt: int) -> float:
-    return min(5.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
-
-
 class StreamPut:
     """Streaming PUTs into S3 buckets on one connection pool (one per run or server)."""
 
@@ -138,16 +135,19 @@ class StreamPut:
         if not retries:
             return await self.put_url(presign(), chunks, size, content_type)
         kept = chunks if isinstance(chunks, bytes) else _Kept(chunks)
-        for attempt in range(retries + 1):
-            try:
-                url = presign()
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(retries + 1),
+            wait=backoff_wait(0.2, 5.0),
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, StreamPutError) and exc.retryable
+            ),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 body = kept if isinstance(kept, bytes) else kept.replay()
-                return await self.put_url(url, body, size, content_type)
-            except StreamPutError as exc:
-                if attempt == retries or not exc.retryable:
-                    raise
-            await asyncio.sleep(_backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+                return await self.put_url(presign(), body, size, content_type)
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def put_url(
         self,
