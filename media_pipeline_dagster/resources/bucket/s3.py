@@ -8,6 +8,7 @@ and bucket setup.
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -112,10 +113,16 @@ class S3Bucket(Bucket):
 
     # ---- data, by obstore
     def presigner(self, key: str) -> Callable[[], str] | None:
-        store = self._obstore()
-        if not streams_to(store):
+        if not self._streams:
             return None
+        store = self._obstore()
         return lambda: presigned_put_url(store, key)
+
+    @functools.cached_property
+    def _streams(self) -> bool:
+        """Asked per file; the store's configuration is read from Rust once (a cached
+        property lives in __dict__, unlike a pydantic private attribute: see _store_handle)."""
+        return streams_to(self._obstore())
 
     def _systemic(self, exc: BaseException) -> Exception | None:
         return storage_failure(exc)
