@@ -4,7 +4,6 @@ and the readability of the CSV inbox."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -89,22 +88,15 @@ async def _sizes_of(store, chunks: list[list[tuple]]) -> list[dict[str, int | No
 def check_objects(engine: sa.Engine, store: Bucket, wanted: dict[str, set[date]]) -> ObjectCheck:
     """Every cataloged row of these partitions has its object, of the recorded size."""
     checked, missing, mismatch = 0, [], []
-    for chunks in _batched(partition_audio_rows(engine, wanted), LISTINGS_IN_FLIGHT):
-        for rows, sizes in zip(chunks, asyncio.run(_sizes_of(store, chunks))):
+    for batch in queries.chunks(partition_audio_rows(engine, wanted), LISTINGS_IN_FLIGHT):
+        for rows, sizes in zip(batch, asyncio.run(_sizes_of(store, batch))):
             checked += len(rows)
             for row_id, key, size in rows:
-                found = sizes.get(key) if key else None
-                if found is None:
+                if not key or (found := sizes.get(key)) is None:
                     missing.append((row_id, key))
                 elif size is not None and found != size:
                     mismatch.append((row_id, key, size, found))
     return ObjectCheck(checked, sorted(missing, key=lambda m: m[0]), sorted(mismatch))
-
-
-def _batched(items, n):
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, n)):
-        yield batch
 
 
 def duplicate_url_sha1s(engine: sa.Engine) -> list[tuple[str, int]]:

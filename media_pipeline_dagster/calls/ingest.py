@@ -9,7 +9,6 @@ the transfers, records what finished, and is raised to the caller.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -275,8 +274,7 @@ def ingest(
     log = log or logging.getLogger(__name__)
     report = IngestReport()
     unique = _Unique()
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
+    for chunk in queries.chunks(rows, CHUNK_ROWS):
         report.rows_seen += len(chunk)
         _ingest_chunk(
             engine, store, plan(engine, chunk, options, report, unique), options, report, log

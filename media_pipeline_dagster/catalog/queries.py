@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .tables import audio_files, ingest_failures
+
+T = TypeVar("T")
 
 # Bound parameters per statement stay far below both backends' limits.
 LOOKUP_CHUNK = 1000
@@ -36,9 +39,11 @@ AUDIO_COLUMNS = (
 )
 
 
-def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, taken lazily (``itertools.batched`` is Python 3.12)."""
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def dialect_insert(conn: sa.Connection, table: sa.Table):
@@ -122,7 +127,7 @@ def insert_audio_files(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> d
         .returning(audio_files.c.url_sha1, audio_files.c.id)
     )
     inserted: dict[str, int] = {}
-    for chunk in chunks(list(rows), INSERT_CHUNK):
+    for chunk in chunks(rows, INSERT_CHUNK):
         values = [{col: row.get(col) for col in AUDIO_COLUMNS} for row in chunk]
         try:
             with conn.begin_nested():
@@ -233,7 +238,7 @@ def record_ingest_failures(conn: sa.Connection, failures: Sequence[dict[str, Any
             "last_attempt_at": insert.excluded.last_attempt_at,
         },
     )
-    for chunk in chunks(list(failures), INSERT_CHUNK):
+    for chunk in chunks(failures, INSERT_CHUNK):
         conn.execute(stmt.values(list(chunk)))
 
 
