@@ -89,14 +89,13 @@ def storage_failure(exc: BaseException) -> StorageUnavailable | None:
     text = str(exc)
     request = _REQUEST.search(text)
     where = f" ({request.group(1)} {request.group(2)})" if request else ""
-    code = _S3_CODE.search(text)
-    status = _STATUS.search(text)
-    if code and code.group(1) == "NoSuchBucket":
+    status, code, _ = obstore_error_parts(exc)
+    if code == "NoSuchBucket":
         return StorageUnavailable(
             f"the bucket does not exist (NoSuchBucket){where}: create it or fix BACKBLAZE_B2_BUCKET"
         )
-    if status and service_kind(int(status.group(1))) is Kind.SYSTEMIC:
-        detail = " ".join(x for x in (f"HTTP {status.group(1)}", code and code.group(1)) if x)
+    if status is not None and service_kind(status) is Kind.SYSTEMIC:
+        detail = " ".join(x for x in (f"HTTP {status}", code) if x)
         return StorageUnavailable(
             f"object storage refused our credentials ({detail}){where}: {CREDENTIALS_HINT}"
         )
