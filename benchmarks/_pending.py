@@ -1,5 +1,6 @@
-"""One ``pending_transcriptions_sensor`` tick over N pending rows (40 campaigns × 300 days,
-seeded in one statement): shared by transcribe.py and scale.py."""
+"""Timed sensor ticks: any sensor's (``timed_tick``), and one ``pending_transcriptions_sensor``
+tick over N pending rows (40 campaigns × 300 days, seeded in one statement); shared by
+transcribe.py and scale.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ SEED_PENDING = sa.text(
 )
 
 
+def timed_tick(
+    sensor, instance: dg.DagsterInstance, resources: dict, cursor: str | None = None
+) -> tuple[float, dg.SensorResult]:
+    """Seconds of one evaluation of ``sensor`` (the context built off the clock), and its result."""
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
+        started = time.perf_counter()
+        result = sensor(context)
+        seconds = time.perf_counter() - started
+    assert isinstance(result, dg.SensorResult)
+    return seconds, result
+
+
 def pending_tick(base_url: str, n: int) -> tuple[float, dg.SensorResult]:
     """Seconds of one tick over ``n`` pending rows in a fresh database, and its result."""
     from media_pipeline_dagster.resources.transcriber.resource import TranscriberResource
@@ -31,11 +44,6 @@ def pending_tick(base_url: str, n: int) -> tuple[float, dg.SensorResult]:
             conn.execute(sa.text("ANALYZE media_pipeline.audio_files"))
         resources = {"catalog": catalog, "transcriber": TranscriberResource(provider="local")}
         try:
-            with dg.build_sensor_context(instance=instance, resources=resources) as context:
-                started = time.perf_counter()
-                result = pending_transcriptions_sensor(context)
-                seconds = time.perf_counter() - started
+            return timed_tick(pending_transcriptions_sensor, instance, resources)
         finally:
             catalog.engine.dispose()
-    assert isinstance(result, dg.SensorResult)
-    return seconds, result

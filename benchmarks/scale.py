@@ -241,6 +241,8 @@ def measure_rerun_and_objects(n: int, scratch: Path, out: dict) -> None:
 
 
 def measure_csv_inbox(n: int, scratch: Path) -> dict:
+    from _pending import timed_tick
+
     from media_pipeline_dagster.calls.sensors import csv_inbox_sensor
     from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.inbox import CsvInboxResource
@@ -262,17 +264,12 @@ def measure_csv_inbox(n: int, scratch: Path) -> dict:
         changed = inbox / f"calls-{files // 2:04d}.csv"
         with changed.open("a") as fh:
             fh.write(csv_lines(range(n + 1, n + 2))[1] + "\n")
-        with dg.build_sensor_context(
-            instance=instance, resources=resources, cursor=first.cursor
-        ) as context:
-            started = time.perf_counter()
-            result = csv_inbox_sensor(context)
-            seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "cursor_bytes": len(result.cursor or ""),
-        "note": f"{files} files × {per_file:,} rows, {len(result.run_requests)} run(s) requested",
-    }
+        seconds, result = timed_tick(csv_inbox_sensor, instance, resources, first.cursor)
+    return tick_figures(
+        seconds,
+        result,
+        f"{files} files × {per_file:,} rows, {len(result.run_requests)} run(s) requested",
+    )
 
 
 RECORDINGS_DDL = """
@@ -292,6 +289,8 @@ NEW_RECORDINGS = 1_000
 
 
 def measure_recordings(n: int) -> dict:
+    from _pending import timed_tick
+
     from media_pipeline_dagster.calls.sensors import recordings_sensor
     from media_pipeline_dagster.resources.call_sources import CallSourcesResource
     from media_pipeline_dagster.resources.databases import RecordingsDatabaseResource
@@ -310,28 +309,21 @@ def measure_recordings(n: int) -> dict:
         }
         after = max(0, n - NEW_RECORDINGS)
         with dg.instance_for_test() as instance:
-            with dg.build_sensor_context(
-                instance=instance, resources=resources, cursor=str(after)
-            ) as context:
-                started = time.perf_counter()
-                result = recordings_sensor(context)
-                seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "cursor_bytes": len(result.cursor or ""),
-        "note": f"{n - after:,} new of {n:,}, {len(result.run_requests)} run(s) requested",
-    }
+            seconds, result = timed_tick(recordings_sensor, instance, resources, str(after))
+    return tick_figures(
+        seconds, result, f"{n - after:,} new of {n:,}, {len(result.run_requests)} run(s) requested"
+    )
 
 
 def measure_pending(n: int) -> dict:
     from _pending import pending_tick
 
     seconds, result = pending_tick(postgres.ensure_server(), n)
-    return {
-        "seconds": seconds,
-        "cursor_bytes": len(getattr(result, "cursor", None) or ""),
-        "note": f"{len(result.run_requests)} run(s) requested",
-    }
+    return tick_figures(seconds, result, f"{len(result.run_requests)} run(s) requested")
+
+
+def tick_figures(seconds: float, result: dg.SensorResult, note: str) -> dict:
+    return {"seconds": seconds, "cursor_bytes": len(result.cursor or ""), "note": note}
 
 
 def measure_d1(n: int, scratch: Path) -> dict:
